@@ -1,0 +1,32 @@
+# The two commands of README.md: `make run` (the main job) and `make test` (the test suite).
+# Each creates .venv when missing and (re)installs the project with its dev extra when
+# pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --upgrade pip setuptools wheel
+	$(VENV)/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=strict
+	touch $(STAMP)
+
+# Until the campaign lands (issue 6), the main job prints the default space and one genome.
+run: $(STAMP)
+	$(VENV)/bin/nasco space --input 1x8x8 --random 1 --seed 0
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	PYTHONSAFEPATH=1 OMP_NUM_THREADS=1 $(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	PYTHONSAFEPATH=1 $(VENV)/bin/python benchmarks/bench_costs.py | tee benchmarks/results/bench_costs.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,95 @@
+"""``nasco space``: summary of a search space, and the layer table and costs of genomes."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nasco.evo.default_space import default_space
+from nasco.evo.errors import NascoError
+from nasco.evo.genome import costs_dict, decode, genome_hash, parse_genome, sample_genomes, space_size
+from nasco.evo.layout import GenomeLayout, compile_space
+from nasco.evo.space_io import dump_space, load_space
+from nasco.kernels.tables import KIND_NAMES
+
+
+class CliError(NascoError, ValueError):
+    """A command-line value is invalid."""
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"1x28x28"`` → (1, 28, 28)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise CliError(f"--input: {text!r} is not allowed; allowed: CxHxW with positive integers, e.g. 1x28x28")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "space", help="summarize a search space; show genomes' layer tables and costs",
+        description="Print a search space's genes, choices and size; with --genome or --random, "
+                    "the layer table and exact costs of genomes.",
+    )
+    p.add_argument("--space", metavar="FILE.toml", help="space file (default: the default space)")
+    p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape for the default space (1x28x28)")
+    p.add_argument("--classes", type=int, default=10, help="number of classes for the default space (10)")
+    genomes = p.add_mutually_exclusive_group()
+    genomes.add_argument("--genome", metavar='"g0,g1,..."', help="one genome: integers separated by commas/spaces")
+    genomes.add_argument("--random", type=int, metavar="N", help="show N random genomes")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random (0)")
+    p.add_argument("--toml", action="store_true", help="print the space as TOML (a start for your own space)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> None:
+    space = load_space(args.space) if args.space else default_space(parse_shape(args.input), args.classes)
+    layout = compile_space(space)
+    if args.toml:
+        console.print(dump_space(space), markup=False, highlight=False)
+        return
+    print_summary(layout, console)
+    if args.genome is not None:
+        print_genome(layout, parse_genome(args.genome), console)
+    elif args.random is not None:
+        if args.random < 1:
+            raise CliError(f"--random: {args.random} is not allowed; allowed: N ≥ 1")
+        for genome in sample_genomes(layout, np.random.default_rng(args.seed), args.random):
+            print_genome(layout, genome, console)
+
+
+def print_summary(layout: GenomeLayout, console: Console) -> None:
+    space = layout.space
+    size = space_size(layout)
+    console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
+                  f"classes {space.num_classes}")
+    console.print(f"{layout.n_genes} genes, {len(layout.slot_names)} layer slots, "
+                  f"{size:.3e} distinct networks (10^{math.log10(size):.1f})")
+    table = Table("gene", "name", "choices", title="genes", title_justify="left")
+    for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
+        table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))
+    console.print(table)
+
+
+def print_genome(layout: GenomeLayout, genome: np.ndarray, console: Console) -> None:
+    layers = decode(layout, genome)
+    costs = costs_dict(layout, genome)
+    console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
+    table = Table("layer", "kind", "c_in", "c_out", "kept in", "kept out", "k", "s", "in HxW", "out HxW",
+                  "w bits", "a bits")
+    for row in layers.rows():
+        table.add_row(row["name"], KIND_NAMES[row["kind"]], str(row["c_in"]), str(row["c_out"]),
+                      str(row["kept_c_in"]), str(row["kept_c_out"]), str(row["kernel"]), str(row["stride"]),
+                      f"{row['h_in']}x{row['w_in']}", f"{row['h_out']}x{row['w_out']}",
+                      str(row["w_bits"]), str(row["a_bits"]))
+    console.print(table)
+    console.print(
+        f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}  "
+        f"size {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
+        highlight=False)

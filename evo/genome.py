@@ -1,0 +1,161 @@
+"""Genomes: fixed-length integer vectors, one gene per choice (DESIGN.md §3).
+
+Functions take a :class:`GenomeLayout` (from :func:`compile_space`) and genomes as int
+arrays, shape (G,) for one or (N, G) for a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasco.evo.errors import GenomeError
+from nasco.evo.layout import GenomeLayout
+from nasco.kernels.cost import batch_costs
+from nasco.kernels.reference import decode_reference
+from nasco.kernels.tables import COST_NAMES, LAYER_COLUMNS
+
+
+def as_genomes(layout: GenomeLayout, genomes: Sequence | np.ndarray) -> np.ndarray:
+    """Validate genomes and return them as int64 (N, G).
+
+    Raises:
+        GenomeError: wrong dimensionality or length, a non-integer value, or a gene out of
+            its bounds (the message names the gene, its value and the allowed range).
+    """
+    array = np.asarray(genomes)
+    if array.ndim == 1:
+        array = array[None, :]
+    n_genes = layout.n_genes
+    if array.ndim != 2:
+        raise GenomeError(f"genomes: shape {array.shape} is not allowed; allowed: (G,) or (N, G) with G={n_genes}")
+    if array.shape[1] != n_genes:
+        raise GenomeError(f"genome length: {array.shape[1]} is not allowed; this space has G={n_genes} genes")
+    if array.size and not np.issubdtype(array.dtype, np.integer) and not _integral(array):
+        raise GenomeError(f"genome values: dtype {array.dtype} with non-integer values; allowed: integers")
+    array = array.astype(np.int64)
+    bad = (array < 0) | (array >= layout.upper_bounds)
+    if bad.any():
+        n, g = np.argwhere(bad)[0]
+        raise GenomeError(
+            f"gene {g} ({layout.gene_names[g]}) of genome {n}: value {array[n, g]} is out of bounds; "
+            f"allowed: 0..{layout.upper_bounds[g] - 1} (choices {list(layout.gene_choices[g])})")
+    return array
+
+
+def _integral(array: np.ndarray) -> bool:
+    """True for a numeric array whose values are all finite whole numbers."""
+    if not np.issubdtype(array.dtype, np.number):
+        return False
+    return bool(np.all(np.isfinite(array)) and np.all(array == np.round(array)))
+
+
+def active_mask(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Boolean (N, G): which genes influence each network (others are inactive)."""
+    genomes = as_genomes(layout, genomes)
+    t = layout.tables
+    depth_gene, block_index = t.gene_active[:, 0], t.gene_active[:, 1]
+    has_depth = depth_gene >= 0
+    depth_values = t.gene_values[np.where(has_depth, depth_gene, 0), genomes[:, np.where(has_depth, depth_gene, 0)]]
+    return ~has_depth | (depth_values > block_index)
+
+
+def canonicalize(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Zero every inactive gene; int64, same shape as the input. Idempotent."""
+    single = np.asarray(genomes).ndim == 1
+    array = as_genomes(layout, genomes)
+    out = np.where(active_mask(layout, array), array, 0)
+    return out[0] if single else out
+
+
+def genome_hash(layout: GenomeLayout, genome: np.ndarray) -> str:
+    """Stable 16-hex-digit hash of (space id, canonical genome); equal for the same network."""
+    canonical = canonicalize(layout, np.asarray(genome).reshape(-1))
+    payload = layout.space.space_id.encode() + canonical.astype("<i8").tobytes()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def sample_genomes(layout: GenomeLayout, rng: np.random.Generator, n: int, *, canonical: bool = True) -> np.ndarray:
+    """``n`` genomes drawn uniformly per gene, int64 (n, G); canonical unless asked otherwise."""
+    genomes = rng.integers(0, layout.upper_bounds, size=(n, layout.n_genes), dtype=np.int64)
+    return canonicalize(layout, genomes) if canonical else genomes
+
+
+def genome_costs(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Exact costs of validated genomes, int64 (N, 5), columns ``COST_NAMES``."""
+    return batch_costs(layout.tables, as_genomes(layout, genomes))
+
+
+def parse_genome(text: str) -> np.ndarray:
+    """A genome from text: integers separated by commas and/or spaces (brackets allowed)."""
+    cleaned = text.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    try:
+        return np.array([int(v) for v in cleaned], dtype=np.int64)
+    except ValueError:
+        raise GenomeError(f"genome {text!r}: allowed: integers separated by commas or spaces") from None
+
+
+def space_size(layout: GenomeLayout) -> int:
+    """Number of distinct canonical genomes (distinct networks) of the space."""
+    choices = layout.upper_bounds
+    by_block: dict[tuple[int, int], int] = {}
+    total = 1
+    for g, (depth_gene, block) in enumerate(layout.tables.gene_active):
+        if depth_gene < 0:
+            continue
+        by_block[(int(depth_gene), int(block))] = by_block.get((int(depth_gene), int(block)), 1) * int(choices[g])
+    depth_genes = {d for d, _ in by_block}
+    for g in range(layout.n_genes):
+        if layout.tables.gene_active[g, 0] >= 0:
+            continue
+        if g not in depth_genes:
+            total *= int(choices[g])
+            continue
+        stage_total = 0
+        for depth in layout.gene_choices[g]:
+            stage_total += math.prod(by_block[(g, b)] for b in range(int(depth)))
+        total *= stage_total
+    return total
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    """The decoded network of one genome: int64 array (n_layers, len(LAYER_COLUMNS)) + labels."""
+
+    array: np.ndarray
+    names: tuple[str, ...]
+    roles: tuple[str, ...]
+    blocks: tuple[tuple[int, int] | None, ...]
+
+    def column(self, name: str) -> np.ndarray:
+        """One column by name (see ``LAYER_COLUMNS``)."""
+        return self.array[:, LAYER_COLUMNS.index(name)]
+
+    def rows(self) -> list[dict[str, int | str]]:
+        """One dict per layer: name, role and every column."""
+        return [dict(name=n, role=r, **dict(zip(LAYER_COLUMNS, map(int, row), strict=True)))
+                for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
+
+
+def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:
+    """Decode one genome (G,) into its :class:`LayerTable` (validated first)."""
+    genome = as_genomes(layout, np.asarray(genome).reshape(-1) if np.ndim(genome) == 1 else genome)
+    if genome.shape[0] != 1:
+        raise GenomeError(f"decode: expects one genome, got {genome.shape[0]}")
+    array = decode_reference(layout.tables, genome[0])
+    slots = array[:, 0]
+    return LayerTable(
+        array=array,
+        names=tuple(layout.slot_names[s] for s in slots),
+        roles=tuple(layout.slot_roles[s] for s in slots),
+        blocks=tuple(layout.slot_blocks[s] for s in slots),
+    )
+
+
+def costs_dict(layout: GenomeLayout, genome: np.ndarray) -> dict[str, int]:
+    """Costs of one genome by name."""
+    return dict(zip(COST_NAMES, map(int, genome_costs(layout, genome)[0]), strict=True))

@@ -1,0 +1,66 @@
+"""The ``nasco`` command line: help, the space command, and clear errors (exit status 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nasco.evo import compile_space, default_space
+from nasco.evo.cli import main
+
+
+def test_console_script_help_lists_subcommands():
+    out = subprocess.run([sys.executable, "-c", "from nasco.evo.cli import main; main(['--help'])"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "space" in out.stdout
+
+
+def test_space_summary(capsys):
+    assert main(["space", "--input", "1x8x8", "--classes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "default-1x8x8" in out and "distinct networks" in out and "stages[2].blocks[2].kernel" in out
+
+
+def test_space_genome_shows_table_and_costs(capsys):
+    layout = compile_space(default_space((3, 32, 32), 10))
+    genome = ",".join(["1"] * layout.n_genes)
+    assert main(["space", "--input", "3x32x32", "--genome", genome]) == 0
+    out = capsys.readouterr().out
+    assert "MACs" in out and "classifier" in out
+
+
+def test_space_random(capsys):
+    assert main(["space", "--input", "1x28x28", "--random", "2", "--seed", "3"]) == 0
+    assert capsys.readouterr().out.count("MACs") == 2
+
+
+def test_space_toml_round_trips_through_file(capsys, tmp_path):
+    assert main(["space", "--input", "3x32x32", "--toml"]) == 0
+    path = tmp_path / "s.toml"
+    path.write_text(capsys.readouterr().out)
+    assert main(["space", "--space", str(path), "--random", "1"]) == 0
+    assert "default-3x32x32" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["space", "--input", "28x28"], "--input: '28x28' is not allowed"),
+    (["space", "--genome", "1,2,3"], "genome length: 3 is not allowed"),
+    (["space", "--genome", "1,a"], "allowed: integers"),
+    (["space", "--random", "0"], "--random: 0 is not allowed"),
+    (["space", "--space", "/nonexistent.toml"], "does not exist"),
+])
+def test_bad_input_exits_2_with_message(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and message in " ".join(err.split())
+
+
+def test_out_of_bounds_genome_message(capsys):
+    layout = compile_space(default_space((1, 28, 28), 10))
+    genome = np.zeros(layout.n_genes, dtype=int)
+    genome[0] = 9
+    assert main(["space", "--genome", ",".join(map(str, genome))]) == 2
+    assert "gene 0 (stem.width)" in capsys.readouterr().err

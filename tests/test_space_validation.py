@@ -1,0 +1,94 @@
+"""Bad spaces and shapes raise SpaceError naming the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasco.evo import SpaceError, default_space, dump_space, load_space, space_from_dict
+from nasco.evo.space import CompressionSpec, SearchSpace, StageSpec
+
+
+def _base() -> dict:
+    return {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "stages": [{"stride": 1, "depth": [1, 2], "width": [16, 24]},
+                   {"stride": 2, "depth": [1, 2], "width": [32]}],
+    }
+
+
+def test_minimal_dict_builds():
+    space = space_from_dict(_base())
+    assert len(space.stages) == 2 and space.stages[0].kernel == (3, 5)
+
+
+@pytest.mark.parametrize(("edit", "pattern"), [
+    (lambda d: d.update(colour="red"), r"space: unknown key 'colour'; allowed keys: \[.*'input_shape'"),
+    (lambda d: d["stages"][1].update(widht=[3]), r"stages\[1\]: unknown key 'widht'; allowed keys"),
+    (lambda d: d.update(stem={"width": [8], "kernal": 3}), r"stem: unknown key 'kernal'"),
+    (lambda d: d.update(num_classes="ten"), r"num_classes: 'ten' is not allowed; allowed: integers ≥ 2"),
+    (lambda d: d["stages"][0].update(width=16), r"stages\[0\]\.width: 16 is a int; allowed: a list"),
+    (lambda d: d["stages"][0].update(width=[16.5]), r"stages\[0\]\.width: 16.5 is a float; allowed: positive integers"),
+    (lambda d: d["stages"][0].update(depth=[]), r"stages\[0\]\.depth: must be a non-empty list"),
+    (lambda d: d["stages"][0].update(depth=[2, 1]), r"stages\[0\]\.depth: \[2, 1\] must be strictly increasing"),
+    (lambda d: d["stages"][1].update(kernel=[3, 4]), r"stages\[1\]\.kernel: value 4 is not allowed; allowed: odd"),
+    (lambda d: d["stages"][1].update(stride=3), r"stages\[1\]\.stride: 3 is not allowed; allowed: 1 or 2"),
+    (lambda d: d["stages"][0].pop("depth"), r"stages\[0\]: missing key 'depth'"),
+    (lambda d: d.pop("num_classes"), r"space: missing key 'num_classes'"),
+    (lambda d: d.update(compression={"weight_bits": [4, 8, 1]}), r"compression\.weight_bits: value 1"),
+    (lambda d: d.update(compression={"prune_ratios": [0.0, 1.0]}), r"prune_ratios: value 1\.0 .* \[0, 1\)"),
+    (lambda d: d.update(compression={"act_bits": [8, 4]}), r"compression\.act_bits: \[8, 4\] must be strictly"),
+    (lambda d: d.update(head={"width": [64], "classifier_act_bits": [true_]}), r"head\.classifier\.act_bits: True"),
+    (lambda d: d.update(input_shape=[1, 28]), r"input_shape: \(1, 28\) is not allowed; allowed: three positive"),
+    (lambda d: d.update(stages=[]), r"stages: \(\) is not allowed; allowed: a non-empty list"),
+])
+def test_bad_space_raises_naming_field(edit, pattern):
+    data = _base()
+    edit(data)
+    with pytest.raises(SpaceError, match=pattern):
+        space_from_dict(data)
+
+
+true_ = True
+
+
+def test_too_many_stride_two_stages_for_8x8():
+    stages = tuple(StageSpec(stride=2, depth=(1,), width=(8,)) for _ in range(5))
+    with pytest.raises(SpaceError, match=r"stages\[3\]\.stride: 2 cannot serve input_shape \[1, 8, 8\]: .* 1×1"):
+        SearchSpace(input_shape=(1, 8, 8), num_classes=10, stages=stages)
+
+
+def test_224_space_cannot_serve_8x8():
+    big = default_space((3, 224, 224), 10)
+    data = big.to_dict()
+    data["input_shape"] = [1, 8, 8]
+    with pytest.raises(SpaceError, match=r"stride: 2 cannot serve input_shape \[1, 8, 8\]"):
+        space_from_dict(data)
+
+
+def test_default_space_rejects_tiny_input():
+    with pytest.raises(SpaceError, match=r"input_shape: \[1, 2, 2\] is too small .* H, W ≥ 4"):
+        default_space((1, 2, 2), 10)
+
+
+def test_dataclass_validation_without_toml():
+    with pytest.raises(SpaceError, match=r"compression\.weight_bits: must be a non-empty list"):
+        CompressionSpec(weight_bits=())
+
+
+def test_load_space_errors(tmp_path):
+    with pytest.raises(SpaceError, match="does not exist"):
+        load_space(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("input_shape = [1, 8, 8\n")
+    with pytest.raises(SpaceError, match="is not valid TOML"):
+        load_space(bad)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 224, 224)])
+def test_toml_round_trip(tmp_path, shape):
+    space = default_space(shape, 7)
+    path = tmp_path / "space.toml"
+    path.write_text(dump_space(space))
+    loaded = load_space(path)
+    assert loaded == space and loaded.space_id == space.space_id
