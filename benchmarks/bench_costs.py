@@ -24,14 +24,14 @@ import warnings
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
 
-from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes  # noqa: E402
-from nasco.evo.builder import QuantConv2d, QuantLinear  # noqa: E402
-from nasco.evo.genome import genome_costs  # noqa: E402
-from nasco.kernels.reference import costs_reference, decode_reference  # noqa: E402
+from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes
+from nasco.evo.builder import QuantConv2d, QuantLinear
+from nasco.evo.genome import genome_costs
+from nasco.kernels.reference import costs_reference, decode_reference
 
 N_KERNEL = 100_000
 N_SAMPLE = 50

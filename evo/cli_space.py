@@ -6,6 +6,7 @@ import argparse
 import math
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -71,25 +72,29 @@ def print_summary(layout: GenomeLayout, console: Console) -> None:
                   f"classes {space.num_classes}")
     console.print(f"{layout.n_genes} genes, {len(layout.slot_names)} layer slots, "
                   f"{size:.3e} distinct networks (10^{math.log10(size):.1f})")
-    table = Table("gene", "name", "choices", title="genes", title_justify="left")
+    table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
         table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))
     console.print(table)
+
+
+def short_name(name: str) -> str:
+    """``stages[1].blocks[0].depthwise`` → ``s1.b0.depthwise`` (table columns stay narrow)."""
+    return name.replace("stages[", "s").replace("].blocks[", ".b").replace("]", "")
 
 
 def print_genome(layout: GenomeLayout, genome: np.ndarray, console: Console) -> None:
     layers = decode(layout, genome)
     costs = costs_dict(layout, genome)
     console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
-    table = Table("layer", "kind", "c_in", "c_out", "kept in", "kept out", "k", "s", "in HxW", "out HxW",
-                  "w bits", "a bits")
+    table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
     for row in layers.rows():
-        table.add_row(row["name"], KIND_NAMES[row["kind"]], str(row["c_in"]), str(row["c_out"]),
-                      str(row["kept_c_in"]), str(row["kept_c_out"]), str(row["kernel"]), str(row["stride"]),
-                      f"{row['h_in']}x{row['w_in']}", f"{row['h_out']}x{row['w_out']}",
-                      str(row["w_bits"]), str(row["a_bits"]))
+        table.add_row(short_name(str(row["name"])), KIND_NAMES[int(row["kind"])],
+                      f"{row['c_in']}→{row['c_out']}", f"{row['kept_c_in']}→{row['kept_c_out']}",
+                      f"{row['kernel']}/{row['stride']}", f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
+                      f"{row['w_bits']}/{row['a_bits']}")
     console.print(table)
     console.print(
-        f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}  "
-        f"size {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
+        f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}\n"
+        f"weights {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
         highlight=False)
