@@ -1,10 +1,15 @@
 # The two commands of README.md: `make run` (the main job) and `make test` (the test suite).
 # Each creates .venv when missing and (re)installs the project with its dev extra when
-# pyproject.toml changed.
+# pyproject.toml or the set of module files changed.
 
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# The strict editable install links each module file: a new module needs a reinstall.
+MODULES := $(sort $(wildcard evo/*.py kernels/*.py surrogate/*.py archive/*.py))
+ifneq ($(shell cat $(STAMP) 2>/dev/null),$(MODULES))
+.PHONY: $(STAMP)
+endif
 
 .PHONY: run test lint bench clean
 
@@ -12,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --upgrade pip setuptools wheel
 	$(VENV)/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=strict
-	touch $(STAMP)
+	echo "$(MODULES)" > $(STAMP)
 
 # Until the campaign lands (issue 6), the main job prints the default space and one genome.
 run: $(STAMP)
