@@ -1,9 +1,9 @@
 """Torch network builder: layer table → classification ``nn.Module``.
 
-Every conv/linear layer carries a weight and an input-activation :class:`Quantizer` set to
-the genome's bit-widths, and every prunable channel group a :class:`ChannelMask` holding the
-number of channels the genome keeps. Both are identity here; the trainer gives them their
-training behaviour (fake quantization with straight-through gradients, gradual pruning).
+Every conv/linear layer carries a weight and an input-activation quantizer
+(:mod:`nasco.evo.quant`) at the genome's bit-widths (32 = float, identity), and every
+prunable channel group a :class:`ChannelMask` holding the number of channels the genome
+keeps; masks start at all ones (identity) and the trainer's pruning schedule sets them.
 
 ``slim=True`` builds the pruned network with the kept channels physically removed (what
 costs are counted on); ``slim=False`` builds the full-width network with masks, as trained.
@@ -11,12 +11,14 @@ costs are counted on); ``slim=False`` builds the full-width network with masks, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from nasco.evo.genome import LayerTable
+from nasco.evo.quant import ActQuantizer, WeightQuantizer
 from nasco.kernels.tables import (
-    FLOAT_BITS,
     KIND_DEPTHWISE,
     L_A_BITS,
     L_C_IN,
@@ -29,26 +31,6 @@ from nasco.kernels.tables import (
     L_STRIDE,
     L_W_BITS,
 )
-
-
-class Quantizer(nn.Module):
-    """Fake-quantization point of one tensor at ``bits`` (32 = float); identity until trained.
-
-    Attributes:
-        bits: target bit-width from the genome.
-        per_channel: True for weights (per output channel, symmetric), False for activations.
-    """
-
-    def __init__(self, bits: int, *, per_channel: bool) -> None:
-        super().__init__()
-        self.bits = int(bits)
-        self.per_channel = per_channel
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def extra_repr(self) -> str:
-        return f"bits={self.bits}, per_channel={self.per_channel}" + (" (float)" if self.bits == FLOAT_BITS else "")
 
 
 class ChannelMask(nn.Module):
@@ -72,17 +54,30 @@ class ChannelMask(nn.Module):
         return f"channels={self.mask.numel()}, kept={self.kept}"
 
 
+def _masked_columns(layer: QuantConv2d | QuantLinear) -> torch.Tensor:
+    """The weight with the input columns of pruned channels zeroed (``layer.input_mask``).
+
+    Zeroing them, not just their inputs, keeps per-channel quantization scales equal to those
+    of the slim network, where those columns do not exist.
+    """
+    if layer.input_mask is None:
+        return layer.weight
+    shape = (1, -1) + (1,) * (layer.weight.dim() - 2)
+    return layer.weight * layer.input_mask.mask.view(shape)
+
+
 class QuantConv2d(nn.Conv2d):
     """Conv2d (no bias, padding k//2) whose input and weight pass through quantizers."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, *, stride: int, groups: int,
                  w_bits: int, a_bits: int) -> None:
         super().__init__(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
-        self.weight_quant = Quantizer(w_bits, per_channel=True)
-        self.act_quant = Quantizer(a_bits, per_channel=False)
+        self.weight_quant = WeightQuantizer(w_bits)
+        self.act_quant = ActQuantizer(a_bits)
+        self.input_mask: ChannelMask | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self.act_quant(x), self.weight_quant(self.weight), None)
+        return self._conv_forward(self.act_quant(x), self.weight_quant(_masked_columns(self)), None)
 
 
 class QuantLinear(nn.Linear):
@@ -90,11 +85,12 @@ class QuantLinear(nn.Linear):
 
     def __init__(self, c_in: int, c_out: int, *, w_bits: int, a_bits: int) -> None:
         super().__init__(c_in, c_out)
-        self.weight_quant = Quantizer(w_bits, per_channel=True)
-        self.act_quant = Quantizer(a_bits, per_channel=False)
+        self.weight_quant = WeightQuantizer(w_bits)
+        self.act_quant = ActQuantizer(a_bits)
+        self.input_mask: ChannelMask | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(self.act_quant(x), self.weight_quant(self.weight), self.bias)
+        return nn.functional.linear(self.act_quant(x), self.weight_quant(_masked_columns(self)), self.bias)
 
 
 class ConvUnit(nn.Module):
@@ -119,6 +115,18 @@ def _mask(row, slim: bool) -> ChannelMask:
     return ChannelMask(kept if slim else int(row[L_C_OUT]), kept)
 
 
+@dataclass
+class ChannelGroup:
+    """Channels removed together: output rows of ``rows`` layers, input columns of ``columns``.
+
+    A depthwise layer appears in ``rows`` (its channel c is row c of its weight).
+    """
+
+    mask: ChannelMask
+    rows: list[nn.Module]
+    columns: list[nn.Module]
+
+
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1×1 expand, k×k depthwise, 1×1 linear project (+ input if residual).
 
@@ -134,6 +142,7 @@ class InvertedResidual(nn.Module):
         self.expand = ConvUnit(expand, slim=slim, act=True, mask=self.hidden_mask)
         self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask)
         self.project = ConvUnit(project, slim=slim, act=False, mask=None)
+        self.project.conv.input_mask = self.hidden_mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.project(self.depthwise(self.expand(x)))
@@ -155,6 +164,24 @@ class CandidateNet(nn.Module):
         cls = rows[-1]
         c_in = int(cls[L_KEPT_C_IN]) if slim else int(cls[L_C_IN])
         self.classifier = QuantLinear(c_in, int(cls[L_C_OUT]), w_bits=int(cls[L_W_BITS]), a_bits=int(cls[L_A_BITS]))
+        self.blocks[0].expand.conv.input_mask = self.stem.mask
+        self.classifier.input_mask = self.head.mask
+
+    def conv_units(self) -> list[ConvUnit]:
+        """Every conv unit in execution order (stem, expand, depthwise, project …, head)."""
+        units = [self.stem]
+        for block in self.blocks:
+            units += [block.expand, block.depthwise, block.project]
+        return [*units, self.head]
+
+    def channel_groups(self) -> list[ChannelGroup]:
+        """The prunable channel groups: stem outputs, each block's hidden channels, head outputs."""
+        groups = [ChannelGroup(self.stem.mask, rows=[self.stem.conv], columns=[self.blocks[0].expand.conv])]
+        for block in self.blocks:
+            groups.append(ChannelGroup(block.hidden_mask, rows=[block.expand.conv, block.depthwise.conv],
+                                       columns=[block.project.conv]))
+        groups.append(ChannelGroup(self.head.mask, rows=[self.head.conv], columns=[self.classifier]))
+        return groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.blocks(self.stem(x)))

@@ -85,6 +85,23 @@ def sample_genomes(layout: GenomeLayout, rng: np.random.Generator, n: int, *, ca
     return canonicalize(layout, genomes) if canonical else genomes
 
 
+def fixed_genome(layout: GenomeLayout, *, arch: str = "mid", weight_bits: int = 32, act_bits: int = 32,
+                 prune: float = 0.0) -> np.ndarray:
+    """A genome with every architecture gene at its ``"min"``, ``"mid"`` or ``"max"`` choice and
+    every bits/prune gene at the given value (or the nearest choice a layer allows)."""
+    if arch not in ("min", "mid", "max"):
+        raise GenomeError(f"arch: {arch!r} is not allowed; allowed: min, mid, max")
+    genome = np.zeros(layout.n_genes, dtype=np.int64)
+    for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
+        field = name.rsplit(".", 1)[1]
+        target = {"weight_bits": weight_bits, "act_bits": act_bits, "prune": prune}.get(field)
+        if target is not None:
+            genome[g] = int(np.argmin([abs(c - target) for c in choices]))
+        else:
+            genome[g] = {"min": 0, "mid": (len(choices) - 1) // 2, "max": len(choices) - 1}[arch]
+    return canonicalize(layout, genome)
+
+
 def genome_costs(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
     """Exact costs of validated genomes, int64 (N, 5), columns ``COST_NAMES``."""
     return batch_costs(layout.tables, as_genomes(layout, genomes))

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from nasco.evo import build_model, decode, sample_genomes
-from nasco.evo.builder import ChannelMask, Quantizer
+from nasco.evo.builder import ChannelMask
+from nasco.evo.quant import ActQuantizer, WeightQuantizer
 
 
 @pytest.mark.parametrize("slim", [True, False])
@@ -36,8 +37,8 @@ def test_quantizers_and_masks_follow_genome(layout):
     assert [m.mask.numel() for m in masks] == table.column("c_out")[prunable].tolist()
 
 
-def test_masks_and_quantizers_default_to_identity():
+def test_masks_start_as_identity_and_float_bits_do_not_quantize():
     x = torch.randn(3, 5, 4, 4)
     mask = ChannelMask(5, kept=2)
     assert torch.equal(mask(x), x)
-    assert torch.equal(Quantizer(4, per_channel=True)(x), x)
+    assert WeightQuantizer(32)(x) is x and ActQuantizer(32)(x) is x

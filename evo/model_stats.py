@@ -1,4 +1,8 @@
-"""Independent cost counts on a built torch model, from forward hooks and parameter shapes."""
+"""Costs counted on a built torch model (forward hooks and parameter shapes).
+
+Independent of the Numba kernels, which work from the layer table: the trainer counts the
+slim model's MACs this way, and the tests compare both counts.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,244 @@
+"""Classification datasets behind one small interface: train / validation / test splits.
+
+``load_task(name, root=..., download=..., seed=...)`` returns a :class:`Task`. Names:
+``digits`` (scikit-learn's bundled 8×8 digits, offline; the default), ``mnist``,
+``fashion-mnist``, ``cifar10``, ``cifar100`` (torchvision, read from ``root``; fetched only
+with ``download=True``), ``npz`` (``root`` is a ``.npz`` file with ``x`` (N, H, W) or
+(N, C, H, W) and integer ``y`` (N,), optionally ``x_test``/``y_test``) and ``imagefolder``
+(``root`` has ``train/`` and optionally ``test/`` class folders; streamed from disk).
+
+The validation split is carved from the training data with ``seed``; the test split is
+never used by search. In-memory splits are kept as tensors on the training device (on CUDA
+the whole dataset lives on the GPU; batches are gathered by index); ImageFolder splits
+stream through a DataLoader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nasco.evo.errors import NascoError
+
+TASK_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "npz", "imagefolder")
+
+
+class DatasetError(NascoError, ValueError):
+    """A dataset cannot be found, read or does not match what was asked."""
+
+
+@dataclass
+class TensorSplit:
+    """One split held in memory: ``x`` (N, C, H, W) raw values (uint8 or float), ``y`` int64 (N,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: torch.device) -> TensorSplit:
+        return TensorSplit(self.x.to(device), self.y.to(device))
+
+    def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
+        """(raw x, y) batches; shuffled when a generator is given, in order otherwise."""
+        n = len(self.y)
+        if generator is None:
+            for start in range(0, n, batch_size):
+                yield self.x[start:start + batch_size], self.y[start:start + batch_size]
+            return
+        order = torch.randperm(n, generator=generator, device=generator.device).to(self.x.device)
+        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+            index = order[start:start + batch_size]
+            yield self.x.index_select(0, index), self.y.index_select(0, index)
+
+
+@dataclass
+class StreamSplit:
+    """One split streamed from a torch ``Dataset`` of (float tensor (C, H, W), label)."""
+
+    dataset: torch.utils.data.Dataset
+    num_workers: int = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def to(self, device: torch.device) -> StreamSplit:
+        return self
+
+    def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
+        cpu_gen = None
+        if generator is not None:
+            cpu_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator,
+                                                                      device=generator.device).item()))
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, shuffle=generator is not None,
+                                             generator=cpu_gen, drop_last=generator is not None,
+                                             num_workers=self.num_workers)
+        yield from loader
+
+
+@dataclass
+class Task:
+    """A dataset ready for training.
+
+    Attributes:
+        name: task id (e.g. ``"digits"``).
+        input_shape: (C, H, W).
+        num_classes: number of classes; labels are in [0, num_classes).
+        train, val, test: the splits.
+        scale: raw value × scale gives [0, 1] intensities (1/255 for uint8 images).
+        mean, std: per-channel normalisation after scaling, float32 (C,).
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    train: TensorSplit | StreamSplit
+    val: TensorSplit | StreamSplit
+    test: TensorSplit | StreamSplit
+    scale: float
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw batch → float32 network input."""
+        shape = (1, -1, 1, 1)
+        return (x.float() * self.scale - self.mean.to(x.device).view(shape)) / self.std.to(x.device).view(shape)
+
+    def to(self, device: torch.device) -> Task:
+        """The same task with its in-memory splits on ``device``."""
+        return Task(self.name, self.input_shape, self.num_classes, self.train.to(device), self.val.to(device),
+                    self.test.to(device), self.scale, self.mean, self.std)
+
+
+def _split_val(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int) -> tuple[TensorSplit, TensorSplit]:
+    if not 0 < val_fraction < 1:
+        raise DatasetError(f"val_fraction: {val_fraction} is not allowed; allowed: 0 < val_fraction < 1")
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, round(val_fraction * len(y)))
+    return TensorSplit(x[order[n_val:]], y[order[n_val:]]), TensorSplit(x[order[:n_val]], y[order[:n_val]])
+
+
+def _check_labels(name: str, y: torch.Tensor, num_classes: int) -> None:
+    if len(y) == 0:
+        return
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= num_classes:
+        raise DatasetError(f"{name}: labels span {lo}..{hi}, which does not match num_classes={num_classes}; "
+                           f"allowed: labels in 0..{num_classes - 1}")
+
+
+def _tensor_task(name, x_train, y_train, x_test, y_test, num_classes, scale, val_fraction, seed) -> Task:
+    x_train, y_train = torch.as_tensor(x_train), torch.as_tensor(y_train).long()
+    x_test, y_test = torch.as_tensor(x_test), torch.as_tensor(y_test).long()
+    if x_train.dim() == 3:
+        x_train, x_test = x_train.unsqueeze(1), x_test.unsqueeze(1)
+    for split, y in (("train", y_train), ("test", y_test)):
+        _check_labels(f"{name} {split} split", y, num_classes)
+    train, val = _split_val(x_train, y_train, val_fraction, seed)
+    scaled = train.x.double() * scale
+    mean = scaled.mean(dim=(0, 2, 3)).float()
+    std = scaled.std(dim=(0, 2, 3)).clamp_min(1e-6).float()
+    return Task(name, tuple(x_train.shape[1:]), num_classes, train, val, TensorSplit(x_test, y_test),
+                scale, mean, std)
+
+
+def _digits(val_fraction: float, seed: int) -> Task:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = torch.from_numpy(data.images.astype(np.float32))
+    y = torch.from_numpy(data.target)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))  # fixed test split
+    n_test = len(y) // 5
+    test, train = order[:n_test], order[n_test:]
+    return _tensor_task("digits", x[train], y[train], x[test], y[test], 10, 1 / 16, val_fraction, seed)
+
+
+def _torchvision(name: str, root: str | Path | None, download: bool, val_fraction: float, seed: int) -> Task:
+    from torchvision import datasets
+
+    if root is None:
+        raise DatasetError(f"{name}: root is required (the folder torchvision reads, or downloads into)")
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST,
+           "cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    try:
+        train = cls(str(root), train=True, download=download)
+        test = cls(str(root), train=False, download=download)
+    except RuntimeError as err:
+        hint = "" if download else "; pass download=True to fetch it"
+        raise DatasetError(f"{name}: not found under root {str(root)!r} ({err}){hint}") from None
+    num_classes = len(train.classes)
+    return _tensor_task(name, _chw(train.data), train.targets, _chw(test.data), test.targets,
+                        num_classes, 1 / 255, val_fraction, seed)
+
+
+def _chw(data) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(data))
+    return t.permute(0, 3, 1, 2).contiguous() if t.dim() == 4 else t  # CIFAR arrays are NHWC
+
+
+def _npz(root: str | Path | None, num_classes: int | None, val_fraction: float, seed: int) -> Task:
+    if root is None or not Path(root).is_file():
+        raise DatasetError(f"npz: file {str(root)!r} does not exist; allowed: a .npz with arrays x and y")
+    with np.load(root, allow_pickle=False) as data:
+        missing = [k for k in ("x", "y") if k not in data]
+        if missing:
+            raise DatasetError(f"npz {str(root)!r}: missing arrays {missing}; it has {sorted(data.files)}; "
+                               "required: x (N, H, W) or (N, C, H, W) and y (N,)")
+        x, y = data["x"], data["y"]
+        x_test, y_test = (data["x_test"], data["y_test"]) if "x_test" in data else (x[:0], y[:0])
+    if x.ndim not in (3, 4) or y.ndim != 1 or len(x) != len(y) or len(y) < 2:
+        raise DatasetError(f"npz {str(root)!r}: x {x.shape} and y {y.shape} are not allowed; "
+                           "allowed: x (N, H, W) or (N, C, H, W), y (N,), N ≥ 2")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DatasetError(f"npz {str(root)!r}: y has dtype {y.dtype}; allowed: integer class labels")
+    classes = int(y.max()) + 1 if num_classes is None else num_classes
+    scale = 1 / 255 if x.dtype == np.uint8 else 1.0
+    x = x.astype(np.float32) if x.dtype != np.uint8 else x
+    x_test = x_test.astype(x.dtype)
+    return _tensor_task("npz", x, y, x_test, y_test, classes, scale, val_fraction, seed)
+
+
+def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int) -> Task:
+    from torchvision import datasets, transforms
+
+    if root is None or not (Path(root) / "train").is_dir():
+        raise DatasetError(f"imagefolder: {str(root)!r} has no train/ folder; allowed: ROOT/train/CLASS/*.png "
+                           "(and optionally ROOT/test/CLASS/*)")
+    tf = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor()])
+    train_all = datasets.ImageFolder(str(Path(root) / "train"), transform=tf)
+    test_dir = Path(root) / "test"
+    test = datasets.ImageFolder(str(test_dir), transform=tf) if test_dir.is_dir() else torch.utils.data.Subset(
+        train_all, [])
+    order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(1, round(val_fraction * len(order)))
+    channels = train_all[0][0].shape[0]
+    return Task("imagefolder", (channels, image_size, image_size), len(train_all.classes),
+                StreamSplit(torch.utils.data.Subset(train_all, order[n_val:])),
+                StreamSplit(torch.utils.data.Subset(train_all, order[:n_val])), StreamSplit(test),
+                1.0, torch.full((channels,), 0.5), torch.full((channels,), 0.25))
+
+
+def load_task(name: str = "digits", *, root: str | Path | None = None, download: bool = False,
+              val_fraction: float = 0.1, seed: int = 0, num_classes: int | None = None,
+              image_size: int = 32) -> Task:
+    """Load a task by name (see the module docstring).
+
+    Raises:
+        DatasetError: unknown name, missing files (with ``download=False``), malformed npz,
+            labels outside ``num_classes``.
+    """
+    if name not in TASK_NAMES:
+        raise DatasetError(f"dataset {name!r} is unknown; allowed: {list(TASK_NAMES)}")
+    if name == "digits":
+        return _digits(val_fraction, seed)
+    if name == "npz":
+        return _npz(root, num_classes, val_fraction, seed)
+    if name == "imagefolder":
+        return _imagefolder(root, image_size, val_fraction, seed)
+    return _torchvision(name, root, download, val_fraction, seed)

@@ -1,0 +1,94 @@
+"""Quantization-aware training modules: torch fake quantization with straight-through gradients.
+
+Parameters follow :mod:`nasco.kernels.quant` (weights: per output channel, symmetric, narrow
+range; activations: per tensor, asymmetric, range from an exponential moving average of the
+batch min/max, Jacob et al. 2018), so the Numba simulation and these modules agree bit for
+bit. torch's fake-quant ops pass gradients straight through inside the clamping range
+(Bengio et al. 2013). A bit-width of 32 means float: the module is the identity.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nasco.kernels.quant import MIN_SCALE, act_qrange, weight_qrange
+from nasco.kernels.tables import FLOAT_BITS
+
+
+class Quantizer(nn.Module):
+    """Base of the fake-quantization points; ``bits`` comes from the genome."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__()
+        self.bits = int(bits)
+
+    @property
+    def is_float(self) -> bool:
+        return self.bits >= FLOAT_BITS
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}" + (" (float)" if self.is_float else "")
+
+
+class WeightQuantizer(Quantizer):
+    """Per-output-channel symmetric fake quantization of a weight tensor (C_out, ...)."""
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        if self.is_float:
+            return w
+        qmin, qmax = weight_qrange(self.bits)
+        scale = (w.detach().abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
+        zero_point = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
+        return torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, qmin, qmax)
+
+
+class ActQuantizer(Quantizer):
+    """Per-tensor asymmetric fake quantization with an EMA-calibrated range.
+
+    In training, each batch updates ``running_min``/``running_max`` (the first batch sets
+    them); in evaluation the running range is used, or the batch's own range before any
+    calibration. Everything stays on the device (no host synchronisation).
+
+    Args:
+        bits: bit-width (32 = float).
+        momentum: weight of the old range in the EMA update.
+    """
+
+    def __init__(self, bits: int, momentum: float = 0.9) -> None:
+        super().__init__(bits)
+        self.momentum = momentum
+        self.register_buffer("running_min", torch.zeros(()))
+        self.register_buffer("running_max", torch.zeros(()))
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.is_float:
+            return x
+        detached = x.detach().float()
+        batch_min, batch_max = detached.amin(), detached.amax()
+        if self.training:
+            m = self.momentum
+            new_min = torch.where(self.calibrated, m * self.running_min + (1 - m) * batch_min, batch_min)
+            new_max = torch.where(self.calibrated, m * self.running_max + (1 - m) * batch_max, batch_max)
+            self.running_min.copy_(new_min)
+            self.running_max.copy_(new_max)
+            self.calibrated.fill_(True)
+            lo, hi = new_min, new_max
+        else:
+            lo = torch.where(self.calibrated, self.running_min, batch_min)
+            hi = torch.where(self.calibrated, self.running_max, batch_max)
+        scale, zero_point = act_qparams_torch(lo, hi, self.bits)
+        qmin, qmax = act_qrange(self.bits)
+        out = torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax)
+        return out.to(x.dtype)
+
+
+def act_qparams_torch(lo: torch.Tensor, hi: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tensor version of :func:`nasco.kernels.quant.act_qparams`: (scale float32 (1,), zero_point int32 (1,))."""
+    qmax = act_qrange(bits)[1]
+    lo = lo.float().clamp_max(0.0)
+    hi = hi.float().clamp_min(0.0)
+    scale = ((hi - lo) / qmax).clamp_min(float(MIN_SCALE))
+    zero_point = torch.round(-lo / scale).clamp(0, qmax).to(torch.int32)
+    return scale.reshape(1), zero_point.reshape(1)

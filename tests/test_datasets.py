@@ -1,0 +1,99 @@
+"""Datasets: splits, offline torchvision path on tiny IDX files, npz files, and clear errors."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from nasco.evo.datasets import DatasetError, load_task
+
+
+def test_digits_splits_are_disjoint_and_seeded():
+    a, b, c = load_task("digits", seed=0), load_task("digits", seed=0), load_task("digits", seed=1)
+    assert a.input_shape == (1, 8, 8) and a.num_classes == 10
+    assert len(a.train) + len(a.val) + len(a.test) == 1797
+    assert torch.equal(a.val.y, b.val.y) and not torch.equal(a.val.x, c.val.x)
+    assert torch.equal(a.test.x, c.test.x)  # the test split never depends on the search seed
+    train_rows = {tuple(r.flatten().tolist()) for r in a.train.x}
+    assert not any(tuple(r.flatten().tolist()) in train_rows for r in a.test.x[:50])
+    x = a.normalize(a.train.x)
+    assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1) < 0.05
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    magic = 0x0801 if array.ndim == 1 else 0x0803
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_torchvision_path_reads_idx_files_offline(tmp_path, name, folder):
+    raw = tmp_path / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 50), ("t10k", 20)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    task = load_task(name, root=tmp_path, download=False, val_fraction=0.2)
+    assert task.input_shape == (1, 28, 28) and task.num_classes == 10
+    assert (len(task.train), len(task.val), len(task.test)) == (40, 10, 20)
+    assert task.train.x.dtype == torch.uint8 and task.scale == 1 / 255
+
+
+def test_missing_root_without_download(tmp_path):
+    with pytest.raises(DatasetError, match=r"mnist: not found under root .* pass download=True"):
+        load_task("mnist", root=tmp_path / "nothing", download=False)
+
+
+def test_unknown_name():
+    with pytest.raises(DatasetError, match=r"dataset 'imagenet22k' is unknown; allowed: \['digits'"):
+        load_task("imagenet22k")
+
+
+def test_npz_round_trip_and_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.npz"
+    np.savez(good, x=rng.random((30, 6, 6)).astype(np.float32), y=np.arange(30) % 3)
+    task = load_task("npz", root=good)
+    assert task.input_shape == (1, 6, 6) and task.num_classes == 3 and len(task.train) + len(task.val) == 30
+
+    no_y = tmp_path / "no_y.npz"
+    np.savez(no_y, x=np.zeros((4, 2, 2)), labels=np.zeros(4))
+    with pytest.raises(DatasetError, match=r"missing arrays \['y'\]; it has \['labels', 'x'\]"):
+        load_task("npz", root=no_y)
+    with pytest.raises(DatasetError, match=r"labels span 0\.\.2, which does not match num_classes=2"):
+        load_task("npz", root=good, num_classes=2)
+    negative = tmp_path / "neg.npz"
+    np.savez(negative, x=np.zeros((4, 2, 2)), y=np.array([0, 1, -1, 1]))
+    with pytest.raises(DatasetError, match=r"labels span -1\.\.1"):
+        load_task("npz", root=negative)
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_task("npz", root=tmp_path / "missing.npz")
+
+
+def test_imagefolder_streams(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "train" / cls / f"{i}.png")
+    task = load_task("imagefolder", root=tmp_path, image_size=8, val_fraction=0.25)
+    assert task.input_shape == (3, 8, 8) and task.num_classes == 2 and len(task.train) == 9
+    x, y = next(iter(task.train.batches(4, generator=torch.Generator().manual_seed(0))))
+    assert x.shape == (4, 3, 8, 8) and y.shape == (4,)
+    with pytest.raises(DatasetError, match="has no train/ folder"):
+        load_task("imagefolder", root=tmp_path / "train")
+    from nasco.evo import compile_space, default_space
+    from nasco.evo.genome import fixed_genome
+    from nasco.evo.trainer import TrainConfig, train_candidate
+
+    layout = compile_space(default_space(task.input_shape, task.num_classes))
+    result, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=8, act_bits=8), task,
+                                TrainConfig(epochs=1, batch_size=4), seed=0)
+    assert result.status == "ok", result.reason

@@ -1,0 +1,140 @@
+"""Numba fake quantization equals torch bit for bit; the fused sweep equals its reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nasco.evo.quant import ActQuantizer, WeightQuantizer, act_qparams_torch
+from nasco.kernels.quant import (
+    act_qparams,
+    act_qrange,
+    fake_quant_per_channel,
+    fake_quant_per_tensor,
+    fake_quant_reference,
+    weight_qrange,
+    weight_scales,
+)
+from nasco.kernels.sweep import (
+    channel_norms,
+    channel_norms_reference,
+    sweep_layer,
+    sweep_layers,
+    sweep_reference,
+)
+
+BITS = range(2, 9)
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.array_equal(np.asarray(a, np.float32).view(np.int32), np.asarray(b, np.float32).view(np.int32))
+
+
+def _weights_with_ties_and_extremes(rng, bits):
+    w = (rng.standard_normal((48, 8, 3, 3)) * rng.uniform(1e-3, 10, (48, 1, 1, 1))).astype(np.float32)
+    scale = weight_scales(w, bits)
+    qmax = weight_qrange(bits)[1]
+    halves = (np.arange(-qmax, qmax) + 0.5).astype(np.float32)  # exact ties between two levels
+    w[0].flat[: len(halves)] = halves * scale[0]
+    w[1] = 0.0  # an all-zero channel (scale clamps to MIN_SCALE)
+    return w, scale
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_per_channel_bit_exact_with_torch(bits):
+    rng = np.random.default_rng(bits)
+    w, scale = _weights_with_ties_and_extremes(rng, bits)
+    # scales smaller than the data: extreme values far outside the range must clamp identically
+    scale[2:10] /= np.float32(1e4)
+    zero_point = np.zeros(len(w), dtype=np.int64)
+    qmin, qmax = weight_qrange(bits)
+    ours = fake_quant_per_channel(w, scale, zero_point, qmin, qmax)
+    theirs = torch.fake_quantize_per_channel_affine(torch.from_numpy(w), torch.from_numpy(scale),
+                                                    torch.from_numpy(zero_point).int(), 0, qmin, qmax).numpy()
+    assert _bits_equal(ours, theirs)
+    assert _bits_equal(fake_quant_reference(w, scale[:, None, None, None], 0, qmin, qmax), theirs)
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_per_tensor_bit_exact_with_torch(bits):
+    rng = np.random.default_rng(100 + bits)
+    x = (rng.standard_normal(50_000) * 3 + 0.7).astype(np.float32)
+    scale, zero_point = act_qparams(-2.5, 6.0, bits)
+    x[:64] = ((np.arange(64) - 20) + np.float32(0.5)).astype(np.float32) * scale  # ties
+    x[64:70] = [1e9, -1e9, 3.0e30, -3.0e30, np.finfo(np.float32).tiny, -0.0]  # extremes
+    qmin, qmax = act_qrange(bits)
+    ours = fake_quant_per_tensor(x, scale, zero_point, qmin, qmax)
+    theirs = torch.fake_quantize_per_tensor_affine(torch.from_numpy(x), float(scale), zero_point, qmin, qmax).numpy()
+    assert _bits_equal(ours, theirs)
+    assert _bits_equal(fake_quant_reference(x, scale, zero_point, qmin, qmax), theirs)
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_torch_modules_match_numba(bits):
+    rng = np.random.default_rng(200 + bits)
+    w = rng.standard_normal((16, 4, 3, 3)).astype(np.float32)
+    qmin, qmax = weight_qrange(bits)
+    expected = fake_quant_per_channel(w, weight_scales(w, bits), np.zeros(16, np.int64), qmin, qmax)
+    assert _bits_equal(WeightQuantizer(bits)(torch.from_numpy(w)).numpy(), expected)
+
+    quant = ActQuantizer(bits)
+    x = torch.from_numpy(rng.standard_normal((8, 4, 5, 5)).astype(np.float32))
+    quant.train()(x)  # calibrates to this batch's range
+    quant.eval()
+    lo, hi = float(quant.running_min), float(quant.running_max)
+    scale, zero_point = act_qparams(lo, hi, bits)
+    t_scale, t_zp = act_qparams_torch(quant.running_min, quant.running_max, bits)
+    assert _bits_equal(t_scale.numpy(), [scale]) and int(t_zp) == zero_point
+    expected = fake_quant_per_tensor(x.numpy(), scale, zero_point, *act_qrange(bits))
+    assert _bits_equal(quant(x).numpy(), expected)
+
+
+def test_float_bits_are_identity_and_ste_gradient():
+    x = torch.randn(4, 3, requires_grad=True)
+    assert WeightQuantizer(32)(x) is x and ActQuantizer(32)(x) is x
+    y = WeightQuantizer(4)(x)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))  # straight-through inside the range
+
+
+def test_act_quantizer_ema():
+    quant = ActQuantizer(8, momentum=0.5).train()
+    quant(torch.tensor([-1.0, 1.0]))
+    quant(torch.tensor([-3.0, 5.0]))
+    assert float(quant.running_min) == -2.0 and float(quant.running_max) == 3.0
+
+
+BITS_GRID = [2, 3, 4, 6, 8, 32]
+RATIOS = [0.0, 0.25, 0.5, 0.75]
+
+
+@pytest.mark.parametrize("shape", [(16, 3, 3, 3), (96, 16, 1, 1), (96, 1, 5, 5), (10, 64), (1, 7)])
+def test_sweep_equals_reference(shape):
+    w = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+    ours, ref = sweep_layer(w, BITS_GRID, RATIOS), sweep_reference(w, BITS_GRID, RATIOS)
+    np.testing.assert_allclose(ours.combined_mse, ref.combined_mse, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ours.quant_mse, ref.quant_mse, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ours.prune_mse, ref.prune_mse, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(ours.quant_sqnr_db[:-1], ref.quant_sqnr_db[:-1], rtol=1e-9)
+    assert ours.combined_mse.shape == (len(RATIOS), len(BITS_GRID))
+    assert np.isinf(ours.quant_sqnr_db[-1]) and ours.quant_mse[-1] == 0  # 32 bits = float
+    assert np.all(np.diff(ours.combined_mse[:, :-1], axis=1) <= 1e-12)  # more bits, less error
+    assert np.all(np.diff(ours.prune_mse) >= 0)
+
+
+def test_batch_sweep_equals_single_layer_sweeps():
+    rng = np.random.default_rng(7)
+    layers = [rng.standard_normal(s).astype(np.float32) for s in [(16, 27), (96, 16), (96, 9), (24, 96), (10, 64)]]
+    for batched, w in zip(sweep_layers(layers, BITS_GRID, RATIOS), layers, strict=True):
+        single = sweep_layer(w, BITS_GRID, RATIOS)
+        for a, b in zip(batched, single, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_channel_norms(order):
+    w = np.random.default_rng(order).standard_normal((32, 8, 3, 3)).astype(np.float32)
+    np.testing.assert_allclose(channel_norms(w, order), channel_norms_reference(w, order), rtol=1e-10)
+    with pytest.raises(ValueError, match="order: 3 is not allowed"):
+        channel_norms(w, 3)

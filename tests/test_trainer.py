@@ -1,0 +1,182 @@
+"""The candidate trainer on digits: accuracy, real compression, determinism, failures, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nasco.evo import build_model, compile_space, decode, default_space
+from nasco.evo.candidate_io import CandidateFileError, load_candidate, save_candidate
+from nasco.evo.datasets import load_task
+from nasco.evo.genome import fixed_genome, genome_costs
+from nasco.evo.pruning import slim
+from nasco.evo.trainer import TrainConfig, TrainConfigError, TrainResult, evaluate, fit, train_candidate
+
+EPOCHS = 15  # the fixed budget in which a default-size float candidate must reach ≥ 95%
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("digits", seed=0)
+
+
+@pytest.fixture(scope="module")
+def layout(task):
+    return compile_space(default_space(task.input_shape, task.num_classes))
+
+
+@pytest.fixture(scope="module")
+def float_result(layout, task):
+    return train_candidate(layout, fixed_genome(layout), task, TrainConfig(epochs=EPOCHS), seed=0)[0]
+
+
+def test_float_candidate_reaches_95_percent(float_result):
+    assert float_result.status == "ok", float_result.reason
+    assert float_result.val_error <= 0.05
+    assert float_result.epochs == EPOCHS and len(float_result.val_error_curve) == EPOCHS
+    assert float_result.device == "cpu" and float_result.wall_time_s > 0
+
+
+@pytest.mark.parametrize(("compression", "margin"), [(dict(weight_bits=2), 0.02), (dict(prune=0.75), 0.05)])
+def test_compression_is_real(layout, task, float_result, compression, margin):
+    genome = fixed_genome(layout, **compression)
+    result, _model = train_candidate(layout, genome, task, TrainConfig(epochs=EPOCHS), seed=0)
+    assert result.status == "ok", result.reason
+    assert result.val_error >= float_result.val_error + margin
+    assert result.macs == genome_costs(layout, genome)[0, 0]
+
+
+def test_trained_slim_equals_masked_and_macs_equal_kernel(layout, task):
+    genome = fixed_genome(layout, weight_bits=4, act_bits=6, prune=0.5)
+    table = decode(layout, genome)
+    torch.manual_seed(0)
+    model = build_model(table, slim=False)
+    fit(model, task, TrainConfig(epochs=2), TrainResult(genome_hash=""), batch_size=64,
+        device=torch.device("cpu"), seed=0)
+    small = slim(model, table)
+    model.eval(), small.eval()
+    x = task.normalize(task.val.x[:64])
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x), rtol=1e-4, atol=1e-4)
+    assert evaluate(small, task) == evaluate(model, task)
+    result, _ = train_candidate(layout, genome, task, TrainConfig(epochs=2), seed=0)
+    assert result.macs == genome_costs(layout, genome)[0, 0] < genome_costs(layout, fixed_genome(layout))[0, 0]
+
+
+def test_same_seed_same_result(layout, task):
+    genome = fixed_genome(layout, arch="min", weight_bits=4, act_bits=8, prune=0.25)
+    config = TrainConfig(epochs=2)
+    a, model_a = train_candidate(layout, genome, task, config, seed=3)
+    b, model_b = train_candidate(layout, genome, task, config, seed=3)
+    c, _ = train_candidate(layout, genome, task, config, seed=4)
+    assert a.train_loss == b.train_loss and a.val_error_curve == b.val_error_curve and a.val_error == b.val_error
+    for (name, p), q in zip(model_a.state_dict().items(), model_b.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert a.train_loss != c.train_loss
+
+
+def test_float_genome_trains_like_plain_float_model(layout, task):
+    """All bits 32 and ratio 0: compression machinery must not change a single number."""
+    genome = fixed_genome(layout, arch="min")
+    compressed, _ = train_candidate(layout, genome, task, TrainConfig(epochs=2), seed=1)
+    plain, _ = train_candidate(layout, genome, task, TrainConfig(epochs=2, compress=False), seed=1)
+    assert compressed.train_loss == plain.train_loss and compressed.val_error == plain.val_error
+
+
+def test_distillation_uses_teacher(layout, task):
+    genome = fixed_genome(layout, arch="min", weight_bits=4)
+    _, teacher = train_candidate(layout, fixed_genome(layout, arch="min"), task, TrainConfig(epochs=1), seed=0)
+    alone, _ = train_candidate(layout, genome, task, TrainConfig(epochs=1), seed=0)
+    taught, _ = train_candidate(layout, genome, task, TrainConfig(epochs=1, kd_weight=0.7), seed=0, teacher=teacher)
+    assert taught.status == "ok" and taught.train_loss != alone.train_loss
+
+
+def test_non_finite_loss_fails_cleanly(layout, task):
+    result, model = train_candidate(layout, fixed_genome(layout, arch="min"), task,
+                                    TrainConfig(epochs=2, lr=1e30), seed=0)
+    assert result.status == "failed" and "non-finite" in result.reason and model is None
+    assert np.isnan(result.val_error)
+
+
+def test_out_of_memory_retries_with_half_batch(layout, task, monkeypatch):
+    import nasco.evo.trainer as trainer
+
+    calls = []
+    real_fit = trainer.fit
+
+    def fit_that_needs_small_batches(*args, batch_size, **kwargs):
+        calls.append(batch_size)
+        if batch_size > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_fit(*args, batch_size=batch_size, **kwargs)
+
+    monkeypatch.setattr(trainer, "fit", fit_that_needs_small_batches)
+    result, _ = train_candidate(layout, fixed_genome(layout, arch="min"), task, TrainConfig(epochs=1), seed=0)
+    assert calls == [64, 32, 16] and result.status == "ok" and result.batch_size == 16
+
+
+def test_out_of_memory_at_batch_one_fails(layout, task, monkeypatch):
+    import nasco.evo.trainer as trainer
+
+    def always_oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(trainer, "fit", always_oom)
+    result, _ = train_candidate(layout, fixed_genome(layout, arch="min"), task, TrainConfig(batch_size=4), seed=0)
+    assert result.status == "failed" and "batch size 1" in result.reason
+
+
+def test_unexpected_error_becomes_failed_result(layout, task, monkeypatch):
+    import nasco.evo.trainer as trainer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trainer, "fit", broken)
+    result, _ = train_candidate(layout, fixed_genome(layout, arch="min"), task, seed=0)
+    assert result.status == "failed" and result.reason == "RuntimeError: boom"
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    (dict(epochs=0), "epochs: 0 is not allowed"),
+    (dict(lr=float("nan")), "lr: nan is not allowed"),
+    (dict(prune_start=0.8, prune_end=0.5), "prune_start: 0.8"),
+    (dict(kd_weight=2.0), "kd_weight: 2.0"),
+    (dict(device="tpu"), "device: 'tpu' is not allowed"),
+])
+def test_bad_config(kwargs, pattern):
+    with pytest.raises(TrainConfigError, match=pattern):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_cuda_requested_without_cuda_is_an_error():
+    with pytest.raises(TrainConfigError, match="CUDA is not available"):
+        TrainConfig(device="cuda")
+
+
+def test_task_space_mismatch_is_an_error(task):
+    other = compile_space(default_space((1, 28, 28), 10))
+    with pytest.raises(Exception, match=r"space expects \[1, 28, 28\]"):
+        train_candidate(other, fixed_genome(other), task)
+
+
+def test_save_and_load_round_trip(layout, task, tmp_path):
+    genome = fixed_genome(layout, arch="min", weight_bits=4, act_bits=8, prune=0.5)
+    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=1), seed=0)
+    save_candidate(tmp_path / "cand", layout, genome, model)
+    loaded_layout, loaded_genome, loaded = load_candidate(tmp_path / "cand")
+    assert loaded_layout.space == layout.space and np.array_equal(loaded_genome, genome)
+    assert evaluate(loaded, task) == result.val_error
+    (tmp_path / "cand" / "model.pt").unlink()
+    with pytest.raises(CandidateFileError, match=r"missing model\.pt"):
+        load_candidate(tmp_path / "cand")
+
+
+@pytest.mark.gpu
+def test_gpu_training_matches_kernel_and_reaches_accuracy(layout, task):
+    result, _model = train_candidate(layout, fixed_genome(layout), task, TrainConfig(epochs=EPOCHS, device="cuda"))
+    assert result.status == "ok", result.reason
+    assert result.device.startswith("cuda") and result.val_error <= 0.06
+    assert result.macs == genome_costs(layout, fixed_genome(layout))[0, 0]
