@@ -69,31 +69,40 @@ def _fake_quant_rows(x, scale, zero_point, quant_min, quant_max, out):  # pragma
             out[c, k] = (q - zp) * s
 
 
+def _output(like: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    if out is None:
+        return np.empty_like(like)
+    if out.shape != like.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out: shape {out.shape} dtype {out.dtype} is not allowed; allowed: a C-contiguous "
+                         f"float32 array of shape {like.shape}")
+    return out
+
+
 def fake_quant_per_channel(weights: np.ndarray, scale: np.ndarray, zero_point: np.ndarray,
-                           quant_min: int, quant_max: int) -> np.ndarray:
-    """Fake-quantize float32 ``weights`` (C, ...) per channel along axis 0.
+                           quant_min: int, quant_max: int, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Fake-quantize float32 ``weights`` (C, ...) per channel along axis 0 (into ``out`` if given).
 
     Equals ``torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, quant_min, quant_max)``.
     """
     w = np.ascontiguousarray(weights, dtype=np.float32)
-    rows = w.reshape(w.shape[0], -1)
-    out = np.empty_like(rows)
-    _fake_quant_rows(rows, np.ascontiguousarray(scale, dtype=np.float32),
-                     np.ascontiguousarray(zero_point, dtype=np.int64), quant_min, quant_max, out)
-    return out.reshape(w.shape)
+    result = _output(w, out)
+    _fake_quant_rows(w.reshape(w.shape[0], -1), np.ascontiguousarray(scale, dtype=np.float32),
+                     np.ascontiguousarray(zero_point, dtype=np.int64), quant_min, quant_max,
+                     result.reshape(w.shape[0], -1))
+    return result
 
 
-def fake_quant_per_tensor(x: np.ndarray, scale: float, zero_point: int, quant_min: int, quant_max: int) -> np.ndarray:
-    """Fake-quantize float32 ``x`` (any shape) with one scale and zero point.
+def fake_quant_per_tensor(x: np.ndarray, scale: float, zero_point: int, quant_min: int, quant_max: int, *,
+                          out: np.ndarray | None = None) -> np.ndarray:
+    """Fake-quantize float32 ``x`` (any shape) with one scale and zero point (into ``out`` if given).
 
     Equals ``torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min, quant_max)``.
     """
     a = np.ascontiguousarray(x, dtype=np.float32)
-    rows = a.reshape(1, -1)
-    out = np.empty_like(rows)
-    _fake_quant_rows(rows, np.array([scale], dtype=np.float32), np.array([zero_point], dtype=np.int64),
-                     quant_min, quant_max, out)
-    return out.reshape(a.shape)
+    result = _output(a, out)
+    _fake_quant_rows(a.reshape(1, -1), np.array([scale], dtype=np.float32), np.array([zero_point], dtype=np.int64),
+                     quant_min, quant_max, result.reshape(1, -1))
+    return result
 
 
 def fake_quant_reference(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray,

@@ -138,3 +138,13 @@ def test_channel_norms(order):
     np.testing.assert_allclose(channel_norms(w, order), channel_norms_reference(w, order), rtol=1e-10)
     with pytest.raises(ValueError, match="order: 3 is not allowed"):
         channel_norms(w, 3)
+
+
+def test_fake_quant_into_preallocated_output():
+    w = np.random.default_rng(0).standard_normal((8, 5)).astype(np.float32)
+    scale = weight_scales(w, 4)
+    out = np.empty_like(w)
+    result = fake_quant_per_channel(w, scale, np.zeros(8, np.int64), -7, 7, out=out)
+    assert result is out and _bits_equal(out, fake_quant_per_channel(w, scale, np.zeros(8, np.int64), -7, 7))
+    with pytest.raises(ValueError, match=r"out: shape \(5, 8\)"):
+        fake_quant_per_channel(w, scale, np.zeros(8, np.int64), -7, 7, out=np.empty((5, 8), np.float32))
