@@ -31,7 +31,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	PYTHONSAFEPATH=1 $(VENV)/bin/python benchmarks/bench_costs.py | tee benchmarks/results/bench_costs.txt
+	for b in benchmarks/bench_*.py; do \
+		PYTHONSAFEPATH=1 $(VENV)/bin/python $$b | tee benchmarks/results/$$(basename $$b .py).txt; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,11 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
-from nasco.evo import cli_space
+from nasco.evo import cli_space, cli_train
 from nasco.evo.errors import NascoError
 
-SUBCOMMANDS = (cli_space,)
+SUBCOMMANDS = (cli_space, cli_train)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -26,14 +27,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nasco`` console script; returns the exit status."""
+    """Entry point of the ``nasco`` console script; returns the exit status (2: bad input)."""
     args = make_parser().parse_args(argv)
     try:
-        args.run(args, Console())
+        status = args.run(args, Console())
     except NascoError as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,9 @@ def _chw(data) -> torch.Tensor:
 
 
 def _npz(root: str | Path | None, num_classes: int | None, val_fraction: float, seed: int) -> Task:
-    if root is None or not Path(root).is_file():
+    if root is None:
+        raise DatasetError("npz: root is required: the path of a .npz file with arrays x and y")
+    if not Path(root).is_file():
         raise DatasetError(f"npz: file {str(root)!r} does not exist; allowed: a .npz with arrays x and y")
     with np.load(root, allow_pickle=False) as data:
         missing = [k for k in ("x", "y") if k not in data]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -212,8 +213,10 @@ def _bypass_compression(model: CandidateNet) -> None:
 
 
 def fit(model: CandidateNet, task: Task, config: TrainConfig, result: TrainResult, *, batch_size: int,
-        device: torch.device, seed: int, teacher: nn.Module | None = None) -> None:
-    """Train the full-width masked ``model`` in place (on ``device``); appends curves to ``result``.
+        device: torch.device, seed: int, teacher: nn.Module | None = None,
+        progress: Callable[[TrainResult], None] | None = None) -> None:
+    """Train the full-width masked ``model`` in place (on ``device``); appends curves to ``result``
+    and calls ``progress(result)`` after every epoch.
 
     Raises:
         TrainingFailed: the loss became non-finite.
@@ -254,19 +257,21 @@ def fit(model: CandidateNet, task: Task, config: TrainConfig, result: TrainResul
             if config.compress and update_at and step >= update_at[0]:
                 while update_at and step >= update_at[0]:
                     update_at.pop(0)
-                progress = 1.0 if end <= start else (step - start) / (end - start)
-                update_masks(model, progress)
+                update_masks(model, 1.0 if end <= start else (step - start) / (end - start))
         if not bool(finite):
             raise TrainingFailed(f"training loss became non-finite (nan/inf) in epoch {epoch + 1}")
         result.train_loss.append(float(loss_sum) / max(n_batches, 1))
         result.val_error_curve.append(evaluate(model, task, batch_size=config.eval_batch_size, device=device))
         result.epochs = epoch + 1
+        if progress is not None:
+            progress(result)
     if config.compress:
         update_masks(model, 1.0)
 
 
 def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config: TrainConfig | None = None, *,
-                    seed: int = 0, teacher: nn.Module | None = None) -> tuple[TrainResult, CandidateNet | None]:
+                    seed: int = 0, teacher: nn.Module | None = None,
+                    progress: Callable[[TrainResult], None] | None = None) -> tuple[TrainResult, CandidateNet | None]:
     """Train one genome on ``task``; never raises for training failures.
 
     Args:
@@ -276,6 +281,7 @@ def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config
         config: training settings (defaults: :class:`TrainConfig`).
         seed: seeds initialisation, shuffling and augmentation; same seed → same result on CPU.
         teacher: optional model for distillation (evaluated in eval mode, no gradients).
+        progress: called with the partial result after every epoch.
 
     Returns:
         (result, slim trained model — None when failed).
@@ -309,7 +315,8 @@ def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config
             model = model.to(device)
             if device.type == "cuda":
                 model = model.to(memory_format=torch.channels_last)
-            fit(model, task, config, result, batch_size=batch_size, device=device, seed=seed, teacher=teacher)
+            fit(model, task, config, result, batch_size=batch_size, device=device, seed=seed, teacher=teacher,
+                progress=progress)
             small = slim(model, table) if config.compress else model
             result.val_error = evaluate(small, task, batch_size=config.eval_batch_size, device=device)
             result.macs, result.params = count_macs_params(small, layout.space.input_shape, device=str(device))

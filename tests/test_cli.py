@@ -64,3 +64,25 @@ def test_out_of_bounds_genome_message(capsys):
     genome[0] = 9
     assert main(["space", "--genome", ",".join(map(str, genome))]) == 2
     assert "gene 0 (stem.width)" in capsys.readouterr().err
+
+
+def test_train_prints_progress_and_saves(capsys, tmp_path):
+    from nasco.evo.candidate_io import load_candidate
+
+    argv = ["train", "--epochs", "2", "--arch", "min", "--weight-bits", "4", "--prune", "0.25", "-o", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "epoch   2/2" in out and "status: ok" in out
+    _, _, model = load_candidate(tmp_path)
+    assert model.classifier.weight_quant.bits == 4
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--prune", "1.5"], "--prune: 1.5 is not allowed"),
+    (["train", "--epochs", "0"], "epochs: 0 is not allowed"),
+    (["train", "--task", "npz"], "npz: root is required"),
+    (["train", "--task", "mnist", "--root", "/nonexistent"], "not found under root"),
+])
+def test_train_bad_input_exits_2(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
