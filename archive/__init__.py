@@ -1,4 +1,15 @@
-"""The HDF5 archive of evaluated candidates (DESIGN.md §5).
+"""The HDF5 archive of evaluated candidates (DESIGN.md §5; file layout in SCHEMA.md).
 
-Only the package boundary exists so far; its contents arrive with the archive issue.
+``HDF5Archive(path, "a", columns=...)`` is the one writer; ``HDF5Archive(path)`` a reader that
+follows a growing file; :class:`MemoryArchive` has the same contract without a file.
 """
+
+from nasco.archive.base import Archive
+from nasco.archive.errors import ArchiveError
+from nasco.archive.hdf5 import SCHEMA_VERSION, HDF5Archive
+from nasco.archive.memory import MemoryArchive
+from nasco.archive.record import Record, genome_key
+from nasco.archive.table import RecordTable
+
+__all__ = ["SCHEMA_VERSION", "Archive", "ArchiveError", "HDF5Archive", "MemoryArchive", "Record", "RecordTable",
+           "genome_key"]

@@ -26,10 +26,13 @@ def per_layer_macs(model: nn.Module, input_shape: tuple[int, int, int], device: 
             macs[module] = output[0].numel() * module.in_features
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()  # a counting pass must not touch BN statistics or activation ranges
     try:
         with torch.no_grad():
             model(torch.zeros((1, *input_shape), device=device))
     finally:
+        model.train(was_training)
         for h in handles:
             h.remove()
     return macs

@@ -27,6 +27,11 @@ class Quantizer(nn.Module):
     def is_float(self) -> bool:
         return self.bits >= FLOAT_BITS
 
+    @staticmethod
+    def passes_through(x: torch.Tensor) -> bool:
+        """Meta tensors (shape-only passes, e.g. cost counting) are not quantized: shapes do not change."""
+        return x.is_meta
+
     def extra_repr(self) -> str:
         return f"bits={self.bits}" + (" (float)" if self.is_float else "")
 
@@ -35,7 +40,7 @@ class WeightQuantizer(Quantizer):
     """Per-output-channel symmetric fake quantization of a weight tensor (C_out, ...)."""
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        if self.is_float:
+        if self.is_float or self.passes_through(w):
             return w
         qmin, qmax = weight_qrange(self.bits)
         scale = (w.detach().abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
@@ -63,7 +68,7 @@ class ActQuantizer(Quantizer):
         self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.is_float:
+        if self.is_float or self.passes_through(x):
             return x
         detached = x.detach().float()
         batch_min, batch_max = detached.amin(), detached.amax()

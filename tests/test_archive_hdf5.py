@@ -1,0 +1,151 @@
+"""HDF5-specific behaviour: persistence, live readers, crash safety under SIGKILL, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from archive_worker import COLUMNS, expected, same
+
+from nasco.archive import ArchiveError, HDF5Archive
+
+WORKER = str(Path(__file__).with_name("archive_worker.py"))
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+
+
+def _writer(path) -> HDF5Archive:
+    archive = HDF5Archive(path, "a", columns=COLUMNS)
+    archive.register_space("sp", {"toy": 1}, n_genes=12)
+    archive.register_task("t", {"name": "t"})
+    return archive
+
+
+def test_persists_across_reopen(tmp_path):
+    path = tmp_path / "a.h5"
+    with _writer(path) as archive:
+        archive.append([expected(i) for i in range(10)])
+        archive.append([expected(i) for i in range(10, 13)])
+    with HDF5Archive(path) as reader:
+        assert len(reader) == 13 and all(same(reader.table(), i) for i in range(13))
+        assert len(reader.find(expected(4).genome_hash)) == 1
+    with h5py.File(path, "r") as f:  # plain h5py, as SCHEMA.md says
+        assert f.attrs["committed"] == 13 and int(f["committed"][0]) == 13
+        assert json.loads(f.attrs["columns_json"]) == list(COLUMNS)
+    with _writer(path) as archive:
+        archive.append([expected(13)])
+        assert len(archive) == 14
+
+
+def test_reader_follows_live_writer_in_another_process(tmp_path):
+    path = tmp_path / "live.h5"
+    with _writer(path) as archive:
+        archive.append([expected(0)])
+        reader = subprocess.Popen([sys.executable, WORKER, "read", str(path), "2.0"], stdout=subprocess.PIPE,
+                                  text=True, env=ENV)
+        for start in range(1, 200, 10):
+            archive.append([expected(i) for i in range(start, start + 10)])
+            time.sleep(0.005)
+        out, _ = reader.communicate(timeout=60)
+    assert "BAD" not in out
+    assert int(out.split("CHECKED")[1]) == 201
+
+
+def test_crash_safety_under_sigkill(tmp_path):
+    """≥ 20 SIGKILLs of a writer at random moments; every reported commit survives, bit for bit."""
+    path = tmp_path / "crash.h5"
+    rng = np.random.default_rng(0)
+    reader = subprocess.Popen([sys.executable, WORKER, "read", str(path), "600"], stdout=subprocess.PIPE,
+                              text=True, env=ENV)
+    kills = recovered = 0
+    reported = 0
+    try:
+        while kills < 22:
+            writer = subprocess.Popen([sys.executable, WORKER, "write", str(path)], stdout=subprocess.PIPE,
+                                      text=True, env=ENV)
+            first = writer.stdout.readline()  # the writer is appending now
+            assert first.strip(), "writer died before its first commit"
+            reported = max(reported, int(first))
+            time.sleep(rng.uniform(0.0, 0.25))
+            writer.send_signal(signal.SIGKILL)
+            out, _ = writer.communicate()
+            reported = max([reported, *(int(line) for line in out.split())])
+            kills += 1
+            with HDF5Archive(path) as check:  # a reader opens the killed file as it is
+                table = check.table()
+                assert len(table) >= reported
+                assert all(same(table, i) for i in range(reported))
+            with HDF5Archive(path, "a", columns=COLUMNS) as resumed:  # the writer's open recovers
+                recovered += resumed.recovered is not None
+                assert len(resumed) >= reported
+                assert all(same(resumed.table(), i) for i in range(len(resumed)))
+    finally:
+        reader.send_signal(signal.SIGTERM)
+        reader_out, _ = reader.communicate()
+    assert kills >= 20 and recovered >= 1 and reported > 0
+    assert "BAD" not in reader_out and int(reader_out.split("CHECKED")[1]) > 0
+
+
+def test_not_hdf5(tmp_path):
+    path = tmp_path / "x.h5"
+    path.write_text("hello")
+    for mode in ("r", "a"):
+        with pytest.raises(ArchiveError, match="not an HDF5 file"):
+            HDF5Archive(path, mode, columns=COLUMNS)
+    assert path.read_text() == "hello"
+
+
+def test_hdf5_but_not_an_archive(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.arange(3)
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError, match="not a nasco archive"):
+        HDF5Archive(path, "a", columns=COLUMNS)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_refused(tmp_path):
+    path = tmp_path / "new.h5"
+    _writer(path).close()
+    with h5py.File(path, "a", libver="latest") as f:
+        f.attrs["schema_version"] = 2
+    before = path.read_bytes()
+    for mode in ("r", "a"):
+        with pytest.raises(ArchiveError, match="schema version 2 is newer than this nasco reads"):
+            HDF5Archive(path, mode)
+    assert path.read_bytes() == before
+
+
+def test_read_only_file_refused_for_writing(tmp_path):
+    path = tmp_path / "ro.h5"
+    _writer(path).close()
+    path.chmod(0o444)
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError, match="the file is read-only"):
+        HDF5Archive(path, "a")
+    assert len(HDF5Archive(path)) == 0 and path.read_bytes() == before
+
+
+def test_columns_mismatch_and_reader_cannot_write(tmp_path):
+    path = tmp_path / "c.h5"
+    _writer(path).close()
+    with pytest.raises(ArchiveError, match=r"columns: \['error'\] do not match the archive's columns"):
+        HDF5Archive(path, "a", columns=("error",))
+    with HDF5Archive(path) as reader, pytest.raises(ArchiveError, match="opened for reading"):
+        reader.register_task("x", {})
+    with pytest.raises(ArchiveError, match="columns: None is not allowed for a new archive"):
+        HDF5Archive(tmp_path / "new.h5", "a")
+
+
+def test_second_writer_refused(tmp_path):
+    path = tmp_path / "w.h5"
+    with _writer(path), pytest.raises(ArchiveError, match="another process is writing this archive"):
+        HDF5Archive(path, "a")
