@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from nasco.evo import cli_space, cli_train
+from nasco.archive import ArchiveError
+from nasco.evo import cli_archive, cli_space, cli_train
 from nasco.evo.errors import NascoError
 
-SUBCOMMANDS = (cli_space, cli_train)
+SUBCOMMANDS = (cli_space, cli_train, cli_archive)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         status = args.run(args, Console())
-    except NascoError as err:
+    except (NascoError, ArchiveError) as err:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
     return int(status or 0)

@@ -6,13 +6,13 @@ arrays, shape (G,) for one or (N, G) for a batch.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from nasco.archive.record import genome_key
 from nasco.evo.errors import GenomeError
 from nasco.evo.layout import GenomeLayout
 from nasco.kernels.cost import batch_costs
@@ -74,9 +74,7 @@ def canonicalize(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
 
 def genome_hash(layout: GenomeLayout, genome: np.ndarray) -> str:
     """Stable 16-hex-digit hash of (space id, canonical genome); equal for the same network."""
-    canonical = canonicalize(layout, np.asarray(genome).reshape(-1))
-    payload = layout.space.space_id.encode() + canonical.astype("<i8").tobytes()
-    return hashlib.sha256(payload).hexdigest()[:16]
+    return genome_key(layout.space.space_id, canonicalize(layout, np.asarray(genome).reshape(-1)))
 
 
 def sample_genomes(layout: GenomeLayout, rng: np.random.Generator, n: int, *, canonical: bool = True) -> np.ndarray:

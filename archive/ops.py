@@ -1,0 +1,145 @@
+"""Archive operations: merge with deduplication and provenance, CSV / JSON Lines export, summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nasco.archive.base import canonical_json
+from nasco.archive.errors import ArchiveError
+from nasco.archive.hdf5 import SCHEMA_VERSION, HDF5Archive
+from nasco.archive.record import STATUSES
+from nasco.archive.table import RecordTable
+
+META_FIELDS = ("genome_hash", "space_id", "task_id", "campaign_id", "generation", "fidelity", "status", "seed",
+               "wall_time_s", "device", "created", "origin", "origin_index")
+
+
+def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, int]:
+    """Merge ``inputs`` into the new archive ``out``; returns (records kept, duplicates dropped).
+
+    Records are deduplicated by (genome hash, task, fidelity), keeping the first in input
+    order; each kept record's ``origin``/``origin_index`` name the file and row it came from
+    (or keep the provenance it already had). Every input is checked before ``out`` is made.
+
+    Raises:
+        ArchiveError: ``out`` exists, no inputs, differing value columns, or a space/task id
+            defined differently in two inputs.
+    """
+    out = Path(out)
+    if out.exists():
+        raise ArchiveError(f"{out}: already exists; merge writes a new archive")
+    if not inputs:
+        raise ArchiveError("merge: no input archives given")
+    readers = [HDF5Archive(p) for p in inputs]
+    try:
+        columns = readers[0].columns
+        spaces: dict[str, dict] = {}
+        tasks: dict[str, dict] = {}
+        for reader in readers:
+            if reader.columns != columns:
+                raise ArchiveError(f"{reader.path}: columns {list(reader.columns)} differ from "
+                                   f"{readers[0].path}'s {list(columns)}")
+            for kind, known, entries in (("space", spaces, reader.spaces), ("task", tasks, reader.tasks)):
+                for key, entry in entries.items():
+                    if key in known and canonical_json(known[key]) != canonical_json(entry):
+                        raise ArchiveError(f"{reader.path}: {kind} id {key!r} is defined differently in another "
+                                           "input; these archives cannot be merged")
+                    known[key] = entry
+        kept = dropped = 0
+        seen: set[tuple[bytes, bytes, int]] = set()
+        with HDF5Archive(out, "a", columns=columns) as merged:
+            for key, entry in spaces.items():
+                merged.register_space(key, entry["space"], entry["n_genes"])
+            for key, entry in tasks.items():
+                merged.register_task(key, entry)
+            for reader in readers:
+                table = reader.table()
+                batch = []
+                for i, row in enumerate(table.rows):
+                    key3 = (row["genome_hash"], row["task_id"], int(row["fidelity"]))
+                    if key3 in seen:
+                        dropped += 1
+                        continue
+                    seen.add(key3)
+                    record = table.record(i)
+                    if not record.origin:
+                        record.origin, record.origin_index = Path(reader.path).name[:64], i
+                    batch.append(record)
+                merged.append(batch)
+                kept += len(batch)
+        return kept, dropped
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def _row_dict(table: RecordTable, i: int) -> dict:
+    row = table.rows[i]
+    data = {}
+    for name in META_FIELDS:
+        value = row[name]
+        if name == "status":
+            value = STATUSES[value]
+        elif isinstance(value, bytes):
+            value = value.decode("utf-8")
+        else:
+            value = value.item()
+        data[name] = value
+    for name, value in zip(table.columns, table.values[i].tolist(), strict=True):
+        data[name] = None if math.isnan(value) else value
+    data["reason"] = table.reason(i)
+    return data
+
+
+def export_table(table: RecordTable, out: str | Path, fmt: str) -> int:
+    """Write ``table`` as ``csv`` (genome and curve as space-separated numbers) or ``jsonl``
+    (one JSON object per record, genome and curve as lists); returns the record count."""
+    if fmt not in ("csv", "jsonl"):
+        raise ArchiveError(f"format: {fmt!r} is not allowed; allowed: csv, jsonl")
+    out = Path(out)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        if fmt == "csv":
+            writer = csv.writer(fh)
+            writer.writerow([*META_FIELDS, *table.columns, "reason", "genome", "curve"])
+            for i in range(len(table)):
+                data = _row_dict(table, i)
+                writer.writerow([*("" if v is None else v for v in data.values()),
+                                 " ".join(map(str, table.genome(i).tolist())),
+                                 " ".join(repr(float(v)) for v in table.curve(i))])
+        else:
+            for i in range(len(table)):
+                data = _row_dict(table, i)
+                data["genome"] = table.genome(i).tolist()
+                data["curve"] = [float(v) for v in table.curve(i)]
+                fh.write(json.dumps(data, ensure_ascii=False) + "\n")
+    return len(table)
+
+
+def summarize(archive: HDF5Archive) -> dict:
+    """Counts and metadata of an archive (what ``nasco archive info`` prints)."""
+    table = archive.table()
+    size = archive.path.stat().st_size
+    statuses = Counter(STATUSES[s] for s in table.rows["status"].tolist())
+    return {
+        "path": str(archive.path),
+        "schema_version": SCHEMA_VERSION,
+        "records": len(table),
+        "file_bytes": size,
+        "bytes_per_record": size / len(table) if len(table) else float("nan"),
+        "columns": list(archive.columns),
+        "spaces": {k: v["n_genes"] for k, v in archive.spaces.items()},
+        "tasks": sorted(archive.tasks),
+        "by_status": dict(sorted(statuses.items())),
+        "by_fidelity": {int(k): int(v) for k, v in zip(*np.unique(table.rows["fidelity"], return_counts=True),
+                                                       strict=True)},
+        "by_generation": {int(k): int(v) for k, v in zip(*np.unique(table.rows["generation"], return_counts=True),
+                                                         strict=True)},
+        "by_task": dict(Counter(table.column("task_id").tolist())),
+    }
