@@ -37,7 +37,7 @@ class Batch:
         self.rows = np.array(rows, dtype=ROW_DTYPE)
         n_columns = len(archive.columns)
         self.values = np.array([c[1] for c in checked], dtype=np.float64).reshape(len(records), n_columns)
-        self.genomes = np.concatenate([c[0] for c in checked]) if checked else np.zeros(0, np.int32)
+        self.genomes = np.concatenate([c[0] for c in checked]) if checked else np.zeros(0, np.int16)
         self.curves = np.concatenate([c[2] for c in checked]) if checked else np.zeros(0, np.float32)
         self.text = np.frombuffer(b"".join(c[3] for c in checked), dtype=np.uint8)
 
@@ -126,11 +126,8 @@ class Archive(ABC):
 
     def find(self, genome_hash: str, *, task: str | None = None, fidelity: int | None = None) -> RecordTable:
         """Records of one genome hash (O(1) average), optionally of one task and fidelity."""
-        rows = self._index.get(genome_hash.encode(), [])
-        table = self.table()
-        mask = np.zeros(len(table), dtype=bool)
-        mask[rows] = True
-        return table.select(mask).filter(task=task, fidelity=fidelity)
+        rows = np.array(self._index.get(genome_hash.encode(), []), dtype=np.int64)
+        return self.table().select(rows).filter(task=task, fidelity=fidelity)
 
     @abstractmethod
     def close(self) -> None:

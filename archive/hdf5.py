@@ -21,7 +21,10 @@ from nasco.archive.table import RecordTable
 
 FORMAT = "nasco-archive"
 SCHEMA_VERSION = 1
-HEAPS = (("genomes", np.int32), ("curves", np.float32), ("text", np.uint8))
+HEAPS = (("genomes", np.int16), ("curves", np.float32), ("text", np.uint8))
+# Uncompressed chunks: under SWMR every append rewrites the last partial chunk, and a
+# compressed chunk that changes size moves to new file space, leaking the old (tens of kB per
+# commit); uncompressed chunks are rewritten in place.
 ROW_CHUNK = 256
 # HDF5's own file locks would stop the writer from reopening a file that SWMR readers hold;
 # one writer at a time is enforced by nasco's lock on FILE.lock instead.
@@ -103,13 +106,12 @@ def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict
         f.attrs["committed"] = n
         f.create_dataset("committed", data=np.array([n], dtype=np.int64))
         f.create_dataset("records", data=table.rows if table is not None else np.zeros(0, ROW_DTYPE),
-                         maxshape=(None,), chunks=(ROW_CHUNK,), compression="lzf")
+                         maxshape=(None,), chunks=(ROW_CHUNK,))
         f.create_dataset("values", data=table.values if table is not None else np.zeros((0, len(columns))),
-                         maxshape=(None, len(columns)), chunks=(ROW_CHUNK, len(columns)), compression="lzf")
+                         maxshape=(None, len(columns)), chunks=(ROW_CHUNK, len(columns)))
         for name, dtype in HEAPS:
             data = getattr(table, name) if table is not None else np.zeros(0, dtype)
-            f.create_dataset(name, data=data.astype(dtype), maxshape=(None,), chunks=(HEAP_CHUNK,),
-                             compression="lzf")
+            f.create_dataset(name, data=data.astype(dtype), maxshape=(None,), chunks=(HEAP_CHUNK,))
 
 
 class HDF5Archive(Archive):

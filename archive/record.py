@@ -13,6 +13,7 @@ import numpy as np
 from nasco.archive.errors import ArchiveError
 
 STATUSES = ("ok", "failed")
+GENE_MAX = 2**15 - 1  # genes are stored as int16
 
 # Fixed-size UTF-8 string fields: name → maximum bytes.
 STRING_FIELDS = {"genome_hash": 16, "space_id": 16, "task_id": 32, "campaign_id": 32, "device": 16, "origin": 64}
@@ -94,7 +95,7 @@ def _int(name: str, value: object, minimum: int) -> int:
 
 def validate(record: Record, *, spaces: Mapping[str, dict], tasks: Mapping[str, dict],
              columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes]:
-    """Check a record against the archive; returns (genome int32, values float64 (K,), curve, reason bytes).
+    """Check a record against the archive; returns (genome int16, values float64 (K,), curve, reason bytes).
 
     Raises:
         ArchiveError: naming the field, the value and what is allowed.
@@ -110,6 +111,9 @@ def validate(record: Record, *, spaces: Mapping[str, dict], tasks: Mapping[str, 
     if genome.ndim != 1 or len(genome) != n_genes or not np.issubdtype(genome.dtype, np.integer):
         raise ArchiveError(f"record.genome: shape {genome.shape} dtype {genome.dtype} is not allowed; allowed: "
                            f"{n_genes} integers (space {record.space_id})")
+    if len(genome) and (genome.min() < 0 or genome.max() > GENE_MAX):
+        raise ArchiveError(f"record.genome: values {genome.min()}..{genome.max()} are not allowed; allowed: "
+                           f"0..{GENE_MAX}")
     if set(record.values) != set(columns):
         raise ArchiveError(f"record.values: columns {sorted(record.values)} do not match the archive's "
                            f"columns {list(columns)}")
@@ -131,7 +135,7 @@ def validate(record: Record, *, spaces: Mapping[str, dict], tasks: Mapping[str, 
         if name != "genome_hash":
             _utf8(name, getattr(record, name), limit)
     curve = np.asarray(record.curve, dtype=np.float32).reshape(-1)
-    return genome.astype(np.int32), values, curve, _utf8("reason", record.reason, None)
+    return genome.astype(np.int16), values, curve, _utf8("reason", record.reason, None)
 
 
 def to_row(record: Record, offsets: tuple[int, int, int], lengths: tuple[int, int, int]) -> tuple:

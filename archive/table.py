@@ -18,7 +18,7 @@ class RecordTable:
         rows: structured array (N,) of :data:`~nasco.archive.record.ROW_DTYPE` (strings as UTF-8 bytes).
         values: float64 (N, K), columns ``columns``.
         columns: value column names.
-        genomes, curves, text: the flat heaps the rows' offsets point into.
+        genomes (int16), curves (float32), text (uint8): the flat heaps the rows' offsets point into.
     """
 
     rows: np.ndarray
@@ -31,7 +31,7 @@ class RecordTable:
     @staticmethod
     def empty(columns: tuple[str, ...]) -> RecordTable:
         return RecordTable(np.zeros(0, ROW_DTYPE), np.zeros((0, len(columns))), tuple(columns),
-                           np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.uint8))
+                           np.zeros(0, np.int16), np.zeros(0, np.float32), np.zeros(0, np.uint8))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -63,12 +63,15 @@ class RecordTable:
         if len(lengths) > 1:
             raise ArchiveError(f"genome_matrix: records have genome lengths {lengths.tolist()}; filter by space first")
         g = int(lengths[0]) if len(lengths) else 0
-        index = self.rows["genome_offset"][:, None] + np.arange(g)[None, :]
-        return self.genomes[index].astype(np.int64)
+        offsets = self.rows["genome_offset"]
+        if len(offsets) and np.array_equal(offsets, offsets[0] + g * np.arange(len(offsets))):
+            start = int(offsets[0])  # stored back to back (the usual case): one reshape, no gather
+            return self.genomes[start:start + g * len(offsets)].reshape(-1, g).astype(np.int64)
+        return self.genomes[offsets[:, None] + np.arange(g)[None, :]].astype(np.int64)
 
-    def select(self, mask: np.ndarray) -> RecordTable:
-        """The rows where ``mask`` is True (heaps shared, not copied)."""
-        return RecordTable(self.rows[mask], self.values[mask], self.columns, self.genomes, self.curves, self.text)
+    def select(self, rows: np.ndarray) -> RecordTable:
+        """The rows given by a boolean mask or an index array (heaps shared, not copied)."""
+        return RecordTable(self.rows[rows], self.values[rows], self.columns, self.genomes, self.curves, self.text)
 
     def filter(self, *, task: str | None = None, space: str | None = None, status: str | None = None,
                fidelity: int | None = None, generation: int | None = None, campaign: str | None = None) -> RecordTable:

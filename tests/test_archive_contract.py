@@ -92,6 +92,7 @@ def test_bad_batch_writes_nothing(archive):
         ([make_record(1, campaign_id="a\x00b")], "contains a NUL"),
         ([make_record(1, reason="\udcff")], "is not valid UTF-8"),
         ([make_record(1, fidelity=-1)], r"record\.fidelity: -1 is not allowed"),
+        ([make_record(1, genome=np.array([0, 1, 2, 3, 4, 40_000]))], r"record\.genome: values 0\.\.40000"),
         ([make_record(1, wall_time_s=float("nan"))], r"record\.wall_time_s: nan is not allowed"),
     ]
     for batch, pattern in bad_batches:
