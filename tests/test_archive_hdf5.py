@@ -149,3 +149,17 @@ def test_second_writer_refused(tmp_path):
     path = tmp_path / "w.h5"
     with _writer(path), pytest.raises(ArchiveError, match="another process is writing this archive"):
         HDF5Archive(path, "a")
+
+
+def test_schema_v1_fixture_stays_readable(tmp_path):
+    """A file written by schema v1 (tests/fixtures/archive_v1.h5) must keep reading the same."""
+    from test_archive_contract import make_record
+
+    fixture = Path(__file__).with_name("fixtures") / "archive_v1.h5"
+    with HDF5Archive(fixture) as archive:
+        table = archive.table()
+        assert len(table) == 12 and archive.columns == ("error", "macs", "size_bits")
+        for i in range(12):
+            want, got = make_record(i, status="failed" if i % 4 == 0 else "ok"), table.record(i)
+            assert np.array_equal(got.genome, want.genome) and got.values == want.values
+            assert got.reason == want.reason and got.created == want.created
