@@ -3,9 +3,12 @@
 ``load_task(name, root=..., download=..., seed=...)`` returns a :class:`Task`. Names:
 ``digits`` (scikit-learn's bundled 8×8 digits, offline; the default), ``mnist``,
 ``fashion-mnist``, ``cifar10``, ``cifar100`` (torchvision, read from ``root``; fetched only
-with ``download=True``), ``npz`` (``root`` is a ``.npz`` file with ``x`` (N, H, W) or
-(N, C, H, W) and integer ``y`` (N,), optionally ``x_test``/``y_test``) and ``imagefolder``
-(``root`` has ``train/`` and optionally ``test/`` class folders; streamed from disk).
+with ``download=True``; ``image_size`` resizes them by area averaging, e.g. Fashion-MNIST at
+8×8 shares the digits search space; the task is then named ``fashion-mnist@8x8``), ``npz``
+(``root`` is a ``.npz`` file with ``x`` (N, H, W) or (N, C, H, W) and integer ``y`` (N,),
+optionally ``x_test``/``y_test``) and ``imagefolder``
+(``root`` has ``train/`` and optionally ``test/`` class folders, resized to ``image_size``,
+32 by default; streamed from disk).
 
 The validation split is carved from the training data with ``seed``; the test split is
 never used by search. In-memory splits are kept as tensors on the training device (on CUDA
@@ -136,7 +139,9 @@ def _tensor_task(name, x_train, y_train, x_test, y_test, num_classes, scale, val
     x_train, y_train = torch.as_tensor(x_train), torch.as_tensor(y_train).long()
     x_test, y_test = torch.as_tensor(x_test), torch.as_tensor(y_test).long()
     if x_train.dim() == 3:
-        x_train, x_test = x_train.unsqueeze(1), x_test.unsqueeze(1)
+        x_train = x_train.unsqueeze(1)
+    if x_test.dim() == 3:
+        x_test = x_test.unsqueeze(1)
     for split, y in (("train", y_train), ("test", y_test)):
         _check_labels(f"{name} {split} split", y, num_classes)
     train, val = _split_val(x_train, y_train, val_fraction, seed)
@@ -159,7 +164,16 @@ def _digits(val_fraction: float, seed: int) -> Task:
     return _tensor_task("digits", x[train], y[train], x[test], y[test], 10, 1 / 16, val_fraction, seed)
 
 
-def _torchvision(name: str, root: str | Path | None, download: bool, val_fraction: float, seed: int) -> Task:
+def _resized(x: torch.Tensor, size: int | None) -> tuple[torch.Tensor, float]:
+    """uint8 images (N, C, H, W) → (area-resized float32 in [0, 1], scale 1), or unchanged (scale 1/255)."""
+    if size is None or (x.shape[-2], x.shape[-1]) == (size, size):
+        return x, 1 / 255
+    resized = torch.nn.functional.interpolate(x.float().div_(255), size=(size, size), mode="area")
+    return resized, 1.0
+
+
+def _torchvision(name: str, root: str | Path | None, download: bool, val_fraction: float, seed: int,
+                 image_size: int | None) -> Task:
     from torchvision import datasets
 
     if root is None:
@@ -173,13 +187,16 @@ def _torchvision(name: str, root: str | Path | None, download: bool, val_fractio
         hint = "" if download else "; pass download=True to fetch it"
         raise DatasetError(f"{name}: not found under root {str(root)!r} ({err}){hint}") from None
     num_classes = len(train.classes)
-    return _tensor_task(name, _chw(train.data), train.targets, _chw(test.data), test.targets,
-                        num_classes, 1 / 255, val_fraction, seed)
+    x_train, scale = _resized(_chw(train.data), image_size)
+    x_test, _ = _resized(_chw(test.data), image_size)
+    task_name = name if image_size is None else f"{name}@{image_size}x{image_size}"
+    return _tensor_task(task_name, x_train, train.targets, x_test, test.targets, num_classes, scale,
+                        val_fraction, seed)
 
 
 def _chw(data) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(data))
-    return t.permute(0, 3, 1, 2).contiguous() if t.dim() == 4 else t  # CIFAR arrays are NHWC
+    return t.permute(0, 3, 1, 2).contiguous() if t.dim() == 4 else t.unsqueeze(1)  # CIFAR arrays are NHWC
 
 
 def _npz(root: str | Path | None, num_classes: int | None, val_fraction: float, seed: int) -> Task:
@@ -228,7 +245,7 @@ def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, 
 
 def load_task(name: str = "digits", *, root: str | Path | None = None, download: bool = False,
               val_fraction: float = 0.1, seed: int = 0, num_classes: int | None = None,
-              image_size: int = 32) -> Task:
+              image_size: int | None = None) -> Task:
     """Load a task by name (see the module docstring).
 
     Raises:
@@ -241,6 +258,8 @@ def load_task(name: str = "digits", *, root: str | Path | None = None, download:
         return _digits(val_fraction, seed)
     if name == "npz":
         return _npz(root, num_classes, val_fraction, seed)
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4):
+        raise DatasetError(f"image_size: {image_size!r} is not allowed; allowed: an integer ≥ 4, or None")
     if name == "imagefolder":
-        return _imagefolder(root, image_size, val_fraction, seed)
-    return _torchvision(name, root, download, val_fraction, seed)
+        return _imagefolder(root, image_size or 32, val_fraction, seed)
+    return _torchvision(name, root, download, val_fraction, seed, image_size)

@@ -1,4 +1,13 @@
 """Accuracy predictors over numeric features, model selection, screening and transfer (DESIGN.md §6).
 
-Only the package boundary exists so far; its contents arrive with the surrogate issue.
+The package sees numeric matrices only (features are built by ``nasco.evo.features``), so it
+serves any search space.
 """
+
+from nasco.surrogate.predictors import FAMILIES, Predictor, PredictorError, make_predictor
+from nasco.surrogate.screening import screen
+from nasco.surrogate.selection import FamilyScore, cross_validate, rank_quality, select_predictor
+from nasco.surrogate.transfer import TransferPredictor, fit_with_transfer
+
+__all__ = ["FAMILIES", "FamilyScore", "Predictor", "PredictorError", "TransferPredictor", "cross_validate",
+           "fit_with_transfer", "make_predictor", "rank_quality", "screen", "select_predictor"]

@@ -97,3 +97,17 @@ def test_imagefolder_streams(tmp_path):
     result, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=8, act_bits=8), task,
                                 TrainConfig(epochs=1, batch_size=4), seed=0)
     assert result.status == "ok", result.reason
+
+
+def test_torchvision_resize_shares_the_digits_space(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    task = load_task("fashion-mnist", root=tmp_path, image_size=8)
+    assert task.name == "fashion-mnist@8x8" and task.input_shape == (1, 8, 8) == load_task("digits").input_shape
+    assert task.train.x.dtype == torch.float32 and float(task.train.x.min()) >= 0 and float(task.train.x.max()) <= 1
+    with pytest.raises(DatasetError, match="image_size: 2 is not allowed"):
+        load_task("fashion-mnist", root=tmp_path, image_size=2)

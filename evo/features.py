@@ -1,0 +1,55 @@
+"""Surrogate features of genomes: encoded genes plus exact costs (numeric matrices only).
+
+Per gene with more than one choice, the ordinal position of the chosen value scaled to
+[0, 1] (``"ordinal"``) or a one-hot of the choice (``"onehot"``); inactive genes (blocks
+beyond a stage's depth) are all zeros. Then the exact costs from the kernels, in log scale:
+log MACs, log params, log BitOps, log weight bits, log peak activation bits; and the mean
+weight bit-width, activation bit-width and prune ratio over the active layers/groups.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nasco.evo.errors import GenomeError
+from nasco.evo.genome import active_mask, as_genomes, genome_costs
+from nasco.evo.layout import GenomeLayout
+
+ENCODINGS = ("ordinal", "onehot")
+
+
+def _field(name: str) -> str:
+    return name.rsplit(".", 1)[1]
+
+
+def feature_names(layout: GenomeLayout, encoding: str = "ordinal") -> list[str]:
+    """Names of the columns :func:`genome_features` returns."""
+    names = []
+    for name, choices in zip(layout.gene_names, layout.gene_choices, strict=True):
+        if len(choices) > 1:
+            names += [name] if encoding == "ordinal" else [f"{name}={c:g}" for c in choices]
+    return [*names, "log_macs", "log_params", "log_bitops", "log_size_bits", "log_peak_act_bits",
+            "mean_weight_bits", "mean_act_bits", "mean_prune"]
+
+
+def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "ordinal") -> np.ndarray:
+    """Feature matrix float64 (N, F) of genomes (N, G); see the module docstring."""
+    if encoding not in ENCODINGS:
+        raise GenomeError(f"encoding: {encoding!r} is not allowed; allowed: {list(ENCODINGS)}")
+    genomes = as_genomes(layout, genomes)
+    active = active_mask(layout, genomes)
+    n_choices = layout.upper_bounds
+    varying = np.flatnonzero(n_choices > 1)
+    if encoding == "ordinal":
+        encoded = genomes[:, varying] / (n_choices[varying] - 1) * active[:, varying]
+    else:
+        blocks = [(genomes[:, [g]] == np.arange(n_choices[g])[None, :]) & active[:, [g]] for g in varying]
+        encoded = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(genomes), 0))
+    values = layout.tables.gene_values[np.arange(layout.n_genes)[None, :], genomes]  # (N, G) chosen values
+    means = []
+    for field in ("weight_bits", "act_bits", "prune"):
+        cols = np.array([_field(n) == field for n in layout.gene_names])
+        weight = active[:, cols]
+        means.append((values[:, cols] * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), 1))
+    costs = np.log(genome_costs(layout, genomes).astype(np.float64))
+    return np.column_stack([encoded, costs, *means])

@@ -1,0 +1,212 @@
+"""Accuracy predictors with a scikit-learn-style contract and an uncertainty estimate.
+
+``fit(X, y)`` validates, standardises X and y, fits and returns ``self``; ``predict(X)``
+returns ``(mean, std)`` in the units of y, std ≥ 0. Families (NSGANetV2's adaptive switching
+uses the first three; Once-for-All and APQ use MLPs):
+
+- ``gp``: Gaussian process (scikit-learn), Matern-5/2 + white noise, std from the posterior;
+- ``trees``: extremely randomised trees (Geurts et al. 2006), std across trees;
+- ``rbf``: linear (φ(r) = −r) RBF interpolant with a constant term and smoothing (scipy), std
+  across a bootstrap ensemble of interpolants (a linear polynomial tail would need more
+  records than features);
+- ``mlp``: ensemble of small torch MLPs trained from different seeds on bootstrap samples,
+  with an optional pairwise ranking loss, std across members.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class PredictorError(ValueError):
+    """Bad training or prediction data for a predictor."""
+
+
+class Predictor(ABC):
+    """Base: validation and standardisation; subclasses implement ``_fit`` / ``_predict``.
+
+    Args:
+        seed: seeds every random choice (same seed, same data → same predictions).
+    """
+
+    name = "base"
+    min_records = 8
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Predictor:
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+            raise PredictorError(f"fit: X {X.shape} and y {y.shape} are not allowed; allowed: X (N, F), y (N,)")
+        if len(y) < self.min_records:
+            raise PredictorError(f"fit: {len(y)} records are too few for {self.name}; it needs at least "
+                                 f"{self.min_records}")
+        if not np.isfinite(X).all() or not np.isfinite(y).all():
+            raise PredictorError("fit: X or y contains NaN or inf; allowed: finite numbers (drop failed records)")
+        self.n_features_in_ = X.shape[1]
+        self.x_mean_, self.x_scale_ = X.mean(axis=0), X.std(axis=0)
+        self.x_scale_[self.x_scale_ == 0] = 1.0
+        self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
+        self._fit((X - self.x_mean_) / self.x_scale_, (y - self.y_mean_) / self.y_scale_)
+        return self
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(self, "n_features_in_"):
+            raise PredictorError(f"predict: {self.name} is not fitted; call fit first")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise PredictorError(f"predict: X has shape {X.shape}; allowed: (N, {self.n_features_in_}), "
+                                 "the feature count seen by fit")
+        mean, std = self._predict((X - self.x_mean_) / self.x_scale_)
+        return mean * self.y_scale_ + self.y_mean_, np.maximum(std, 0.0) * self.y_scale_
+
+    @abstractmethod
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class GaussianProcess(Predictor):
+    """scikit-learn GaussianProcessRegressor, Matern(ν=5/2) × constant + white noise.
+
+    Args:
+        max_train: at most this many records (a random subset) keep fit and predict fast.
+    """
+
+    name = "gp"
+
+    def __init__(self, *, seed: int = 0, max_train: int = 400) -> None:
+        super().__init__(seed=seed)
+        self.max_train = max_train
+
+    def _fit(self, X, y):
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        if len(y) > self.max_train:
+            keep = np.random.default_rng(self.seed).choice(len(y), self.max_train, replace=False)
+            X, y = X[keep], y[keep]
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.sqrt(X.shape[1]), (1e-1, 1e3), nu=2.5) \
+            + WhiteKernel(0.1, (1e-5, 1.0))
+        with warnings.catch_warnings():  # hyper-parameters at a bound are fine here; say nothing
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model_ = GaussianProcessRegressor(kernel, normalize_y=False, random_state=self.seed).fit(X, y)
+
+    def _predict(self, X):
+        return self.model_.predict(X, return_std=True)
+
+
+class TreeEnsemble(Predictor):
+    """Extremely randomised trees; the std is the spread of the trees' predictions."""
+
+    name = "trees"
+
+    def __init__(self, *, seed: int = 0, n_trees: int = 100) -> None:
+        super().__init__(seed=seed)
+        self.n_trees = n_trees
+
+    def _fit(self, X, y):
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        self.model_ = ExtraTreesRegressor(n_estimators=self.n_trees, min_samples_leaf=2, max_features=0.5,
+                                          random_state=self.seed, n_jobs=1).fit(X, y)
+
+    def _predict(self, X):
+        per_tree = np.stack([tree.predict(X) for tree in self.model_.estimators_])
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+
+class RBFEnsemble(Predictor):
+    """Bootstrap ensemble of smoothed linear RBF interpolants (scipy)."""
+
+    name = "rbf"
+    min_records = 12
+
+    def __init__(self, *, seed: int = 0, members: int = 5, smoothing: float = 1.0) -> None:
+        super().__init__(seed=seed)
+        self.members = members
+        self.smoothing = smoothing
+
+    def _fit(self, X, y):
+        from scipy.interpolate import RBFInterpolator
+
+        rng = np.random.default_rng(self.seed)
+        self.models_ = []
+        for _ in range(self.members):
+            keep = np.unique(rng.choice(len(y), len(y), replace=True))
+            self.models_.append(RBFInterpolator(X[keep], y[keep], kernel="linear", smoothing=self.smoothing,
+                                                degree=0))
+
+    def _predict(self, X):
+        per_member = np.stack([model(X) for model in self.models_])
+        return per_member.mean(axis=0), per_member.std(axis=0)
+
+
+class MLPEnsemble(Predictor):
+    """Ensemble of 2-hidden-layer MLPs (torch, CPU, one thread), each on a bootstrap sample.
+
+    Args:
+        members: ensemble size; hidden: units per hidden layer; epochs: full-batch Adam steps.
+        rank_weight: weight of a pairwise logistic ranking loss added to the MSE (0 = none).
+    """
+
+    name = "mlp"
+
+    def __init__(self, *, seed: int = 0, members: int = 5, hidden: int = 64, epochs: int = 300,
+                 rank_weight: float = 0.5) -> None:
+        super().__init__(seed=seed)
+        self.members, self.hidden, self.epochs, self.rank_weight = members, hidden, epochs, rank_weight
+
+    def _fit(self, X, y):
+        import torch
+
+        rng = np.random.default_rng(self.seed)
+        Xt, yt = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+        self.models_ = []
+        for m in range(self.members):
+            gen = torch.Generator().manual_seed(self.seed * 1000 + m)
+            with torch.random.fork_rng():
+                torch.manual_seed(self.seed * 1000 + m)
+                net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], self.hidden), torch.nn.ReLU(),
+                                          torch.nn.Linear(self.hidden, self.hidden), torch.nn.ReLU(),
+                                          torch.nn.Linear(self.hidden, 1))
+            idx = torch.as_tensor(rng.choice(len(y), len(y), replace=True))
+            xb, yb = Xt[idx], yt[idx]
+            opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+            for _ in range(self.epochs):
+                pred = net(xb).squeeze(1)
+                loss = torch.nn.functional.mse_loss(pred, yb)
+                if self.rank_weight > 0:
+                    i = torch.randint(0, len(yb), (4 * len(yb),), generator=gen)
+                    j = torch.randint(0, len(yb), (4 * len(yb),), generator=gen)
+                    sign = torch.sign(yb[i] - yb[j])
+                    loss = loss + self.rank_weight * torch.nn.functional.softplus(-sign * (pred[i] - pred[j])).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            self.models_.append(net.eval())
+
+    def _predict(self, X):
+        import torch
+
+        with torch.no_grad():
+            Xt = torch.as_tensor(X, dtype=torch.float32)
+            per_member = torch.stack([net(Xt).squeeze(1) for net in self.models_]).double().numpy()
+        return per_member.mean(axis=0), per_member.std(axis=0)
+
+
+FAMILIES: dict[str, type[Predictor]] = {cls.name: cls for cls in (GaussianProcess, TreeEnsemble, RBFEnsemble,
+                                                                   MLPEnsemble)}
+
+
+def make_predictor(family: str, *, seed: int = 0) -> Predictor:
+    """A new predictor of ``family`` (one of :data:`FAMILIES`)."""
+    if family not in FAMILIES:
+        raise PredictorError(f"family {family!r} is unknown; allowed: {sorted(FAMILIES)}")
+    return FAMILIES[family](seed=seed)
