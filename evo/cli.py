@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from nasco.archive import ArchiveError
-from nasco.evo import cli_archive, cli_space, cli_train
+from nasco.evo import cli_archive, cli_space, cli_surrogate, cli_train
 from nasco.evo.errors import NascoError
+from nasco.surrogate import PredictorError
 
-SUBCOMMANDS = (cli_space, cli_train, cli_archive)
+SUBCOMMANDS = (cli_space, cli_train, cli_archive, cli_surrogate)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         status = args.run(args, Console())
-    except (NascoError, ArchiveError) as err:
+    except (NascoError, ArchiveError, PredictorError) as err:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         return 2
     return int(status or 0)

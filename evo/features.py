@@ -14,8 +14,10 @@ import numpy as np
 from nasco.evo.errors import GenomeError
 from nasco.evo.genome import active_mask, as_genomes, genome_costs
 from nasco.evo.layout import GenomeLayout
+from nasco.kernels.encode import encode_genomes
 
 ENCODINGS = ("ordinal", "onehot")
+FIELD_CODES = {"weight_bits": 1, "act_bits": 2, "prune": 3}  # the means of kernels.encode
 
 
 def _field(name: str) -> str:
@@ -37,19 +39,14 @@ def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "
     if encoding not in ENCODINGS:
         raise GenomeError(f"encoding: {encoding!r} is not allowed; allowed: {list(ENCODINGS)}")
     genomes = as_genomes(layout, genomes)
-    active = active_mask(layout, genomes)
-    n_choices = layout.upper_bounds
-    varying = np.flatnonzero(n_choices > 1)
-    if encoding == "ordinal":
-        encoded = genomes[:, varying] / (n_choices[varying] - 1) * active[:, varying]
-    else:
-        blocks = [(genomes[:, [g]] == np.arange(n_choices[g])[None, :]) & active[:, [g]] for g in varying]
-        encoded = np.concatenate(blocks, axis=1).astype(np.float64) if blocks else np.zeros((len(genomes), 0))
-    values = layout.tables.gene_values[np.arange(layout.n_genes)[None, :], genomes]  # (N, G) chosen values
-    means = []
-    for field in ("weight_bits", "act_bits", "prune"):
-        cols = np.array([_field(n) == field for n in layout.gene_names])
-        weight = active[:, cols]
-        means.append((values[:, cols] * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), 1))
+    varying = np.flatnonzero(layout.upper_bounds > 1)
+    field = np.array([FIELD_CODES.get(_field(n), 0) for n in layout.gene_names], dtype=np.int64)
+    encoded = encode_genomes(layout.tables, genomes, varying, field)  # ordinal genes + 3 means
+    genes, means = encoded[:, : len(varying)], encoded[:, len(varying):]
+    if encoding == "onehot":
+        active = active_mask(layout, genomes)
+        n_choices = layout.upper_bounds
+        genes = np.concatenate([(genomes[:, [g]] == np.arange(n_choices[g])[None, :]) & active[:, [g]]
+                                for g in varying], axis=1).astype(np.float64)
     costs = np.log(genome_costs(layout, genomes).astype(np.float64))
-    return np.column_stack([encoded, costs, *means])
+    return np.column_stack([genes, costs, means])

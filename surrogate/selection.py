@@ -71,3 +71,39 @@ def select_predictor(X: np.ndarray, y: np.ndarray, *, families: list[str] | None
     scores = sorted((cross_validate(f, X, y, folds=folds, seed=seed) for f in families),
                     key=lambda s: s.score, reverse=True)
     return make_predictor(scores[0].family, seed=seed).fit(X, y), scores
+
+
+@dataclass(frozen=True)
+class HoldoutRun:
+    """One repeat of :func:`holdout_evaluation`: held-out τ per family, the selected family."""
+
+    tau: dict[str, float]
+    selected: str
+    y_true: np.ndarray
+    y_pred: np.ndarray  # the selected family's held-out predictions
+
+    @property
+    def selected_tau(self) -> float:
+        return self.tau[self.selected]
+
+
+def holdout_evaluation(X: np.ndarray, y: np.ndarray, train_size: int, *, repeats: int = 5,
+                       families: list[str] | None = None, folds: int = 5, seed: int = 0) -> list[HoldoutRun]:
+    """Estimate ranking quality at a training size: per repeat, a random ``train_size`` subset
+    trains every family (selection by CV on that subset only), the rest is held out."""
+    families = families or sorted(FAMILIES)
+    if not 2 * folds <= train_size < len(y):
+        raise PredictorError(f"train_size: {train_size} is not allowed; allowed: {2 * folds}..{len(y) - 1} "
+                             f"({len(y)} records)")
+    runs = []
+    for r in range(repeats):
+        order = np.random.default_rng(seed + r).permutation(len(y))
+        train, test = order[:train_size], order[train_size:]
+        taus, preds = {}, {}
+        for family in families:
+            preds[family] = make_predictor(family, seed=seed + r).fit(X[train], y[train]).predict(X[test])[0]
+            taus[family] = rank_quality(y[test], preds[family])[0]
+        scores = [cross_validate(f, X[train], y[train], folds=folds, seed=seed + r) for f in families]
+        selected = max(scores, key=lambda s: s.score).family
+        runs.append(HoldoutRun(taus, selected, y[test], preds[selected]))
+    return runs

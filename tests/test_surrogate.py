@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasco.evo import compile_space, default_space, sample_genomes
+from nasco.evo import canonicalize, compile_space, default_space, sample_genomes
 from nasco.evo.features import feature_names, genome_features
 from nasco.evo.genome import genome_costs
 from nasco.surrogate import (
@@ -113,6 +113,16 @@ def test_features(encoding):
     X = genome_features(LAYOUT, genomes, encoding)
     assert X.shape == (50, len(feature_names(LAYOUT, encoding))) and np.isfinite(X).all()
     np.testing.assert_allclose(np.exp(X[:, -8]), genome_costs(LAYOUT, genomes)[:, 0])
-    mixed = genomes.copy()
-    active_genes_only = genome_features(LAYOUT, mixed, encoding)
-    np.testing.assert_array_equal(X, active_genes_only)
+    raw = sample_genomes(LAYOUT, np.random.default_rng(1), 50, canonical=False)  # inactive genes set at random
+    np.testing.assert_array_equal(genome_features(LAYOUT, raw, encoding),
+                                  genome_features(LAYOUT, canonicalize(LAYOUT, raw), encoding))
+
+
+def test_encode_kernel_equals_reference():
+    from nasco.kernels.encode import encode_genomes, encode_reference
+
+    genomes = sample_genomes(LAYOUT, np.random.default_rng(1), 300, canonical=False)
+    varying = np.flatnonzero(LAYOUT.upper_bounds > 1)
+    field = np.random.default_rng(2).integers(0, 4, LAYOUT.n_genes)
+    np.testing.assert_allclose(encode_genomes(LAYOUT.tables, genomes, varying, field),
+                               encode_reference(LAYOUT.tables, genomes, varying, field), rtol=1e-12)

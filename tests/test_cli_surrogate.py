@@ -1,0 +1,77 @@
+"""``nasco surrogate fit|score`` on a small archive of synthetic records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasco.archive import HDF5Archive, Record
+from nasco.evo import compile_space, default_space, sample_genomes
+from nasco.evo.cli import main
+from nasco.evo.features import feature_names, genome_features
+from nasco.evo.genome import genome_costs
+from nasco.kernels.tables import COST_NAMES
+
+LAYOUT = compile_space(default_space((1, 8, 8), 10))
+
+
+@pytest.fixture(scope="module")
+def archive_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("surrogate") / "a.h5"
+    names = feature_names(LAYOUT)
+    with HDF5Archive(path, "a", columns=("error", *COST_NAMES)) as archive:
+        archive.register_space(LAYOUT.space.space_id, LAYOUT.space.to_dict(), LAYOUT.n_genes)
+        for task, n, shift in (("digits", 60, 0.0), ("fashion", 30, 0.05)):
+            archive.register_task(task, {"name": task})
+            genomes = sample_genomes(LAYOUT, np.random.default_rng(len(task)), n)
+            X = genome_features(LAYOUT, genomes)
+            error = 0.5 - 0.03 * X[:, names.index("log_macs")] + 0.1 * X[:, names.index("mean_prune")] + shift
+            costs = genome_costs(LAYOUT, genomes).astype(float)
+            archive.append([Record(genome=g, space_id=LAYOUT.space.space_id, task_id=task, fidelity=5,
+                                   values={"error": float(e), **dict(zip(COST_NAMES, c.tolist(), strict=True))})
+                            for g, e, c in zip(genomes, error, costs, strict=True)])
+    return path
+
+
+def _png_ok(path) -> None:
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 200 and image.shape[1] > 200 and float(image.std()) > 0.05
+
+
+def test_fit_prints_every_family_and_plots(archive_path, tmp_path, capsys):
+    assert main(["surrogate", "fit", str(archive_path), "--task", "digits", "--families", "gp,trees",
+                 "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "gp" in out and "trees" in out and "chosen:" in out and "60 successful records" in out
+    _png_ok(tmp_path / "p.png")
+
+
+def test_fit_with_transfer(archive_path, capsys):
+    assert main(["surrogate", "fit", str(archive_path), "--task", "fashion", "--transfer-from", "digits",
+                 "--families", "trees", "--folds", "3"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "without transfer" in out and "with digits as a feature" in out and "chosen: trees" in out
+
+
+def test_score(archive_path, tmp_path, capsys):
+    assert main(["surrogate", "score", str(archive_path), "--task", "digits", "--train-size", "30", "--repeats",
+                 "2", "--families", "trees,rbf", "--plot", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    assert "selected" in out and "held-out" in out
+    _png_ok(tmp_path / "s.png")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--task", "nope"], "task 'nope': no successful records; tasks in the archive: ['digits', 'fashion']"),
+    (["--task", "digits", "--families", "svm"], "--families: ['svm'] unknown"),
+])
+def test_errors(archive_path, capsys, argv, message):
+    assert main(["surrogate", "fit", str(archive_path), *argv]) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_score_train_size_error(archive_path, capsys):
+    assert main(["surrogate", "score", str(archive_path), "--task", "digits", "--train-size", "60"]) == 2
+    assert "train_size: 60 is not allowed; allowed: 10..59" in " ".join(capsys.readouterr().err.split())
