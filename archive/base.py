@@ -52,25 +52,36 @@ class Archive(ABC):
     def __init__(self) -> None:
         self._index: dict[bytes, list[int]] = {}
 
+    # Subclasses set these attributes; the properties below read them.
+    _columns: tuple[str, ...]
+    _spaces: dict[str, dict]
+    _tasks: dict[str, dict]
+    _table: RecordTable
+
     @property
-    @abstractmethod
     def columns(self) -> tuple[str, ...]:
         """Names of the value columns (objectives and costs)."""
+        return self._columns
 
     @property
-    @abstractmethod
     def spaces(self) -> Mapping[str, dict]:
         """space id → ``{"n_genes": G, "space": {...}}``."""
+        return self._spaces
 
     @property
-    @abstractmethod
     def tasks(self) -> Mapping[str, dict]:
         """task id → the task's description."""
+        return self._tasks
 
     @property
-    @abstractmethod
     def heap_sizes(self) -> tuple[int, int, int]:
         """Committed lengths of the genome, curve and text heaps."""
+        t = self._table
+        return len(t.genomes), len(t.curves), len(t.text)
+
+    def table(self) -> RecordTable:
+        """Every committed record."""
+        return self._table
 
     @abstractmethod
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
@@ -79,10 +90,6 @@ class Archive(ABC):
     @abstractmethod
     def _write_batch(self, batch: Batch) -> None:
         """Append and commit a validated batch."""
-
-    @abstractmethod
-    def table(self) -> RecordTable:
-        """Every committed record."""
 
     def __len__(self) -> int:
         return len(self.table())

@@ -8,7 +8,6 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
@@ -218,23 +217,6 @@ class HDF5Archive(Archive):
         log.warning(self.recovered)
 
     # ----------------------------------------------------------------- contract
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self._columns
-
-    @property
-    def spaces(self) -> Mapping[str, dict]:
-        return self._spaces
-
-    @property
-    def tasks(self) -> Mapping[str, dict]:
-        return self._tasks
-
-    @property
-    def heap_sizes(self) -> tuple[int, int, int]:
-        t = self._table
-        return len(t.genomes), len(t.curves), len(t.text)
-
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
         self._require_writer()
         if self._file.swmr_mode:  # attributes cannot change under SWMR: reopen without it
@@ -264,8 +246,6 @@ class HDF5Archive(Archive):
         self._table = _concat(self._table, RecordTable(batch.rows, batch.values, self._columns, batch.genomes,
                                                        batch.curves, batch.text))
 
-    def table(self) -> RecordTable:
-        return self._table
 
     def refresh(self) -> int:
         """Read records committed since the last look (readers of a growing file); returns the count."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from nasco.archive.base import Archive, Batch
@@ -27,23 +25,6 @@ class MemoryArchive(Archive):
         self._tasks: dict[str, dict] = {}
         self._table = RecordTable.empty(self._columns)
 
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self._columns
-
-    @property
-    def spaces(self) -> Mapping[str, dict]:
-        return self._spaces
-
-    @property
-    def tasks(self) -> Mapping[str, dict]:
-        return self._tasks
-
-    @property
-    def heap_sizes(self) -> tuple[int, int, int]:
-        t = self._table
-        return len(t.genomes), len(t.curves), len(t.text)
-
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
         self._spaces, self._tasks = spaces, tasks
 
@@ -54,8 +35,6 @@ class MemoryArchive(Archive):
             np.concatenate([t.genomes, batch.genomes]), np.concatenate([t.curves, batch.curves]),
             np.concatenate([t.text, batch.text]))
 
-    def table(self) -> RecordTable:
-        return self._table
 
     def close(self) -> None:
         """Nothing to release."""

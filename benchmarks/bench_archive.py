@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, print_results
 
 from nasco.archive import HDF5Archive, Record
 
@@ -49,12 +51,6 @@ def open_writer(path: Path) -> HDF5Archive:
     return archive
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def main() -> int:
@@ -112,12 +108,7 @@ def main() -> int:
         ("write_share_of_1s_candidate_batch1", per_record[1] / 1.0, 0.01),
         ("load_1M_records_s", loaded, 10.0),
     ]
-    ok = True
-    for name, value, target in results:
-        passed = value <= target
-        ok &= passed
-        print(f"RESULT {name}={value:.5f} target<={target} {'PASS' if passed else 'FAIL'}")
-    return 0 if ok else 1
+    return 0 if print_results([(n, v, "<=", t) for n, v, t in results], digits=5) else 1
 
 
 if __name__ == "__main__":

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import sys
 import time
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, print_results
 from torch import nn
 
 from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes
@@ -40,15 +43,6 @@ TARGET_THROUGHPUT = 500_000
 TARGET_RATIO = 10_000
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_kernel(layout, genomes) -> float:
@@ -145,12 +139,7 @@ def main() -> int:
         ("macs_equal_thop", thop_equal, ">=", N_SAMPLE),
         ("macs_equal_fvcore", fvcore_equal, ">=", N_SAMPLE),
     ]
-    ok = True
-    for name, value, op, target in results:
-        passed = value >= target
-        ok &= passed
-        print(f"RESULT {name}={value:.0f} target{op}{target} {'PASS' if passed else 'FAIL'}")
-    return 0 if ok else 1
+    return 0 if print_results(results, digits=0) else 1
 
 
 if __name__ == "__main__":

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import numba
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, print_results
 
 from nasco.evo import build_model, compile_space, decode, default_space
 from nasco.evo.genome import fixed_genome
@@ -77,12 +80,6 @@ def torch_grid_loop(layers, bits, ratios, *, reuse_quant: bool) -> list[np.ndarr
     return out
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def main() -> int:
@@ -147,12 +144,7 @@ def main() -> int:
         ("sweep_equal_to_torch_loop", float(agree), 1.0),
         ("fake_quant_share_of_copy_bandwidth", t_copy / t_channel, TARGET_BANDWIDTH_SHARE),
     ]
-    ok = True
-    for name, value, target in results:
-        passed = value >= target
-        ok &= passed
-        print(f"RESULT {name}={value:.2f} target>={target} {'PASS' if passed else 'FAIL'}")
-    return 0 if ok else 1
+    return 0 if print_results([(n, v, ">=", t) for n, v, t in results], digits=2) else 1
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+import surrogate_data
+from bench_common import cpu_name, print_results
 
 from nasco.archive import HDF5Archive
 from nasco.evo import sample_genomes
@@ -40,18 +43,9 @@ from nasco.kernels.pareto import pareto_ranks
 from nasco.surrogate import FAMILIES, fit_with_transfer, make_predictor, rank_quality, screen, select_predictor
 from nasco.surrogate.selection import holdout_evaluation
 
-sys.path.insert(0, str(Path(__file__).parent))
-import surrogate_data
-
 FAMILY_LIST = sorted(FAMILIES)
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def heldout_table(X, y, repeats):
@@ -173,12 +167,7 @@ def main() -> int:
         ("predict_100k_s_slowest_family", max(predict_times.values()), "<=", 1.0),
         ("select_fit_1000_records_s", t_fit, "<=", 30.0),
     ]
-    ok = True
-    for name, value, op, target in results:
-        passed = value >= target if op == ">=" else value <= target
-        ok &= passed
-        print(f"RESULT {name}={value:.3f} target{op}{target} {'PASS' if passed else 'FAIL'}")
-    return 0 if ok else 1
+    return 0 if print_results(results) else 1
 
 
 if __name__ == "__main__":

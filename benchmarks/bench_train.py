@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import gzip
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -29,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, print_results
 
 from nasco.evo import compile_space, default_space
 from nasco.evo.datasets import load_task
@@ -39,12 +41,6 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 EPOCHS = 15
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def fashion_task(tmp: Path):
@@ -111,13 +107,9 @@ def main() -> int:
         results.append(("gpu_train_images_per_s_digits", measured[("cuda", "digits", variants[0][0])][1], float_rate))
         results.append(("gpu_train_images_per_s_28x28", measured[("cuda", "28x28", "float")][1],
                         measured[("cpu", "28x28", "float")][1]))
-    ok = True
-    for name, value, target in results:
-        passed = value >= target
-        ok &= passed
-        print(f"RESULT {name}={value:.3f} target>={target:.3f} {'PASS' if passed else 'FAIL'}"
-              if value < 10 else f"RESULT {name}={value:.0f} target>={target:.0f} {'PASS' if passed else 'FAIL'}")
-    return 0 if ok else 1
+    accuracy, rates = results[:1], results[1:]
+    ok = print_results([(n, v, ">=", t) for n, v, t in accuracy], digits=3)
+    return 0 if print_results([(n, v, ">=", round(t)) for n, v, t in rates], digits=0) and ok else 1
 
 
 if __name__ == "__main__":
