@@ -37,8 +37,8 @@ from bench_common import cpu_name, print_results
 
 from nasco.archive import HDF5Archive
 from nasco.evo import sample_genomes
-from nasco.evo.features import genome_features
-from nasco.evo.surrogate_io import task_features
+from nasco.evo.features import feature_names, genome_features
+from nasco.evo.surrogate_io import from_target, task_features
 from nasco.kernels.pareto import pareto_ranks
 from nasco.surrogate import FAMILIES, fit_with_transfer, make_predictor, rank_quality, screen, select_predictor
 from nasco.surrogate.selection import holdout_evaluation
@@ -81,6 +81,7 @@ def screening(X, y, bitops, repeats, k=10):
 
 
 def transfer(X_t, y_t, X_s, y_s, repeats):
+    source, _ = select_predictor(X_s, y_s)
     rows = {}
     for n in (20, 50, 100):
         plain, with_transfer, used = [], [], 0
@@ -89,7 +90,7 @@ def transfer(X_t, y_t, X_s, y_s, repeats):
             train, test = order[:n], order[n:]
             model, _ = select_predictor(X_t[train], y_t[train], folds=5 if n >= 50 else 4, seed=r)
             plain.append(rank_quality(y_t[test], model.predict(X_t[test])[0])[0])
-            tmodel, _ = fit_with_transfer(X_t[train], y_t[train], X_s, y_s, folds=5 if n >= 50 else 4, seed=r)
+            tmodel, _ = fit_with_transfer(X_t[train], y_t[train], source=source, folds=5 if n >= 50 else 4, seed=r)
             with_transfer.append(rank_quality(y_t[test], tmodel.predict(X_t[test])[0])[0])
             used += tmodel.uses_transfer
         rows[n] = (float(np.mean(plain)), float(np.mean(with_transfer)), used, len(y_t) - n)
@@ -130,13 +131,14 @@ def main() -> int:
         table, spaces = archive.table(), dict(archive.spaces)
     layout, X, y = task_features(table, spaces, "digits")
     _, X_f, y_f = task_features(table, spaces, "fashion-mnist@8x8")
-    bitops = np.exp(X[:, -6])
+    bitops = np.exp(X[:, feature_names(layout).index("log_bitops")])
 
     print(f"# bench_surrogate  {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.get_num_threads()} thread; "
           f"{args.repeats} repeats per setting")
     print(f"# data: {len(y)} digits and {len(y_f)} Fashion-MNIST@8x8 successful records (8 epochs each), "
-          f"{X.shape[1]} features; digits error {y.min():.3f}..{y.max():.3f}")
+          f"{X.shape[1]} features; digits error {from_target(y).min():.3f}..{from_target(y).max():.3f}; "
+          "surrogates learn log(error + 0.01)")
     print()
     print("1. held-out Kendall τ on digits (mean±std over repeats)")
     summary = heldout_table(X, y, args.repeats)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from nasco.archive import HDF5Archive
 from nasco.evo.cli_space import CliError
-from nasco.evo.surrogate_io import task_features
+from nasco.evo.surrogate_io import from_target, task_features
 from nasco.surrogate import FAMILIES, fit_with_transfer, select_predictor
 from nasco.surrogate.selection import FamilyScore, holdout_evaluation
 
@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _score_table(title: str, scores: list[FamilyScore]) -> Table:
-    table = Table("family", "τ mean", "τ std", "τ mean − std", "ρ", "RMSE", title=title, title_justify="left")
+    table = Table("family", "τ mean", "τ std", "τ mean − std", "ρ", "RMSE (log err)", title=title,
+                  title_justify="left")
     for s in scores:
         table.add_row(s.family, f"{s.tau_mean:.3f}", f"{s.tau_std:.3f}", f"{s.score:.3f}", f"{s.rho_mean:.3f}",
                       f"{s.rmse:.4f}")
@@ -64,7 +65,8 @@ def _parity_plot(path: str, y_true: np.ndarray, y_pred: np.ndarray, title: str) 
     ax.scatter(y_true, y_pred, s=12, alpha=0.6)
     lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
-    ax.set(xlabel="true validation error", ylabel="predicted validation error", title=title)
+    ax.set(xlabel="true validation error", ylabel="predicted validation error", title=title, xscale="log",
+           yscale="log")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -91,7 +93,7 @@ def run_fit(args: argparse.Namespace, console: Console) -> None:
         console.print(_score_table("cross-validation", family_scores))
         console.print(f"chosen: {family_scores[0].family}", highlight=False)
     if args.plot:
-        _parity_plot(args.plot, y, model.predict(X)[0], f"{args.task}: fit on all records")
+        _parity_plot(args.plot, from_target(y), from_target(model.predict(X)[0]), f"{args.task}: fit on all records")
         console.print(f"wrote {args.plot}", highlight=False)
 
 
@@ -111,6 +113,7 @@ def run_score(args: argparse.Namespace, console: Console) -> None:
     console.print(table)
     console.print(f"selected per repeat: {', '.join(r.selected for r in runs)}", highlight=False)
     if args.plot:
-        _parity_plot(args.plot, np.concatenate([r.y_true for r in runs]), np.concatenate([r.y_pred for r in runs]),
+        _parity_plot(args.plot, from_target(np.concatenate([r.y_true for r in runs])),
+                     from_target(np.concatenate([r.y_pred for r in runs])),
                      f"{args.task}: held out, train {args.train_size}")
         console.print(f"wrote {args.plot}", highlight=False)

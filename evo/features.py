@@ -3,8 +3,9 @@
 Per gene with more than one choice, the ordinal position of the chosen value scaled to
 [0, 1] (``"ordinal"``) or a one-hot of the choice (``"onehot"``); inactive genes (blocks
 beyond a stage's depth) are all zeros. Then the exact costs from the kernels, in log scale:
-log MACs, log params, log BitOps, log weight bits, log peak activation bits; and the mean
-weight bit-width, activation bit-width and prune ratio over the active layers/groups.
+log MACs, log params, log BitOps, log weight bits, log peak activation bits; and the mean,
+minimum and maximum weight bit-width, activation bit-width and prune ratio over the active
+layers/groups (one 2-bit layer can cost more accuracy than the mean shows).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from nasco.evo.errors import GenomeError
 from nasco.evo.genome import active_mask, as_genomes, genome_costs
 from nasco.evo.layout import GenomeLayout
-from nasco.kernels.encode import encode_genomes
+from nasco.kernels.encode import STATS, encode_genomes
 
 ENCODINGS = ("ordinal", "onehot")
 FIELD_CODES = {"weight_bits": 1, "act_bits": 2, "prune": 3}  # the means of kernels.encode
@@ -30,8 +31,8 @@ def feature_names(layout: GenomeLayout, encoding: str = "ordinal") -> list[str]:
     for name, choices in zip(layout.gene_names, layout.gene_choices, strict=True):
         if len(choices) > 1:
             names += [name] if encoding == "ordinal" else [f"{name}={c:g}" for c in choices]
-    return [*names, "log_macs", "log_params", "log_bitops", "log_size_bits", "log_peak_act_bits",
-            "mean_weight_bits", "mean_act_bits", "mean_prune"]
+    summaries = [f"{stat}_{field}" for field in ("weight_bits", "act_bits", "prune") for stat in STATS]
+    return [*names, "log_macs", "log_params", "log_bitops", "log_size_bits", "log_peak_act_bits", *summaries]
 
 
 def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "ordinal") -> np.ndarray:
@@ -41,12 +42,12 @@ def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "
     genomes = as_genomes(layout, genomes)
     varying = np.flatnonzero(layout.upper_bounds > 1)
     field = np.array([FIELD_CODES.get(_field(n), 0) for n in layout.gene_names], dtype=np.int64)
-    encoded = encode_genomes(layout.tables, genomes, varying, field)  # ordinal genes + 3 means
-    genes, means = encoded[:, : len(varying)], encoded[:, len(varying):]
+    encoded = encode_genomes(layout.tables, genomes, varying, field)  # ordinal genes + 9 summaries
+    genes, summaries = encoded[:, : len(varying)], encoded[:, len(varying):]
     if encoding == "onehot":
         active = active_mask(layout, genomes)
         n_choices = layout.upper_bounds
         genes = np.concatenate([(genomes[:, [g]] == np.arange(n_choices[g])[None, :]) & active[:, [g]]
                                 for g in varying], axis=1).astype(np.float64)
     costs = np.log(genome_costs(layout, genomes).astype(np.float64))
-    return np.column_stack([genes, costs, means])
+    return np.column_stack([genes, costs, summaries])

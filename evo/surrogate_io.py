@@ -1,4 +1,10 @@
-"""From archive records to surrogate training data: features and errors of one task."""
+"""From archive records to surrogate training data: features and (log) errors of one task.
+
+Surrogates learn ``log(error + ERROR_OFFSET)``: validation errors are skewed (most near the
+best, a long tail of broken configurations), and a monotone transform changes neither Kendall
+τ nor Pareto dominance, so screening uses the predictions as they are; :func:`from_target`
+turns them back into errors.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,18 @@ from nasco.evo.errors import NascoError
 from nasco.evo.features import genome_features
 from nasco.evo.layout import GenomeLayout, compile_space
 from nasco.evo.space_io import space_from_dict
+
+ERROR_OFFSET = 0.01
+
+
+def to_target(errors: np.ndarray) -> np.ndarray:
+    """Errors in [0, 1] → the surrogate's target ``log(error + ERROR_OFFSET)``."""
+    return np.log(np.asarray(errors, dtype=np.float64) + ERROR_OFFSET)
+
+
+def from_target(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_target`."""
+    return np.exp(values) - ERROR_OFFSET
 
 
 def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
@@ -36,6 +54,6 @@ def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int |
 
 def task_features(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
                   encoding: str = "ordinal") -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
-    """(layout, features X, errors y) of a task's successful records."""
+    """(layout, features X, targets y = :func:`to_target` of the errors) of a task's successful records."""
     layout, genomes, errors = task_records(table, spaces, task, fidelity=fidelity)
-    return layout, genome_features(layout, genomes, encoding), errors
+    return layout, genome_features(layout, genomes, encoding), to_target(errors)

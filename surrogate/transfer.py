@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasco.surrogate.predictors import Predictor
+from nasco.surrogate.predictors import Predictor, PredictorError
 from nasco.surrogate.selection import FamilyScore, select_predictor
 
 
@@ -36,15 +36,24 @@ class TransferPredictor:
         return self.source is not None
 
 
-def fit_with_transfer(X: np.ndarray, y: np.ndarray, X_source: np.ndarray, y_source: np.ndarray, *,
+def fit_with_transfer(X: np.ndarray, y: np.ndarray, X_source: np.ndarray | None = None,
+                      y_source: np.ndarray | None = None, *, source: Predictor | None = None,
                       families: list[str] | None = None, folds: int = 5, seed: int = 0
                       ) -> tuple[TransferPredictor, dict[str, list[FamilyScore]]]:
     """Select between the plain target surrogate and one with the source prediction as a feature.
 
+    Args:
+        X, y: the target task's records.
+        X_source, y_source: the source task's records (a predictor is selected on them), or
+        source: an already fitted source predictor.
+
     Returns:
         (the chosen predictor, the cross-validation scores of both options keyed "plain"/"transfer").
     """
-    source, _ = select_predictor(X_source, y_source, families=families, folds=folds, seed=seed)
+    if source is None:
+        if X_source is None or y_source is None:
+            raise PredictorError("fit_with_transfer: give the source records or a fitted source predictor")
+        source, _ = select_predictor(X_source, y_source, families=families, folds=folds, seed=seed)
     plain, plain_scores = select_predictor(X, y, families=families, folds=folds, seed=seed)
     augmented = np.column_stack([X, source.predict(X)[0]])
     transferred, transfer_scores = select_predictor(augmented, y, families=families, folds=folds, seed=seed)

@@ -112,7 +112,7 @@ def test_features(encoding):
     genomes = sample_genomes(LAYOUT, np.random.default_rng(0), 50)
     X = genome_features(LAYOUT, genomes, encoding)
     assert X.shape == (50, len(feature_names(LAYOUT, encoding))) and np.isfinite(X).all()
-    np.testing.assert_allclose(np.exp(X[:, -8]), genome_costs(LAYOUT, genomes)[:, 0])
+    np.testing.assert_allclose(np.exp(X[:, -14]), genome_costs(LAYOUT, genomes)[:, 0])
     raw = sample_genomes(LAYOUT, np.random.default_rng(1), 50, canonical=False)  # inactive genes set at random
     np.testing.assert_array_equal(genome_features(LAYOUT, raw, encoding),
                                   genome_features(LAYOUT, canonicalize(LAYOUT, raw), encoding))
