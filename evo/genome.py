@@ -17,7 +17,7 @@ from nasco.evo.errors import GenomeError
 from nasco.evo.layout import GenomeLayout
 from nasco.kernels.cost import batch_costs
 from nasco.kernels.reference import decode_reference
-from nasco.kernels.tables import COST_NAMES, LAYER_COLUMNS
+from nasco.kernels.tables import COST_NAMES, L_SLOT, LAYER_COLUMNS
 
 
 def as_genomes(layout: GenomeLayout, genomes: Sequence | np.ndarray) -> np.ndarray:
@@ -158,11 +158,11 @@ class LayerTable:
 
 def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:
     """Decode one genome (G,) into its :class:`LayerTable` (validated first)."""
-    genome = as_genomes(layout, np.asarray(genome).reshape(-1) if np.ndim(genome) == 1 else genome)
-    if genome.shape[0] != 1:
-        raise GenomeError(f"decode: expects one genome, got {genome.shape[0]}")
-    array = decode_reference(layout.tables, genome[0])
-    slots = array[:, 0]
+    genomes = as_genomes(layout, genome)
+    if genomes.shape[0] != 1:
+        raise GenomeError(f"decode: expects one genome, got {genomes.shape[0]}")
+    array = decode_reference(layout.tables, genomes[0])
+    slots = array[:, L_SLOT]
     return LayerTable(
         array=array,
         names=tuple(layout.slot_names[s] for s in slots),
