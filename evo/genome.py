@@ -60,7 +60,8 @@ def active_mask(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
     t = layout.tables
     depth_gene, block_index = t.gene_active[:, 0], t.gene_active[:, 1]
     has_depth = depth_gene >= 0
-    depth_values = t.gene_values[np.where(has_depth, depth_gene, 0), genomes[:, np.where(has_depth, depth_gene, 0)]]
+    safe = np.where(has_depth, depth_gene, 0)
+    depth_values = t.gene_values[safe, genomes[:, safe]]
     return ~has_depth | (depth_values > block_index)
 
 
@@ -144,7 +145,6 @@ class LayerTable:
     array: np.ndarray
     names: tuple[str, ...]
     roles: tuple[str, ...]
-    blocks: tuple[tuple[int, int] | None, ...]
 
     def column(self, name: str) -> np.ndarray:
         """One column by name (see ``LAYER_COLUMNS``)."""
@@ -167,7 +167,6 @@ def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:
         array=array,
         names=tuple(layout.slot_names[s] for s in slots),
         roles=tuple(layout.slot_roles[s] for s in slots),
-        blocks=tuple(layout.slot_blocks[s] for s in slots),
     )
 
 

@@ -50,7 +50,6 @@ class GenomeLayout:
         gene_choices: (G,) the choice values of each gene.
         slot_names: (L,) layer names, e.g. ``"stages[1].blocks[0].depthwise"``.
         slot_roles: (L,) one of :data:`ROLES`.
-        slot_blocks: (L,) ``(stage, block)`` of block layers, ``None`` for stem/head.
     """
 
     space: SearchSpace
@@ -59,7 +58,6 @@ class GenomeLayout:
     gene_choices: tuple[tuple[float, ...], ...]
     slot_names: tuple[str, ...]
     slot_roles: tuple[str, ...]
-    slot_blocks: tuple[tuple[int, int] | None, ...]
 
     @property
     def n_genes(self) -> int:
@@ -78,7 +76,6 @@ class _Builder:
         self.slots: list[list[int]] = []
         self.slot_names: list[str] = []
         self.slot_roles: list[str] = []
-        self.slot_blocks: list[tuple[int, int] | None] = []
 
     def gene(self, name: str, choices: tuple, depth_gene: int = -1, block: int = -1) -> int:
         self.genes.append((name, tuple(choices), depth_gene, block))
@@ -92,7 +89,7 @@ class _Builder:
     def slot(self, name: str, role: str, kind: int, *, stride: int = 1, kernel_gene: int = -1,
              kernel: int = 1, ch_a: int = -1, ch_b: int = -1, ch_const: int = 1, prune: int = -1,
              bits: tuple[int, int], depth_gene: int = -1, block: int = -1, residual: bool = False,
-             block_start: bool = False, where: tuple[int, int] | None = None) -> None:
+             block_start: bool = False) -> None:
         row = [0] * N_SLOT_COLUMNS
         row[S_KIND], row[S_STRIDE], row[S_KERNEL_GENE], row[S_KERNEL_CONST] = kind, stride, kernel_gene, kernel
         row[S_CH_GENE_A], row[S_CH_GENE_B], row[S_CH_CONST], row[S_PRUNE_GENE] = ch_a, ch_b, ch_const, prune
@@ -102,7 +99,6 @@ class _Builder:
         self.slots.append(row)
         self.slot_names.append(name)
         self.slot_roles.append(role)
-        self.slot_blocks.append(where)
 
     def build(self) -> GenomeLayout:
         space, ratios = self.space, self.space.compression.prune_ratios
@@ -121,7 +117,7 @@ class _Builder:
                 kernel = self.gene(f"{q}.kernel", stage.kernel, depth, b)
                 expansion = self.gene(f"{q}.expansion", stage.expansion, depth, b)
                 prune = self.gene(f"{q}.prune", ratios, depth, b)
-                common = dict(depth_gene=depth, block=b, residual=b > 0, where=(s, b))
+                common = dict(depth_gene=depth, block=b, residual=b > 0)
                 self.slot(f"{q}.expand", "expand", KIND_CONV, ch_a=in_width if b == 0 else width_gene,
                           ch_b=expansion, prune=prune, bits=self.bits(f"{q}.expand", None, None, depth, b),
                           block_start=True, **common)
@@ -156,7 +152,6 @@ class _Builder:
             space=self.space, tables=tables,
             gene_names=tuple(g[0] for g in self.genes), gene_choices=tuple(g[1] for g in self.genes),
             slot_names=tuple(self.slot_names), slot_roles=tuple(self.slot_roles),
-            slot_blocks=tuple(self.slot_blocks),
         )
 
 
