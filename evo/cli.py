@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from nasco.archive import ArchiveError
-from nasco.evo import cli_archive, cli_space, cli_surrogate, cli_train
+from nasco.evo import cli_archive, cli_run, cli_space, cli_surrogate, cli_train
 from nasco.evo.errors import NascoError
 from nasco.surrogate import PredictorError
 
-SUBCOMMANDS = (cli_space, cli_train, cli_archive, cli_surrogate)
+SUBCOMMANDS = (cli_run, cli_space, cli_train, cli_archive, cli_surrogate)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.run(args, Console())
     except (NascoError, ArchiveError, PredictorError) as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
     return int(status or 0)
 

@@ -1,0 +1,271 @@
+"""The campaign configuration: one validated, documented object loaded from TOML.
+
+Every field carries its documentation in ``metadata["doc"]``; :func:`example_config` renders
+the defaults with those comments (``nasco init``), so the documented example and the code
+cannot drift apart. Unknown keys are refused with the closest valid name; values are checked
+for type and range and the error names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from nasco.evo.errors import NascoError
+
+OBJECTIVES = ("error", "macs", "params", "bitops", "size", "peak_memory")
+COST_OF_OBJECTIVE = {"macs": "macs", "params": "params", "bitops": "bitops", "size": "size_bits",
+                     "peak_memory": "peak_act_bits"}
+CONSTRAINTS = {"max_macs": ("macs", 1.0), "max_params": ("params", 1.0), "max_bitops": ("bitops", 1.0),
+               "max_size_kb": ("size_bits", 8 * 1024.0), "max_peak_memory_kb": ("peak_act_bits", 8 * 1024.0)}
+SCHEDULES = ("none", "strict-to-relaxed")
+EXECUTORS = ("local", "ray")
+
+
+class ConfigError(NascoError, ValueError):
+    """A campaign configuration value is missing, unknown or not allowed."""
+
+
+def _f(default: Any, doc: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class CampaignSection:
+    name: str = _f("digits-default", "campaign id stored with every record (≤ 32 bytes)")
+    seed: int = _f(0, "seeds the search, the surrogate and (with each genome's hash) every training")
+    out: str = _f("runs/digits-default", "run folder: archive.h5, config.toml, log.txt, checkpoint, front.csv")
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    dataset: str = _f("digits", "digits, mnist, fashion-mnist, cifar10, cifar100, npz or imagefolder")
+    root: str = _f("", "dataset folder (torchvision, imagefolder) or .npz file; empty for digits")
+    download: bool = _f(False, "let torchvision download the dataset into root")
+    image_size: int = _f(0, "resize images to this side length (0: keep)")
+    val_fraction: float = _f(0.1, "share of the training data held out for validation")
+    train_subset: int = _f(0, "train on the first N training images only (0: all)")
+
+
+@dataclass(frozen=True)
+class SpaceSection:
+    file: str = _f("", "search space TOML (nasco space --toml); empty: the default space for the task's input")
+
+
+@dataclass(frozen=True)
+class ObjectivesSection:
+    names: list = _f(["error", "bitops"], f"objectives to minimise, from {', '.join(OBJECTIVES)}")
+    reference: list = _f([], "hypervolume reference point, one value per objective (costs in log10); "
+                             "empty: from the first generation")
+
+
+@dataclass(frozen=True)
+class ConstraintsSection:
+    max_macs: float = _f(0.0, "upper bound on MACs (0: none)")
+    max_params: float = _f(0.0, "upper bound on parameters (0: none)")
+    max_bitops: float = _f(0.0, "upper bound on BitOps (0: none)")
+    max_size_kb: float = _f(0.0, "upper bound on weight storage in KiB (0: none)")
+    max_peak_memory_kb: float = _f(0.0, "upper bound on peak activation memory in KiB (0: none)")
+    min_accuracy: float = _f(0.0, "trained candidates below this validation accuracy count as infeasible")
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    population: int = _f(16, "NSGA-II population size (trained in generation 0)")
+    offspring: int = _f(8, "candidates trained per generation (K)")
+    generations: int = _f(6, "generations after the initial population")
+    max_trained: int = _f(0, "stop after this many trained candidates (0: no limit)")
+    max_wall_s: float = _f(0.0, "stop starting new generations after this many seconds (0: no limit)")
+    screen_factor: int = _f(10, "offspring asked per generation = screen_factor × offspring (1: no screening)")
+    surrogate: bool = _f(True, "screen offspring with the surrogate (False: random pick among the asked)")
+    surrogate_min_records: int = _f(16, "records needed before the surrogate screens (random screening before)")
+    surrogate_families: list = _f(["gp", "trees", "rbf", "mlp"], "families the surrogate selects from")
+    exploration: float = _f(0.25, "share of the screened chosen by optimistic error (mean − std)")
+    initial: str = _f("lhs", "initial population: lhs (Latin hypercube) or archive (best archived genomes first)")
+    preprocess: bool = _f(False, "prune the space's compression choices by a sensitivity sweep before searching")
+    preprocess_threshold: float = _f(0.05, "relative weight-reconstruction error above which a choice is removed")
+    compression_schedule: str = _f("none", f"dynamic compression strategy: {', '.join(SCHEDULES)}")
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    epochs: int = _f(4, "epochs of each candidate during the search (low fidelity)")
+    final_epochs: int = _f(12, "epochs of the final Pareto set's retraining (high fidelity; 0: skip)")
+    final_max: int = _f(8, "at most this many front members are retrained (spread by crowding)")
+    batch_size: int = _f(64, "training batch size")
+    lr: float = _f(0.005, "peak learning rate (AdamW, cosine decay)")
+    device: str = _f("auto", "auto, cpu, cuda or cuda:N")
+    teacher: str = _f("", "folder of a trained model (nasco train -o) to distil from; empty: no distillation")
+
+
+@dataclass(frozen=True)
+class ExecutorSection:
+    kind: str = _f("local", "local (in process, one at a time) or ray")
+    address: str = _f("", "Ray cluster address; empty: start a local Ray instance")
+    num_cpus: float = _f(1.0, "CPUs per training task (Ray); torch threads follow it")
+    num_gpus: float = _f(0.0, "GPUs per training task (Ray); fractions share a GPU")
+    max_retries: int = _f(2, "retries of a task whose worker died (Ray)")
+    workers: int = _f(0, "CPUs of a local Ray instance (0: all)")
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """The whole configuration; sections mirror the TOML tables."""
+
+    campaign: CampaignSection = field(default_factory=CampaignSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    space: SpaceSection = field(default_factory=SpaceSection)
+    objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
+    constraints: ConstraintsSection = field(default_factory=ConstraintsSection)
+    search: SearchSection = field(default_factory=SearchSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, section: str, **values: Any) -> CampaignConfig:
+        """A copy with some fields of one section changed (validated)."""
+        return config_from_dict({**self.to_dict(), section: {**self.to_dict()[section], **values}})
+
+
+_SECTION_TYPES = {f.name: f.default_factory for f in dataclasses.fields(CampaignConfig)}  # type: ignore[misc]
+
+
+def _unknown(kind: str, key: str, allowed: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown {kind} {key!r}{hint} allowed: {', '.join(allowed)}")
+
+
+def _coerce(where: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif isinstance(default, list):
+        ok = isinstance(value, list)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where}: {value!r} has the wrong type; expected {type(default).__name__} "
+                          f"(like {default!r})")
+    return value
+
+
+def config_from_dict(data: dict) -> CampaignConfig:
+    """Validate a nested dict (as read from TOML) into a :class:`CampaignConfig`."""
+    sections = {}
+    for name, values in data.items():
+        if name not in _SECTION_TYPES:
+            raise _unknown("section", name, list(_SECTION_TYPES))
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a table of settings, not {values!r}")
+        defaults = _SECTION_TYPES[name]()
+        names = [f.name for f in dataclasses.fields(defaults)]
+        for key in values:
+            if key not in names:
+                raise _unknown(f"key in [{name}]", key, names)
+        sections[name] = dataclasses.replace(defaults, **{
+            key: _coerce(f"{name}.{key}", value, getattr(defaults, key)) for key, value in values.items()})
+    config = CampaignConfig(**sections)
+    _check(config)
+    return config
+
+
+def _require(where: str, ok: bool, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {allowed}")
+
+
+def _check(c: CampaignConfig) -> None:
+    _require("campaign.name", 0 < len(c.campaign.name.encode()) <= 32, c.campaign.name, "1–32 bytes")
+    _require("campaign.seed", c.campaign.seed >= 0, c.campaign.seed, "integers ≥ 0")
+    _require("campaign.out", bool(c.campaign.out), c.campaign.out, "a folder path")
+    _require("task.val_fraction", 0 < c.task.val_fraction < 1, c.task.val_fraction, "numbers in (0, 1)")
+    _require("task.image_size", c.task.image_size == 0 or c.task.image_size >= 4, c.task.image_size, "0 or ≥ 4")
+    _require("task.train_subset", c.task.train_subset >= 0, c.task.train_subset, "integers ≥ 0")
+    names = c.objectives.names
+    for name in names:
+        if name not in OBJECTIVES:
+            raise _unknown("objective", str(name), list(OBJECTIVES))
+    _require("objectives.names", len(names) >= 2 and len(set(names)) == len(names) and "error" in names, names,
+             "≥ 2 distinct objectives including error")
+    ref = c.objectives.reference
+    _require("objectives.reference", not ref or (len(ref) == len(names) and all(
+        isinstance(v, int | float) and math.isfinite(v) for v in ref)), ref,
+        "empty, or one finite number per objective")
+    for f in dataclasses.fields(c.constraints):
+        value = getattr(c.constraints, f.name)
+        _require(f"constraints.{f.name}", value >= 0, value, "numbers ≥ 0 (0: no bound)")
+    _require("constraints.min_accuracy", c.constraints.min_accuracy < 1, c.constraints.min_accuracy,
+             "numbers in [0, 1)")
+    s = c.search
+    for name, minimum in (("population", 4), ("offspring", 1), ("generations", 0), ("max_trained", 0),
+                          ("screen_factor", 1), ("surrogate_min_records", 10)):
+        _require(f"search.{name}", getattr(s, name) >= minimum, getattr(s, name), f"integers ≥ {minimum}")
+    _require("search.max_wall_s", s.max_wall_s >= 0, s.max_wall_s, "seconds ≥ 0 (0: no limit)")
+    from nasco.surrogate import FAMILIES
+
+    _require("search.surrogate_families", bool(s.surrogate_families) and set(s.surrogate_families) <= set(FAMILIES),
+             s.surrogate_families, f"a non-empty subset of {sorted(FAMILIES)}")
+    _require("search.exploration", 0 <= s.exploration <= 1, s.exploration, "numbers in [0, 1]")
+    _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")
+    _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")
+    _require("search.compression_schedule", s.compression_schedule in SCHEDULES, s.compression_schedule,
+             ", ".join(SCHEDULES))
+    t = c.training
+    for name, minimum in (("epochs", 1), ("final_epochs", 0), ("final_max", 1), ("batch_size", 1)):
+        _require(f"training.{name}", getattr(t, name) >= minimum, getattr(t, name), f"integers ≥ {minimum}")
+    _require("training.lr", t.lr > 0, t.lr, "numbers > 0")
+    _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
+             "0 (no retraining) or a number of epochs different from training.epochs")
+    e = c.executor
+    _require("executor.kind", e.kind in EXECUTORS, e.kind, ", ".join(EXECUTORS))
+    _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")
+    _require("executor.num_gpus", e.num_gpus >= 0, e.num_gpus, "numbers ≥ 0")
+    _require("executor.max_retries", e.max_retries >= 0, e.max_retries, "integers ≥ 0")
+    _require("executor.workers", e.workers >= 0, e.workers, "integers ≥ 0")
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign TOML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found (nasco init writes an example)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return config_from_dict(data)
+
+
+def dump_config(config: CampaignConfig) -> str:
+    """The resolved configuration as TOML (every field)."""
+    return tomli_w.dumps(config.to_dict())
+
+
+def example_config() -> str:
+    """The default configuration as commented TOML (what ``nasco init`` writes)."""
+    lines = ["# nasco campaign configuration. Every field is shown with its default.",
+             "# Run with: nasco run THIS_FILE   (nasco run --help for the flags)", ""]
+    for section, factory in _SECTION_TYPES.items():
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(factory()):
+            value = tomli_w.dumps({"v": getattr(factory(), f.name)}).strip()[len("v = "):]
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"{f.name} = {value}")
+        lines.append("")
+    return "\n".join(lines)

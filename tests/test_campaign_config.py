@@ -1,0 +1,109 @@
+"""Campaign configuration: defaults, the example file, and every kind of bad input."""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+from campaign_helpers import tiny_config, write_config
+
+from nasco.archive import HDF5Archive
+from nasco.evo.campaign import RESULT_COLUMNS
+from nasco.evo.campaign_config import CampaignConfig, ConfigError, config_from_dict, example_config, load_config
+from nasco.evo.campaign_progress import CampaignMonitor
+from nasco.evo.campaign_setup import CampaignContext, cheapest_costs
+from nasco.evo.cli import main
+from nasco.evo.datasets import DatasetError
+from nasco.evo.default_space import default_space
+from nasco.evo.layout import compile_space
+from nasco.evo.run_folder import prepare_run_folder
+from nasco.kernels.tables import COST_NAMES
+
+
+def test_example_config_documents_every_field_and_loads_as_the_defaults(tmp_path):
+    text = example_config()
+    data = tomllib.loads(text)
+    assert config_from_dict(data) == CampaignConfig()
+    for section, fields in CampaignConfig().to_dict().items():
+        assert f"[{section}]" in text
+        for name in fields:
+            line = text.index(f"\n{name} = ", text.index(f"[{section}]"))
+            assert text[:line].rstrip().rsplit("\n", 1)[1].startswith("# "), name
+    assert main(["init", str(tmp_path / "c.toml")]) == 0
+    assert load_config(tmp_path / "c.toml") == CampaignConfig()
+    assert main(["init", str(tmp_path / "c.toml")]) == 2  # exists: refused without --force
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"search": {"populaton": 8}}, "unknown key in [search] 'populaton'; did you mean 'population'?"),
+    ({"serach": {}}, "unknown section 'serach'; did you mean 'search'?"),
+    ({"search": {"population": "8"}}, "search.population: '8' has the wrong type; expected int"),
+    ({"training": {"lr": True}}, "training.lr: True has the wrong type; expected float"),
+    ({"objectives": {"names": ["error", "latency_ms"]}}, "unknown objective 'latency_ms'"),
+    ({"objectives": {"names": ["bitops", "macs"]}}, "including error"),
+    ({"search": {"population": 2}}, "search.population: 2 is not allowed; allowed: integers ≥ 4"),
+    ({"executor": {"kind": "slurm"}}, "executor.kind: 'slurm' is not allowed; allowed: local, ray"),
+    ({"training": {"final_epochs": 4}}, "training.final_epochs: 4 is not allowed"),
+    ({"search": {"surrogate_families": ["gp", "svm"]}}, "search.surrogate_families"),
+])
+def test_bad_values_name_the_field_and_what_is_allowed(data, message):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(data)
+    assert message in str(err.value)
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    (tmp_path / "bad.toml").write_text("[search\npopulation = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def _context(tmp_path, **sections):
+    config = tiny_config(tmp_path / "run", **sections)
+    folder = tmp_path / "run"
+    folder.mkdir(exist_ok=True)
+    monitor = CampaignMonitor(__import__("rich.console").console.Console(quiet=True), folder / "log.txt", 1)
+    with HDF5Archive(folder / "archive.h5", "a", columns=RESULT_COLUMNS) as archive:
+        return CampaignContext.create(config, folder, archive, monitor)
+
+
+def test_constraint_no_genome_can_meet_is_refused_before_training_with_the_cheapest_value(tmp_path):
+    layout = compile_space(default_space((1, 8, 8), 10))
+    cheapest = cheapest_costs(layout, 0)
+    size_kb = cheapest[COST_NAMES.index("size_bits")] / 8192
+    with pytest.raises(ConfigError) as err:
+        _context(tmp_path, constraints={"max_size_kb": size_kb * 0.5})
+    assert "constraints.max_size_kb" in str(err.value) and f"{size_kb:.6g}" in str(err.value)
+    ctx = _context(tmp_path, constraints={"max_size_kb": size_kb * 3})
+    costs = np.array([cheapest, cheapest * 100])
+    assert ctx.feasible(costs).tolist() == [True, False]
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="download"):
+        _context(tmp_path, task={"dataset": "fashion-mnist", "root": str(tmp_path / "nowhere")})
+
+
+def test_run_folder_holding_another_campaign_is_refused_unless_resume_or_force(tmp_path, capsys):
+    folder = tmp_path / "run"
+    config = tiny_config(folder)
+    prepare_run_folder(folder, config, resume=False, force=False)
+    other = config.replace("search", population=12)
+    with pytest.raises(ConfigError, match=r"holds a different campaign \(search.population: 8 → 12\)"):
+        prepare_run_folder(folder, other, resume=False, force=False)
+    assert prepare_run_folder(folder, other, resume=True, force=False).search.population == 8
+    (folder / "log.txt").write_text("old")
+    assert prepare_run_folder(folder, other, resume=False, force=True).search.population == 12
+    assert not (folder / "log.txt").exists()
+    path = write_config(tmp_path / "c.toml", config)
+    assert main(["run", str(path)]) == 2
+    assert "holds a different campaign" in capsys.readouterr().err
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not empty and holds no campaign"):
+        prepare_run_folder(tmp_path / "stray", config, resume=False, force=False)
+    with pytest.raises(ConfigError, match="no campaign to resume"):
+        prepare_run_folder(tmp_path / "empty", None, resume=True, force=False)
