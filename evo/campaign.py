@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pymoo.core.population import Population
 from pymoo.indicators.hv import HV
 from rich.console import Console
 
@@ -32,7 +33,7 @@ from nasco.evo.campaign_setup import CampaignContext, objective_matrix
 from nasco.evo.compression_strategy import scheduled_bounds
 from nasco.evo.executors import TrainJob
 from nasco.evo.features import genome_features
-from nasco.evo.genome import genome_costs, genome_hash
+from nasco.evo.genome import canonicalize, genome_costs, genome_hash, sample_genomes
 from nasco.evo.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
 from nasco.evo.run_folder import ARCHIVE_FILE, LOG_FILE, load_checkpoint, save_checkpoint
 from nasco.evo.surrogate_io import to_target
@@ -118,7 +119,8 @@ class Campaign:
         while generation <= c.search.generations and not self._stop and self._budget_left(archive) > 0:
             algorithm.repair.bounds = self._bounds(generation)
             algorithm.n_offsprings = c.search.screen_factor * c.search.offspring
-            offspring = algorithm.ask()
+            offspring = self._random_offspring(problem, generation) if c.search.algorithm == "random" and generation \
+                else algorithm.ask()
             if offspring is None or not len(offspring):
                 monitor.log("NSGA-II produced no new offspring; stopping")
                 break
@@ -149,6 +151,15 @@ class Campaign:
         if self.config.search.compression_schedule == "strict-to-relaxed":
             return scheduled_bounds(self.ctx.base_bounds, generation, self.config.search.generations)
         return self.ctx.base_bounds
+
+    def _random_offspring(self, problem: GenomeProblem, generation: int) -> Population:
+        """The random-search baseline: uniform canonical genomes within the bounds, distinct."""
+        bounds = self._bounds(generation)
+        rng = np.random.default_rng([self.config.campaign.seed, generation, 1])
+        genomes = bounds.clip(sample_genomes(self.ctx.layout, rng, self.config.search.screen_factor
+                                             * self.config.search.offspring))
+        genomes = np.unique(canonicalize(self.ctx.layout, genomes), axis=0)
+        return Population.new("X", problem.to_variables(genomes[rng.permutation(len(genomes))]))
 
     def _budget_left(self, archive: HDF5Archive) -> float:
         s = self.config.search

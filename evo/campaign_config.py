@@ -80,6 +80,7 @@ class ConstraintsSection:
 
 @dataclass(frozen=True)
 class SearchSection:
+    algorithm: str = _f("nsga2", "nsga2, or random (uniform random genomes each generation: a baseline)")
     population: int = _f(16, "NSGA-II population size (trained in generation 0)")
     offspring: int = _f(8, "candidates trained per generation (K)")
     generations: int = _f(6, "generations after the initial population")
@@ -216,6 +217,7 @@ def _check(c: CampaignConfig) -> None:
     for name, minimum in (("population", 4), ("offspring", 1), ("generations", 0), ("max_trained", 0),
                           ("screen_factor", 1), ("surrogate_min_records", 10)):
         _require(f"search.{name}", getattr(s, name) >= minimum, getattr(s, name), f"integers ≥ {minimum}")
+    _require("search.algorithm", s.algorithm in ("nsga2", "random"), s.algorithm, "nsga2, random")
     _require("search.max_wall_s", s.max_wall_s >= 0, s.max_wall_s, "seconds ≥ 0 (0: no limit)")
     from nasco.surrogate import FAMILIES
 

@@ -1,0 +1,199 @@
+"""Search efficiency at equal training budget: nasco (surrogate screening) vs plain NSGA-II vs random.
+
+Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_search.py [--seeds 5] [--workers 2]``.
+
+Every run is a real campaign (:class:`nasco.evo.campaign.Campaign`, local executor, one torch
+thread per worker process) on the default space, objectives (validation error, BitOps),
+hypervolume in (error, log10 BitOps) with one fixed reference point per task
+(error 1, log10 of the space's largest BitOps). Methods:
+
+- ``nasco``: population 16, then 6 generations of 8 trained offspring screened from 80 by the
+  surrogate (64 trainings);
+- ``nsga2``: the same NSGA-II without surrogate (8 offspring asked and trained per generation),
+  run for twice the budget (128 trainings) to see when it reaches nasco's final hypervolume;
+- ``random``: uniform random genomes, 64 trainings;
+- ``nasco+preprocess`` / ``nasco+schedule``: nasco with the sensitivity pre-processing of the
+  compression choices (3a) / the strict-to-relaxed compression schedule (3b).
+
+Tasks: ``digits`` (2 epochs per candidate) and Fashion-MNIST resized to 8×8 from Debian's
+``dataset-fashion-mnist`` package (2,000 training images, 2 epochs; skipped when absent).
+Run folders are kept under ``benchmarks/data/search_runs/`` (git-ignored), so an interrupted
+benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, print_results
+
+WORK = Path(__file__).parent / "data" / "search_runs"
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+BUDGET = int(os.environ.get("NASCO_BENCH_BUDGET", 64))
+METHODS = {
+    "nasco": {},
+    "nsga2": {"search": {"screen_factor": 1, "surrogate": False, "generations": 14}},
+    "random": {"search": {"algorithm": "random", "screen_factor": 1, "surrogate": False}},
+    "nasco+preprocess": {"search": {"preprocess": True}},
+    "nasco+schedule": {"search": {"compression_schedule": "strict-to-relaxed"}},
+}
+TASKS = {
+    "digits": {"dataset": "digits"},
+    "fashion-mnist@8x8": {"dataset": "fashion-mnist", "image_size": 8, "train_subset": 2000},
+}
+
+
+def _config(task: str, method: str, seed: int, folder: Path, root: str, reference: list[float]):
+    from nasco.evo.campaign_config import config_from_dict
+
+    data = {
+        "campaign": {"name": method, "seed": seed, "out": str(folder)},
+        "task": {**TASKS[task], "root": root},
+        "objectives": {"names": ["error", "bitops"], "reference": reference},
+        "search": {"population": 16, "offspring": 8, "generations": 6, "screen_factor": 10},
+        "training": {"epochs": 2, "final_epochs": 0, "device": "cpu"},
+    }
+    for section, values in METHODS[method].items():
+        data[section] = {**data.get(section, {}), **values}
+    return config_from_dict(data)
+
+
+def _run(args: tuple) -> tuple:
+    import torch
+    from rich.console import Console
+
+    from nasco.evo.campaign import Campaign
+    from nasco.evo.run_folder import prepare_run_folder
+
+    task, method, seed, root, reference = args
+    torch.set_num_threads(1)
+    folder = WORK / task / f"{method}-s{seed}"
+    config = prepare_run_folder(folder, _config(task, method, seed, folder, root, reference), resume=False,
+                                force=False)
+    Campaign(config, folder, console=Console(quiet=True)).run()
+    return task, method, seed, _trajectory(folder, reference)
+
+
+def _trajectory(folder: Path, reference: list[float]) -> list[tuple[int, float]]:
+    """(trainings so far, hypervolume) after every generation, from the run's archive."""
+    from pymoo.indicators.hv import HV
+
+    from nasco.archive import HDF5Archive
+
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table().filter(fidelity=2)
+    generation = table.column("generation")
+    ok = table.rows["status"] == 0
+    F = np.column_stack([table.column("error"), np.log10(np.maximum(table.column("bitops"), 1))])
+    ref = np.array(reference)
+    out = []
+    for g in range(int(generation.max()) + 1):
+        upto = generation <= g
+        inside = F[upto & ok & np.all(ref > F, axis=1)]
+        out.append((int(upto.sum()), float(HV(ref_point=ref)(inside)) if len(inside) else 0.0))
+    return out
+
+
+def _fashion_root() -> str | None:
+    if not DEBIAN_FASHION.is_dir():
+        return None
+    root = WORK / "fashion-root"
+    raw = root / "FashionMNIST" / "raw"
+    if not raw.is_dir():
+        raw.mkdir(parents=True)
+        for gz in DEBIAN_FASHION.glob("*.gz"):
+            with gzip.open(gz) as src, open(raw / gz.name.removesuffix(".gz"), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    return str(root)
+
+
+def _reference(shape: tuple[int, int, int]) -> list[float]:
+    from nasco.evo import compile_space, default_space
+    from nasco.evo.genome import costs_dict, fixed_genome
+
+    layout = compile_space(default_space(shape, 10))
+    top = costs_dict(layout, fixed_genome(layout, arch="max", weight_bits=32, act_bits=32))["bitops"]
+    return [1.0, float(np.log10(top))]
+
+
+def _hv_at(trajectory: list[tuple[int, float]], budget: int) -> float:
+    return max((hv for n, hv in trajectory if n <= budget), default=0.0)
+
+
+def _trainings_to_reach(trajectory: list[tuple[int, float]], target: float) -> tuple[int, bool]:
+    """(trainings when the hypervolume first reached ``target``, reached?) — censored at the run's end."""
+    for n, hv in trajectory:
+        if hv >= target - 1e-12:
+            return n, True
+    return trajectory[-1][0], False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per method and task (5)")
+    parser.add_argument("--workers", type=int, default=2, help="campaigns in parallel (2)")
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated tasks")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    roots = {"digits": "", "fashion-mnist@8x8": _fashion_root()}
+    tasks = [t for t in args.tasks.split(",") if roots.get(t) is not None]
+    missing = [t for t in args.tasks.split(",") if t not in tasks]
+    reference = _reference((1, 8, 8))
+    jobs = [(t, m, s, roots[t], reference) for t in tasks for m in METHODS for s in range(args.seeds)]
+    jobs.sort(key=lambda j: j[1] != "nsga2")  # the longest runs first
+    runs: dict[tuple[str, str], dict[int, list]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(_run, job) for job in jobs]
+        for done, future in enumerate(as_completed(futures), 1):
+            task, method, seed, trajectory = future.result()
+            runs.setdefault((task, method), {})[seed] = trajectory
+            print(f"[{done}/{len(jobs)}] {task} {method} seed {seed}: HV {trajectory[-1][1]:.4f} after "
+                  f"{trajectory[-1][0]} trainings", file=sys.stderr, flush=True)
+
+    print(f"# bench_search  {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; {args.workers} campaigns in parallel, 1 torch "
+          f"thread each; {args.seeds} seeds")
+    print(f"# hypervolume of (validation error, log10 BitOps), reference {[round(r, 3) for r in reference]}; "
+          f"budget {BUDGET} trainings (nsga2 runs to {2 * BUDGET})")
+    if missing:
+        print(f"# skipped (data not found): {', '.join(missing)} — apt-get install dataset-fashion-mnist")
+    results = []
+    for task in tasks:
+        print(f"\n{task}: hypervolume after {BUDGET} trainings, and trainings plain NSGA-II needs to reach it")
+        print(f"{'method':>17} {'HV mean±std':>16}   per seed{'':<34} nsga2 trainings to reach (ratio)")
+        for method in METHODS:
+            per_seed = runs[(task, method)]
+            hv = [_hv_at(per_seed[s], BUDGET) for s in sorted(per_seed)]
+            line = f"{method:>17} {np.mean(hv):>8.4f}±{np.std(hv):.4f}   " + " ".join(f"{v:.4f}" for v in hv)
+            if method != "nsga2":
+                reach = [_trainings_to_reach(runs[(task, "nsga2")][s], v) for s, v in zip(sorted(per_seed), hv,
+                                                                                          strict=True)]
+                ratios = [n / BUDGET for n, _ in reach]
+                line += "   " + " ".join(f"{n}{'' if ok else '+'}" for n, ok in reach)
+                line += f" (median {np.median(ratios):.2f}×)"
+                if method == "nasco":
+                    results.append((f"{task}_nsga2_trainings_to_reach_nasco_hv_ratio", float(np.median(ratios)),
+                                    ">=", 2.0))
+                if method == "random":
+                    nasco_hv = [_hv_at(runs[(task, "nasco")][s], BUDGET) for s in sorted(per_seed)]
+                    results.append((f"{task}_hv_nasco_minus_random", float(np.mean(nasco_hv) - np.mean(hv)),
+                                    ">=", 0.0))
+            print(line)
+        print("  (a '+' marks a seed whose nsga2 run never reached that hypervolume within "
+              f"{2 * BUDGET} trainings: the count is a lower bound)")
+    print()
+    return 0 if print_results(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
