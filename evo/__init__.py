@@ -3,6 +3,7 @@
 from nasco.evo.builder import build_model
 from nasco.evo.default_space import default_space
 from nasco.evo.errors import GenomeError, NascoError, SpaceError
+from nasco.evo.export import load_model
 from nasco.evo.genome import (
     LayerTable,
     canonicalize,
@@ -20,5 +21,5 @@ __all__ = [
     "CompressionSpec", "GenomeError", "GenomeLayout", "HeadSpec", "LayerTable", "NascoError",
     "SearchSpace", "SpaceError", "StageSpec", "StemSpec", "build_model", "canonicalize",
     "compile_space", "decode", "default_space", "dump_space", "genome_costs", "genome_hash",
-    "load_space", "sample_genomes", "save_space", "space_from_dict", "space_size",
+    "load_model", "load_space", "sample_genomes", "save_space", "space_from_dict", "space_size",
 ]

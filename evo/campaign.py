@@ -17,6 +17,7 @@ offspring, reuses what was trained, and ends with the same archive as an uninter
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import time
 from pathlib import Path
@@ -35,9 +36,9 @@ from nasco.evo.executors import TrainJob
 from nasco.evo.features import genome_features
 from nasco.evo.genome import canonicalize, genome_costs, genome_hash, sample_genomes
 from nasco.evo.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
-from nasco.evo.run_folder import ARCHIVE_FILE, LOG_FILE, load_checkpoint, save_checkpoint
-from nasco.evo.surrogate_io import to_target
-from nasco.kernels.pareto import crowding_distance, pareto_ranks
+from nasco.evo.run_folder import ARCHIVE_FILE, LOG_FILE, SURROGATE_LOG, load_checkpoint, save_checkpoint
+from nasco.evo.surrogate_io import from_target, to_target
+from nasco.kernels.pareto import crowding_distance, non_dominated
 from nasco.kernels.tables import COST_NAMES
 from nasco.surrogate import fit_with_transfer, screen, select_predictor
 
@@ -132,6 +133,8 @@ class Campaign:
                 break
             F, infeasible = outcome
             algorithm.tell(infills=set_evaluated(offspring[picked], F, infeasible))
+            if stats.predicted:
+                self._log_surrogate(genomes[picked], F[:, 0], infeasible, stats)
             if generation == 0 and not hasattr(self, "reference"):
                 self.reference = self._initial_reference(F[~infeasible], F)
             stats.hypervolume = self._hypervolume(archive)
@@ -207,8 +210,10 @@ class Campaign:
         stats.tau = best.tau_mean
         mean, std = model.predict(genome_features(ctx.layout, genomes))
         F_costs = objective_matrix(c, np.zeros(len(genomes)), costs)[:, 1:]
-        return np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
-                              exclude=exclude))
+        picked = np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
+                                exclude=exclude))
+        stats.predicted = {hashes[i]: float(from_target(mean[i])) for i in picked}
+        return picked
 
     def _evaluate(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats,
                   *, epochs: int | None = None, test: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
@@ -241,6 +246,17 @@ class Campaign:
         infeasible = np.array([r.status != "ok" for r in records]) | ~ctx.accurate(errors)
         return objective_matrix(c, errors, costs), infeasible
 
+    def _log_surrogate(self, genomes: np.ndarray, errors: np.ndarray, failed: np.ndarray,
+                       stats: GenerationStats) -> None:
+        """One line of ``surrogate.jsonl``: predicted and true errors of the generation's screened picks."""
+        hashes = [genome_hash(self.ctx.layout, g) for g in genomes]
+        keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
+        line = {"generation": stats.generation, "family": stats.screening, "tau": stats.tau,
+                "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
+                "true": [float(errors[i]) for i in keep]}
+        with open(self.folder / SURROGATE_LOG, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
     def _checkpoint(self, algorithm, generation: int, *, finished: bool) -> None:
         nsga, arrays = export_state(algorithm)
         elapsed = self.elapsed_before + time.monotonic() - self.started
@@ -259,7 +275,7 @@ class Campaign:
 
     def _search_front(self, archive: HDF5Archive) -> RecordTable:
         rows, F = self._search_table(archive)
-        return rows.select(np.flatnonzero(pareto_ranks(F) == 0)) if len(rows) else rows
+        return rows.select(np.flatnonzero(non_dominated(F))) if len(rows) else rows
 
     def _initial_reference(self, F_feasible: np.ndarray, F_all: np.ndarray) -> np.ndarray:
         if self.config.objectives.reference:
@@ -289,7 +305,7 @@ class Campaign:
             self.ctx.write_front(archive, front, None)
             return front
         rows, F = self._search_table(archive)
-        on_front = pareto_ranks(F) == 0
+        on_front = non_dominated(F)
         crowd = crowding_distance(F[on_front])
         chosen = rows.select(np.flatnonzero(on_front)[np.argsort(-crowd, kind="stable")[:c.training.final_max]])
         stats = GenerationStats(c.search.generations + 1, asked=len(chosen), screened=len(chosen), screening="front")

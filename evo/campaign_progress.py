@@ -29,6 +29,7 @@ class GenerationStats:
     tau: float = float("nan")
     hypervolume: float = float("nan")
     best: dict[str, float] = field(default_factory=dict)
+    predicted: dict[str, float] = field(default_factory=dict)  # genome hash → surrogate's predicted error
 
 
 class CampaignMonitor:

@@ -7,6 +7,7 @@ known before a generation, which are feasible) and turns training results into r
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +85,16 @@ class CampaignContext:
             if cheapest[i] > limits[i]:
                 raise ConfigError(f"constraints.{name} = {getattr(c.constraints, name)} cannot be met: the cheapest "
                                   f"network of the space needs {cheapest[i] / unit:.6g}")
+        recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
         archive.register_space(space.space_id, space.to_dict(), layout.n_genes)
-        archive.register_task(task.name, {k: v for k, v in spec_task.items() if k not in ("root", "download")})
-        train = {"batch_size": c.training.batch_size, "lr": c.training.lr, "device": c.training.device}
+        # A task is its data and its training recipe: records under one task id are comparable, and
+        # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
+        threads = max(1, math.floor(c.executor.num_cpus))
+        archive.register_task(task.name, {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
+                                          "train": recipe, "threads": threads, "teacher": c.training.teacher})
+        train = {**recipe, "device": c.training.device}
         TrainConfig(**train)  # validates the device here, not in a worker
-        spec = WorkerSpec(spec_task, space.to_dict(), train, c.training.teacher)
+        spec = WorkerSpec(spec_task, space.to_dict(), train, c.training.teacher, threads)
         context = load_worker_context(spec)
         if c.executor.kind == "ray":
             e = c.executor
@@ -236,4 +242,4 @@ def show_front(console: Console, rows: list[dict], title: str) -> None:
     for r in rows:
         table.add_row(r["genome_hash"], f"{r['search_error']:.4f}", fmt(r["final_val_error"]), fmt(r["test_error"]),
                       f"{r['macs']:,}", f"{r['bitops']:,}", f"{r['size_bits'] / 8192:.2f}")
-    console.print(table, width=max(console.width, 120))
+    console.print(table)

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from nasco.archive import ArchiveError
-from nasco.evo import cli_archive, cli_run, cli_space, cli_surrogate, cli_train
+from nasco.evo import cli_archive, cli_front, cli_report, cli_run, cli_space, cli_surrogate, cli_train
 from nasco.evo.errors import NascoError
 from nasco.surrogate import PredictorError
 
-SUBCOMMANDS = (cli_run, cli_space, cli_train, cli_archive, cli_surrogate)
+SUBCOMMANDS = (cli_run, cli_front, cli_report, cli_space, cli_train, cli_archive, cli_surrogate)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -31,8 +31,11 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasco`` console script; returns the exit status (2: bad input)."""
     args = make_parser().parse_args(argv)
+    console = Console()
+    if not console.is_terminal:  # files and pipes: wide enough that tables are not cut
+        console = Console(width=160)
     try:
-        status = args.run(args, Console())
+        status = args.run(args, console)
     except (NascoError, ArchiveError, PredictorError) as err:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2

@@ -10,7 +10,6 @@ CPU share, and never touch the archive: only the driver writes it (DESIGN.md §1
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ class WorkerSpec:
     space: dict
     train: dict
     teacher: str = ""
+    threads: int = 1  # torch threads while training (results depend on it: part of the recipe)
 
 
 @dataclass
@@ -68,13 +68,20 @@ def load_worker_context(spec: WorkerSpec) -> tuple:
 
 def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None) -> JobResult:
     """Train one job (in any process); never raises for a failing candidate."""
+    import torch
+
     layout, task, teacher = context or load_worker_context(spec)
     config = TrainConfig(**{**spec.train, "epochs": job.epochs})
-    result, model = train_candidate(layout, job.genome, task, config, seed=job.seed, teacher=teacher)
-    test_error = float("nan")
-    if job.test and model is not None:
-        test_error = evaluate(model, task, "test", batch_size=config.eval_batch_size,
-                              device=next(model.parameters()).device)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(spec.threads)
+    try:
+        result, model = train_candidate(layout, job.genome, task, config, seed=job.seed, teacher=teacher)
+        test_error = float("nan")
+        if job.test and model is not None:
+            test_error = evaluate(model, task, "test", batch_size=config.eval_batch_size,
+                                  device=next(model.parameters()).device)
+    finally:
+        torch.set_num_threads(previous)
     return JobResult(job, result, test_error)
 
 
@@ -106,10 +113,7 @@ class LocalExecutor(Executor):
         self.context = None
 
 
-def _ray_train(spec: WorkerSpec, job: TrainJob, threads: int) -> JobResult:
-    import torch
-
-    torch.set_num_threads(threads)
+def _ray_train(spec: WorkerSpec, job: TrainJob) -> JobResult:
     return run_job(spec, job)
 
 
@@ -132,7 +136,6 @@ class RayExecutor(Executor):
         self.spec = spec
         self._remote = ray.remote(_ray_train).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                                                       retry_exceptions=False)
-        self._threads = max(1, math.floor(num_cpus))
 
     def run(self, jobs: list[TrainJob], stop: Callable[[], bool]) -> Iterator[JobResult]:
         ray = self._ray
@@ -142,7 +145,7 @@ class RayExecutor(Executor):
         in_flight: list = []
         while pending or in_flight:
             while pending and len(in_flight) < 2 * capacity and not stop():
-                in_flight.append(self._remote.remote(spec_ref, pending.pop(0), self._threads))
+                in_flight.append(self._remote.remote(spec_ref, pending.pop(0)))
             if not in_flight:
                 return
             done, in_flight = ray.wait(in_flight, num_returns=1)

@@ -5,9 +5,16 @@ range; activations: per tensor, asymmetric, range from an exponential moving ave
 batch min/max, Jacob et al. 2018), so the Numba simulation and these modules agree bit for
 bit. torch's fake-quant ops pass gradients straight through inside the clamping range
 (Bengio et al. 2013). A bit-width of 32 means float: the module is the identity.
+
+For export (ONNX), :func:`arithmetic_fake_quant` switches the modules of a model to the same
+formula written with elementwise ops (``round(x · (1/s)) + z``, clamp, ``(q − z) · s``, as
+torch's CPU kernel computes it), which exporters can trace; torch's fused op is used otherwise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -22,6 +29,7 @@ class Quantizer(nn.Module):
     def __init__(self, bits: int) -> None:
         super().__init__()
         self.bits = int(bits)
+        self.arithmetic = False
 
     @property
     def is_float(self) -> bool:
@@ -44,6 +52,9 @@ class WeightQuantizer(Quantizer):
             return w
         qmin, qmax = weight_qrange(self.bits)
         scale = (w.detach().abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
+        if self.arithmetic:
+            shape = (-1,) + (1,) * (w.dim() - 1)
+            return _fake_quant_ops(w, scale.view(shape), torch.zeros_like(scale).view(shape), qmin, qmax)
         zero_point = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
         return torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, qmin, qmax)
 
@@ -71,7 +82,8 @@ class ActQuantizer(Quantizer):
         if self.is_float or self.passes_through(x):
             return x
         detached = x.detach().float()
-        batch_min, batch_max = detached.amin(), detached.amax()
+        flat = detached.flatten()
+        batch_min, batch_max = flat.amin(dim=0), flat.amax(dim=0)
         if self.training:
             m = self.momentum
             new_min = torch.where(self.calibrated, m * self.running_min + (1 - m) * batch_min, batch_min)
@@ -85,8 +97,30 @@ class ActQuantizer(Quantizer):
             hi = torch.where(self.calibrated, self.running_max, batch_max)
         scale, zero_point = act_qparams_torch(lo, hi, self.bits)
         qmin, qmax = act_qrange(self.bits)
+        if self.arithmetic:
+            return _fake_quant_ops(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
         out = torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax)
         return out.to(x.dtype)
+
+
+def _fake_quant_ops(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int
+                    ) -> torch.Tensor:
+    """Fake quantization from elementwise ops (round half to even, like ``std::nearbyint``)."""
+    q = torch.clamp(torch.round(x * (1.0 / scale)) + zero_point, qmin, qmax)
+    return (q - zero_point) * scale
+
+
+@contextmanager
+def arithmetic_fake_quant(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, the model's quantizers use elementwise ops (traceable by exporters)."""
+    quantizers = [m for m in model.modules() if isinstance(m, Quantizer)]
+    for q in quantizers:
+        q.arithmetic = True
+    try:
+        yield model
+    finally:
+        for q in quantizers:
+            q.arithmetic = False
 
 
 def act_qparams_torch(lo: torch.Tensor, hi: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:

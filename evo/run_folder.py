@@ -2,7 +2,9 @@
 
 Layout: ``config.toml`` (the resolved configuration), ``archive.h5``, ``log.txt``,
 ``checkpoint.json`` + ``checkpoint.npz`` (written atomically after every generation),
-``bounds.json`` (gene bounds from the sensitivity pre-processing) and ``front.csv``.
+``bounds.json`` (gene bounds from the sensitivity pre-processing), ``surrogate.jsonl`` (per
+generation: the surrogate's predicted and the true errors of the screened candidates) and
+``front.csv``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from nasco.evo.campaign_config import CampaignConfig, ConfigError, config_from_d
 
 CONFIG_FILE, ARCHIVE_FILE, LOG_FILE = "config.toml", "archive.h5", "log.txt"
 CHECKPOINT_JSON, CHECKPOINT_NPZ = "checkpoint.json", "checkpoint.npz"
-BOUNDS_FILE, FRONT_FILE = "bounds.json", "front.csv"
+BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG = "bounds.json", "front.csv", "surrogate.jsonl"
 RUN_FILES = (CONFIG_FILE, ARCHIVE_FILE, f"{ARCHIVE_FILE}.lock", LOG_FILE, CHECKPOINT_JSON, CHECKPOINT_NPZ,
-             BOUNDS_FILE, FRONT_FILE)
+             BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG)
 
 
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -3,6 +3,9 @@
 ``pareto_ranks`` is a Numba kernel: front index (0 = non-dominated) of every row of an
 objective matrix F (N, M); ``pareto_ranks_reference`` is the plain NumPy reference, and
 ``crowding_distance`` the NSGA-II crowding of one front (boundary points get +inf).
+``non_dominated`` finds the first front alone in O(N log N + N·|front|) (rows sorted
+lexicographically can only be dominated by earlier rows, and checking the front kept so far
+suffices by transitivity), for archives of 10⁵ records and more.
 """
 
 from __future__ import annotations
@@ -99,3 +102,42 @@ def crowding_distance(F: np.ndarray) -> np.ndarray:
         if span > 0:
             distance[order[1:-1]] += (F[order[2:], k] - F[order[:-2], k]) / span
     return distance
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_front(F, order, out):  # pragma: no cover - jitted
+    m = F.shape[1]
+    front = np.empty(F.shape[0], dtype=np.int64)
+    size = 0
+    for i in order:
+        dominated = False
+        for a in range(size):
+            j = front[a]
+            no_worse = True
+            better = False
+            for k in range(m):
+                if F[j, k] > F[i, k]:
+                    no_worse = False
+                    break
+                if F[j, k] < F[i, k]:
+                    better = True
+            if no_worse and better:
+                dominated = True
+                break
+        if not dominated:
+            front[size] = i
+            size += 1
+            out[i] = True
+
+
+def non_dominated(F: np.ndarray) -> np.ndarray:
+    """Boolean mask (N,) of the rows of F (N, M) no other row dominates (minimisation); NaN refused."""
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    if F.ndim != 2:
+        raise ValueError(f"F: shape {F.shape} is not allowed; allowed: (N, M)")
+    if np.isnan(F).any():
+        raise ValueError("F: contains NaN; allowed: numbers (use +inf for a missing objective)")
+    out = np.zeros(F.shape[0], dtype=np.bool_)
+    if F.shape[0]:
+        _first_front(F, np.lexsort(F.T[::-1]).astype(np.int64), out)
+    return out

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nasco.archive import HDF5Archive
+from nasco.archive import HDF5Archive, Record
+from nasco.evo import compile_space, default_space, sample_genomes
+from nasco.evo.campaign import RESULT_COLUMNS
 from nasco.evo.campaign_config import config_from_dict, dump_config
+from nasco.evo.genome import genome_costs
+from nasco.kernels.tables import COST_NAMES
 
 TINY = {
     "campaign": {"name": "tiny", "seed": 3},
@@ -42,3 +46,27 @@ def archive_rows(folder: Path) -> dict[tuple[str, int], tuple]:
         values = tuple(np.nan_to_num(table.values[i], nan=-1.0).tolist())
         out[key] = (tuple(table.genome(i).tolist()), int(table.rows["status"][i]), values)
     return out
+
+
+def synthetic_archive(path: Path, n: int, *, seed: int = 0, campaign: str = "syn", task: str = "digits") -> Path:
+    """An archive of ``n`` random genomes of the 8×8 default space with exact costs and random errors
+    (a few failed, a few exact duplicates of objectives) — for the front and report tests."""
+    layout = compile_space(default_space((1, 8, 8), 10))
+    rng = np.random.default_rng(seed)
+    genomes = np.unique(sample_genomes(layout, rng, n), axis=0)
+    costs = genome_costs(layout, genomes).astype(float)
+    errors = np.round(rng.uniform(0.01, 0.6, len(genomes)), 2)  # rounding makes ties
+    records = []
+    for i, (g, c, e) in enumerate(zip(genomes, costs, errors, strict=True)):
+        failed = i % 17 == 5
+        records.append(Record(genome=g, space_id=layout.space.space_id, task_id=task, fidelity=2,
+                              values={"error": float("nan") if failed else float(e),
+                                      **dict(zip(COST_NAMES, c.tolist(), strict=True)), "test_error": float("nan")},
+                              status="failed" if failed else "ok", reason="diverged" if failed else "",
+                              generation=i % 5, campaign_id=campaign, seed=i,
+                              curve=np.array([0.9, 0.5, e], np.float32), wall_time_s=1.0 + i % 3))
+    with HDF5Archive(path, "a", columns=RESULT_COLUMNS) as archive:
+        archive.register_space(layout.space.space_id, layout.space.to_dict(), layout.n_genes)
+        archive.register_task(task, {"name": task})
+        archive.append(records)
+    return path

@@ -1,9 +1,13 @@
-"""Shared fixtures: single-threaded torch, compiled default spaces at the four input shapes."""
+"""Shared fixtures: single-threaded torch, compiled default spaces at the four input shapes, and
+the tiny campaign (run once per session; its run folder feeds the campaign, front and report tests)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
+from campaign_helpers import tiny_config
 
 from nasco.evo import compile_space, default_space
 
@@ -24,3 +28,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(params=SHAPES, ids=lambda s: "x".join(map(str, s)))
 def layout(request):
     return compile_space(default_space(request.param, 10))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(run folder, config, final front, seconds) of the tiny campaign, uninterrupted, in this process."""
+    from nasco.evo.campaign import Campaign
+    from nasco.evo.run_folder import prepare_run_folder
+
+    folder = tmp_path_factory.mktemp("tiny") / "run"
+    config = prepare_run_folder(folder, tiny_config(folder), resume=False, force=False)
+    started = time.perf_counter()
+    front = Campaign(config, folder).run()
+    return folder, config, front, time.perf_counter() - started

@@ -32,16 +32,6 @@ def _non_dominated(F: np.ndarray) -> np.ndarray:
     return keep
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny campaign run once, uninterrupted, in this process."""
-    folder = tmp_path_factory.mktemp("tiny") / "run"
-    config = prepare_run_folder(folder, tiny_config(folder), resume=False, force=False)
-    started = time.perf_counter()
-    front = Campaign(config, folder).run()
-    return folder, config, front, time.perf_counter() - started
-
-
 def test_tiny_campaign_archive_front_and_hypervolume(tiny_run):
     folder, config, _front, seconds = tiny_run
     assert seconds < 120

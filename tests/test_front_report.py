@@ -1,0 +1,128 @@
+"""Inspecting fronts: `nasco front`/`show` tables, CSV/JSON, plots, live state, and model export."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from campaign_helpers import synthetic_archive
+from matplotlib.image import imread
+
+from nasco.archive import HDF5Archive
+from nasco.evo.cli import main
+from nasco.evo.export import export_candidate, load_model
+from nasco.evo.front import writer_is_live
+from nasco.evo.genome import genome_costs
+from nasco.evo.layout import compile_space
+from nasco.evo.model_stats import count_macs_params
+from nasco.evo.space_io import space_from_dict
+from nasco.evo.task_spec import load_task_spec
+from nasco.evo.trainer import TrainConfig, train_candidate
+
+
+def _brute_front(path, objectives=("error", "bitops")):
+    with HDF5Archive(path) as archive:
+        ok = archive.table().filter(status="ok")
+    F = np.column_stack([ok.column(n) for n in objectives])
+    keep = [not np.any(np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1)) for i in range(len(F))]
+    return set(ok.column("genome_hash")[np.array(keep)])
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return synthetic_archive(tmp_path_factory.mktemp("front") / "syn.h5", 400)
+
+
+def test_front_json_equals_brute_force_and_csv_round_trips(archive, tmp_path, capsys):
+    assert main(["front", str(archive), "--json", "-", "--knee"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    hashes = {r["genome_hash"] for r in data["front"]}
+    assert hashes == _brute_front(archive)
+    assert data["knee"] in {r["index"] for r in data["front"]}
+    assert [r["error"] for r in data["front"]] == sorted(r["error"] for r in data["front"])
+    three = ("error", "bitops", "size_bits")
+    assert main(["front", str(archive), "--objectives", "error,bitops,size", "--csv", str(tmp_path / "f.csv"),
+                 "--json", str(tmp_path / "f.json"), "--sort", "bitops"]) == 0
+    with open(tmp_path / "f.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    from_json = json.loads((tmp_path / "f.json").read_text())["front"]
+    assert {r["genome_hash"] for r in rows} == _brute_front(archive, three)
+    assert [r["genome_hash"] for r in rows] == [r["genome_hash"] for r in from_json]
+    for r, j in zip(rows, from_json, strict=True):
+        assert float(r["error"]) == j["error"] and int(r["macs"]) == j["macs"] and int(r["depth"]) == j["depth"]
+        assert float(r["mean_w_bits"]) == pytest.approx(j["mean_w_bits"])
+    assert [int(r["bitops"]) for r in rows] == sorted(int(r["bitops"]) for r in rows)
+    out = capsys.readouterr().out
+    assert "finished (no writer)" in out and "size (KiB)" in out
+
+
+def _assert_real_image(path, min_size=(300, 300)):
+    image = imread(path)
+    assert image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1]
+    gray = image[..., :3].mean(axis=2)
+    assert gray.std() > 0.05  # not blank
+    assert (gray < 0.5).mean() > 0.002  # some dark ink: axes, labels, points
+
+
+@pytest.mark.parametrize("objectives", ["error,bitops", "error,bitops,size"])
+def test_front_plot_is_a_real_image(archive, tmp_path, objectives):
+    png = tmp_path / "front.png"
+    assert main(["front", str(archive), "--objectives", objectives, "--plot", str(png), "--knee"]) == 0
+    _assert_real_image(png, (400, 500 if objectives.count(",") == 1 else 1200))
+
+
+def test_show_prints_layers_and_plots(archive, tmp_path, capsys):
+    with HDF5Archive(archive) as a:
+        table = a.table()
+    h = table.rows["genome_hash"][0].decode()
+    png = tmp_path / "show.png"
+    assert main(["show", str(archive), h[:6], "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert h in out and "stages[0].blocks[0].depthwise" in out and "val error per epoch" in out
+    _assert_real_image(png, (600, 500))
+    assert main(["show", str(archive), "#3"]) == 0
+    assert main(["show", str(archive), "zzzz"]) == 2
+    assert "no record has this genome hash" in capsys.readouterr().err
+    assert main(["show", str(archive), "#100000"]) == 2
+
+
+def test_front_errors_and_live_state(tmp_path, archive, capsys):
+    assert writer_is_live(archive) is False
+    with HDF5Archive(archive, "a"):
+        assert writer_is_live(archive) is True
+        assert main(["front", str(archive)]) == 0  # a reader works while the writer is open (SWMR)
+        assert "live: a campaign is writing this archive" in capsys.readouterr().out
+    assert main(["front", str(archive), "--objectives", "error,latency"]) == 2
+    assert main(["front", str(archive), "--task", "cifar10"]) == 2
+    assert "no successful records" in capsys.readouterr().err
+    assert main(["front", str(tmp_path / "missing.h5")]) == 2
+
+
+def test_export_reproduces_the_archived_candidate(tiny_run, tmp_path):
+    folder, config, _, _ = tiny_run
+    with HDF5Archive(folder / "archive.h5") as a:
+        table, spaces, tasks = a.table(), dict(a.spaces), dict(a.tasks)
+    ok = np.flatnonzero((table.rows["status"] == 0) & (table.rows["fidelity"] == config.training.epochs))
+    i = int(ok[0])
+    record = table.record(i)
+    result = export_candidate(folder / "archive.h5", f"#{i}", tmp_path / "exported", onnx=True)
+    assert result.reproduced is True and result.val_error == record.values["error"]
+    assert result.onnx_max_abs_diff is not None and result.onnx_max_abs_diff < 1e-4
+    model = load_model(tmp_path / "exported")
+    layout = compile_space(space_from_dict(spaces[record.space_id]["space"]))
+    task = load_task_spec({**tasks[record.task_id], "root": "", "download": False})
+    again, slim = train_candidate(layout, record.genome, task, TrainConfig(**tasks[record.task_id]["train"],
+                                  epochs=record.fidelity, device="cpu"), seed=record.seed)
+    assert again.val_error == record.values["error"]
+    x = task.normalize(task.val.x[:64])
+    with torch.no_grad():
+        assert torch.equal(model(x), slim(x))
+    macs, params = count_macs_params(model, layout.space.input_shape, device="cpu")
+    costs = genome_costs(layout, record.genome)[0]
+    assert (macs, params) == (costs[0], costs[1])
+    meta = json.loads((tmp_path / "exported" / "record.json").read_text())
+    assert meta["reproduced"] is True and 0 <= meta["test_error"] <= 1
+    assert "load_model" in (tmp_path / "exported" / "README.md").read_text()
