@@ -5,38 +5,53 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from rich.console import Console
 from rich.markup import escape
 
 from nasco.archive import ArchiveError
-from nasco.evo import cli_archive, cli_front, cli_report, cli_run, cli_space, cli_surrogate, cli_train
 from nasco.evo.errors import NascoError
-from nasco.surrogate import PredictorError
 
-SUBCOMMANDS = (cli_run, cli_front, cli_report, cli_space, cli_train, cli_archive, cli_surrogate)
+# Subcommand → the module that defines it. Only the module of the command being run is imported
+# (all of them for `nasco --help`), so light commands never import torch.
+COMMANDS = {"run": "cli_run", "init": "cli_run", "resume": "cli_run", "front": "cli_front", "show": "cli_front",
+            "report": "cli_report", "export": "cli_report", "space": "cli_space", "train": "cli_train",
+            "archive": "cli_archive", "surrogate": "cli_surrogate"}
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasco",
         description="Search a network's architecture together with its per-layer compression.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in SUBCOMMANDS:
-        module.add_parser(sub)
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    wanted = [COMMANDS[words[0]]] if words and words[0] in COMMANDS else sorted(set(COMMANDS.values()))
+    for name in dict.fromkeys(COMMANDS.values()):
+        if name in wanted:
+            import_module(f"nasco.evo.{name}").add_parser(sub)
     return parser
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input (exit status 2); the surrogate's only if it was imported."""
+    errors: list[type[Exception]] = [NascoError, ArchiveError]
+    predictors = sys.modules.get("nasco.surrogate.predictors")
+    if predictors is not None:
+        errors.append(predictors.PredictorError)
+    return tuple(errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nasco`` console script; returns the exit status (2: bad input)."""
-    args = make_parser().parse_args(argv)
+    args = make_parser(argv).parse_args(argv)
     console = Console()
     if not console.is_terminal:  # files and pipes: wide enough that tables are not cut
         console = Console(width=160)
     try:
         status = args.run(args, console)
-    except (NascoError, ArchiveError, PredictorError) as err:
+    except _user_errors() as err:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
     return int(status or 0)

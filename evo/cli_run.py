@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from nasco.evo.campaign import Campaign
 from nasco.evo.campaign_config import CampaignConfig, example_config, load_config
 from nasco.evo.cli_space import CliError
 from nasco.evo.run_folder import prepare_run_folder
@@ -69,6 +68,8 @@ def run_resume(args: argparse.Namespace, console: Console) -> int:
 def _run(config: CampaignConfig, folder: Path, console: Console) -> int:
     console.print(f"campaign {config.campaign.name!r} in {folder} (seed {config.campaign.seed}, objectives "
                   f"{', '.join(config.objectives.names)})", highlight=False, markup=False)
+    from nasco.evo.campaign import Campaign
+
     campaign = Campaign(config, folder, console=console)
     campaign.run()
     return 130 if campaign.stopped else 0
