@@ -47,7 +47,8 @@ def make_archive(path: Path, n: int) -> None:
         for start in range(0, n, 10_000):
             archive.append(Record(genome=g, space_id=layout.space.space_id, task_id="digits", fidelity=4,
                                   values={"error": float(e), **dict(zip(COST_NAMES, c.tolist(), strict=True)),
-                                          "test_error": float("nan")}, generation=i // 1000, campaign_id="bench",
+                                          "latency_us": float("nan"), "test_error": float("nan")},
+                                  generation=i // 1000, campaign_id="bench",
                                   curve=np.array([e], np.float32))
                            for i, (g, c, e) in enumerate(zip(genomes[start:start + 10_000], costs[start:start + 10_000],
                                                              errors[start:start + 10_000], strict=True), start))

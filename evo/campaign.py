@@ -30,16 +30,15 @@ from rich.console import Console
 from nasco.archive import HDF5Archive, Record, RecordTable
 from nasco.evo.campaign_config import CampaignConfig
 from nasco.evo.campaign_progress import CampaignMonitor, GenerationStats
-from nasco.evo.campaign_setup import CampaignContext, objective_matrix
+from nasco.evo.campaign_setup import CAMPAIGN_COSTS, CampaignContext, objective_matrix
 from nasco.evo.compression_strategy import scheduled_bounds
 from nasco.evo.executors import TrainJob
 from nasco.evo.features import genome_features
-from nasco.evo.genome import canonicalize, genome_costs, genome_hash, sample_genomes
+from nasco.evo.genome import canonicalize, genome_hash, sample_genomes
 from nasco.evo.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
 from nasco.evo.run_folder import ARCHIVE_FILE, LOG_FILE, SURROGATE_LOG, load_checkpoint, save_checkpoint
 from nasco.evo.surrogate_io import from_target, to_target
 from nasco.kernels.pareto import crowding_distance, non_dominated
-from nasco.kernels.tables import COST_NAMES
 from nasco.surrogate import fit_with_transfer, screen, select_predictor
 
 
@@ -179,7 +178,7 @@ class Campaign:
         c, ctx = self.config, self.ctx
         k = c.search.population if generation == 0 else c.search.offspring
         k = int(min(k, self._budget_left(archive)))
-        costs = genome_costs(ctx.layout, genomes)
+        costs = ctx.costs(genomes)
         feasible = ctx.feasible(costs)
         known = ctx.known_records(archive, generation)
         hashes = [genome_hash(ctx.layout, g) for g in genomes]
@@ -242,7 +241,7 @@ class Campaign:
             return None
         records = [rows[h] for h in hashes]
         errors = np.array([r.values["error"] if r.status == "ok" else 1.0 for r in records])
-        costs = np.array([[r.values[name] for name in COST_NAMES] for r in records])
+        costs = np.array([[r.values[name] for name in CAMPAIGN_COSTS] for r in records])
         infeasible = np.array([r.status != "ok" for r in records]) | ~ctx.accurate(errors)
         return objective_matrix(c, errors, costs), infeasible
 
@@ -268,7 +267,8 @@ class Campaign:
         """This campaign's feasible search records and their objectives F."""
         ctx = self.ctx
         rows = ctx.own_records(archive, self.config.training.epochs).filter(status="ok")
-        costs = np.column_stack([rows.column(name) for name in COST_NAMES]) if len(rows) else np.zeros((0, 5))
+        costs = np.column_stack([rows.column(name) for name in CAMPAIGN_COSTS]) if len(rows) \
+            else np.zeros((0, len(CAMPAIGN_COSTS)))
         keep = ctx.accurate(rows.column("error")) & ctx.feasible(costs)
         rows = rows.select(np.flatnonzero(keep))
         return rows, objective_matrix(self.config, rows.column("error"), costs[keep])
@@ -325,7 +325,7 @@ class Campaign:
         return final if final is not None and len(final) else front
 
 
-RESULT_COLUMNS = ("error", *COST_NAMES, "test_error")
+RESULT_COLUMNS = ("error", *CAMPAIGN_COSTS, "test_error")
 
 
 def _main_thread() -> bool:

@@ -20,11 +20,12 @@ import tomli_w
 
 from nasco.evo.errors import NascoError
 
-OBJECTIVES = ("error", "macs", "params", "bitops", "size", "peak_memory")
+OBJECTIVES = ("error", "macs", "params", "bitops", "size", "peak_memory", "latency")
 COST_OF_OBJECTIVE = {"macs": "macs", "params": "params", "bitops": "bitops", "size": "size_bits",
-                     "peak_memory": "peak_act_bits"}
+                     "peak_memory": "peak_act_bits", "latency": "latency_us"}
 CONSTRAINTS = {"max_macs": ("macs", 1.0), "max_params": ("params", 1.0), "max_bitops": ("bitops", 1.0),
-               "max_size_kb": ("size_bits", 8 * 1024.0), "max_peak_memory_kb": ("peak_act_bits", 8 * 1024.0)}
+               "max_size_kb": ("size_bits", 8 * 1024.0), "max_peak_memory_kb": ("peak_act_bits", 8 * 1024.0),
+               "max_latency_ms": ("latency_us", 1000.0)}
 SCHEDULES = ("none", "strict-to-relaxed")
 EXECUTORS = ("local", "ray")
 
@@ -66,6 +67,7 @@ class ObjectivesSection:
     names: list = _f(["error", "bitops"], f"objectives to minimise, from {', '.join(OBJECTIVES)}")
     reference: list = _f([], "hypervolume reference point, one value per objective (costs in log10); "
                              "empty: from the first generation")
+    latency_lut: str = _f("", "latency look-up table (nasco latency profile) for the latency objective/constraint")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ConstraintsSection:
     max_bitops: float = _f(0.0, "upper bound on BitOps (0: none)")
     max_size_kb: float = _f(0.0, "upper bound on weight storage in KiB (0: none)")
     max_peak_memory_kb: float = _f(0.0, "upper bound on peak activation memory in KiB (0: none)")
+    max_latency_ms: float = _f(0.0, "upper bound on predicted latency in ms (needs objectives.latency_lut; 0: none)")
     min_accuracy: float = _f(0.0, "trained candidates below this validation accuracy count as infeasible")
 
 
@@ -204,6 +207,9 @@ def _check(c: CampaignConfig) -> None:
             raise _unknown("objective", str(name), list(OBJECTIVES))
     _require("objectives.names", len(names) >= 2 and len(set(names)) == len(names) and "error" in names, names,
              "≥ 2 distinct objectives including error")
+    needs_lut = "latency" in names or c.constraints.max_latency_ms > 0
+    _require("objectives.latency_lut", bool(c.objectives.latency_lut) or not needs_lut, c.objectives.latency_lut,
+             "a latency table (nasco latency profile -o lut.h5) when latency is an objective or constrained")
     ref = c.objectives.reference
     _require("objectives.reference", not ref or (len(ref) == len(names) and all(
         isinstance(v, int | float) and math.isfinite(v) for v in ref)), ref,

@@ -23,6 +23,7 @@ from nasco.evo.default_space import default_space
 from nasco.evo.executors import Executor, JobResult, LocalExecutor, RayExecutor, WorkerSpec, load_worker_context
 from nasco.evo.features import genome_features
 from nasco.evo.genome import fixed_genome, genome_costs, sample_genomes
+from nasco.evo.latency_lut import LatencyTable
 from nasco.evo.layout import GenomeLayout, compile_space
 from nasco.evo.nsga import GeneBounds, latin_hypercube
 from nasco.evo.run_folder import BOUNDS_FILE, FRONT_FILE, write_atomic, write_front_csv
@@ -34,23 +35,35 @@ from nasco.kernels.pareto import pareto_ranks
 from nasco.kernels.tables import COST_NAMES
 from nasco.surrogate import Predictor, select_predictor
 
+CAMPAIGN_COSTS = (*COST_NAMES, "latency_us")  # the kernels' exact costs, then the LUT's latency (NaN without one)
+
 
 def objective_matrix(config: CampaignConfig, errors: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """Objectives to minimise, (N, M): the error as is, costs as log10 (crowding then sees decades)."""
+    """Objectives to minimise, (N, M), from errors (N,) and costs (N, 6) in ``CAMPAIGN_COSTS`` order: the
+    error as is, costs as log10 (crowding then sees decades)."""
     columns = []
     for name in config.objectives.names:
         if name == "error":
             columns.append(np.asarray(errors, dtype=np.float64))
         else:
-            columns.append(np.log10(np.maximum(costs[:, COST_NAMES.index(COST_OF_OBJECTIVE[name])], 1.0)))
+            columns.append(np.log10(np.maximum(costs[:, CAMPAIGN_COSTS.index(COST_OF_OBJECTIVE[name])], 1.0)))
     return np.column_stack(columns) if columns else np.zeros((len(errors), 0))
 
 
-def cheapest_costs(layout: GenomeLayout, seed: int) -> np.ndarray:
+def space_costs(layout: GenomeLayout, latency: LatencyTable | None, genomes: np.ndarray) -> np.ndarray:
+    """float64 (N, 6) costs in ``CAMPAIGN_COSTS`` order (latency in µs from the table, NaN without one)."""
+    costs = np.full((len(genomes), len(CAMPAIGN_COSTS)), np.nan)
+    costs[:, : len(COST_NAMES)] = genome_costs(layout, genomes)
+    if latency is not None and len(genomes):
+        costs[:, -1] = latency.predict(layout, genomes)
+    return costs
+
+
+def cheapest_costs(layout: GenomeLayout, seed: int, latency: LatencyTable | None = None) -> np.ndarray:
     """Lowest value of every cost over the space: the most compressed genome and 20,000 random ones."""
     candidates = np.vstack([fixed_genome(layout, arch="min", weight_bits=0, act_bits=0, prune=1.0),
                             sample_genomes(layout, np.random.default_rng(seed), 20_000)])
-    return genome_costs(layout, candidates).min(axis=0)
+    return np.min(space_costs(layout, latency, candidates), axis=0)
 
 
 @dataclass
@@ -65,6 +78,7 @@ class CampaignContext:
     source: Predictor | None
     monitor: CampaignMonitor
     folder: Path
+    latency: LatencyTable | None = None
 
     @staticmethod
     def create(config: CampaignConfig, folder: Path, archive: HDF5Archive, monitor: CampaignMonitor
@@ -74,14 +88,18 @@ class CampaignContext:
         task = load_task_spec(spec_task)
         space = load_space(c.space.file) if c.space.file else default_space(task.input_shape, task.num_classes)
         layout = compile_space(space)
-        limits = np.full(len(COST_NAMES), np.inf)
+        latency = None
+        if c.objectives.latency_lut:
+            latency = LatencyTable.load(c.objectives.latency_lut)
+            latency.check_layout(layout)
+        limits = np.full(len(CAMPAIGN_COSTS), np.inf)
         for name, (cost, unit) in CONSTRAINTS.items():
             bound = getattr(c.constraints, name)
             if bound:
-                limits[COST_NAMES.index(cost)] = bound * unit
-        cheapest = cheapest_costs(layout, c.campaign.seed)
+                limits[CAMPAIGN_COSTS.index(cost)] = bound * unit
+        cheapest = cheapest_costs(layout, c.campaign.seed, latency)
         for name, (cost, unit) in CONSTRAINTS.items():
-            i = COST_NAMES.index(cost)
+            i = CAMPAIGN_COSTS.index(cost)
             if cheapest[i] > limits[i]:
                 raise ConfigError(f"constraints.{name} = {getattr(c.constraints, name)} cannot be met: the cheapest "
                                   f"network of the space needs {cheapest[i] / unit:.6g}")
@@ -103,7 +121,7 @@ class CampaignContext:
         else:
             executor = LocalExecutor(spec, context)
         ctx = CampaignContext(c, layout, task.name, spec, executor, GeneBounds(layout), limits, None, monitor,
-                              folder)
+                              folder, latency)
         ctx.base_bounds = ctx._base_bounds(context)
         ctx.source = ctx._transfer_source(archive)
         return ctx
@@ -158,7 +176,7 @@ class CampaignContext:
         seen: set[bytes] = set()
 
         def take(genomes: np.ndarray) -> None:
-            feasible = self.feasible(genome_costs(self.layout, genomes))
+            feasible = self.feasible(self.costs(genomes))
             for g in genomes[feasible]:
                 if len(chosen) < n and g.tobytes() not in seen:
                     seen.add(g.tobytes())
@@ -168,7 +186,7 @@ class CampaignContext:
             rows = self.known_records(archive, 0).filter(status="ok")
             if len(rows):
                 F = objective_matrix(self.config, rows.column("error"),
-                                     np.column_stack([rows.column(k) for k in COST_NAMES]))
+                                     np.column_stack([rows.column(k) for k in CAMPAIGN_COSTS]))
                 take(bounds.clip(rows.genome_matrix()[np.argsort(pareto_ranks(F), kind="stable")][: n // 2]))
         for _ in range(100):
             if len(chosen) >= n:
@@ -180,9 +198,14 @@ class CampaignContext:
         return np.array(chosen)
 
     # ------------------------------------------------------------- records
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        """float64 (N, 6) costs of genomes in ``CAMPAIGN_COSTS`` order."""
+        return space_costs(self.layout, self.latency, genomes)
+
     def feasible(self, costs: np.ndarray) -> np.ndarray:
-        """Which genomes meet the cost constraints, from their costs (N, 5)."""
-        return np.all(np.asarray(costs, dtype=np.float64) <= self.bounds_limits, axis=1)
+        """Which genomes meet the cost constraints, from their costs (N, 6); NaN (no latency table) passes."""
+        costs = np.nan_to_num(np.asarray(costs, dtype=np.float64), nan=0.0)
+        return np.all(costs <= self.bounds_limits, axis=1)
 
     def accurate(self, errors: np.ndarray) -> np.ndarray:
         """Which validation errors meet ``min_accuracy``."""
@@ -206,8 +229,8 @@ class CampaignContext:
 
     def to_record(self, done: JobResult, generation: int) -> Record:
         r, job = done.result, done.job
-        costs = genome_costs(self.layout, job.genome)[0].astype(float)
-        values = {"error": r.val_error, **dict(zip(COST_NAMES, costs.tolist(), strict=True)),
+        costs = self.costs(job.genome[None, :])[0]
+        values = {"error": r.val_error, **dict(zip(CAMPAIGN_COSTS, costs.tolist(), strict=True)),
                   "test_error": done.test_error}
         return Record(genome=job.genome, space_id=self.layout.space.space_id, task_id=self.task_id,
                       fidelity=job.epochs, values=values, status=r.status, reason=r.reason,
@@ -227,6 +250,7 @@ class CampaignContext:
                 "final_val_error": final.column("error")[j] if j is not None else "",
                 "test_error": final.column("test_error")[j] if j is not None else "",
                 **{name: int(front.column(name)[i]) for name in COST_NAMES},
+                "latency_us": front.column("latency_us")[i],
                 "genome": " ".join(map(str, front.genome(i).tolist())),
             })
         write_front_csv(self.folder / FRONT_FILE, rows)

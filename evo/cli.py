@@ -17,7 +17,7 @@ from nasco.evo.errors import NascoError
 # (all of them for `nasco --help`), so light commands never import torch.
 COMMANDS = {"run": "cli_run", "init": "cli_run", "resume": "cli_run", "front": "cli_front", "show": "cli_front",
             "report": "cli_report", "export": "cli_report", "space": "cli_space", "train": "cli_train",
-            "archive": "cli_archive", "surrogate": "cli_surrogate"}
+            "archive": "cli_archive", "surrogate": "cli_surrogate", "latency": "cli_latency"}
 
 
 def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -23,8 +23,9 @@ from nasco.evo.space_io import space_from_dict
 from nasco.kernels.encode import encode_genomes
 from nasco.kernels.pareto import non_dominated
 
-UNITS = {"error": "%", "macs": "M", "params": "k", "bitops": "G", "size": "KiB", "peak_memory": "KiB"}
-SCALE = {"error": 100.0, "macs": 1e-6, "params": 1e-3, "bitops": 1e-9, "size": 1 / 8192, "peak_memory": 1 / 8192}
+UNITS = {"error": "%", "macs": "M", "params": "k", "bitops": "G", "size": "KiB", "peak_memory": "KiB", "latency": "ms"}
+SCALE = {"error": 100.0, "macs": 1e-6, "params": 1e-3, "bitops": 1e-9, "size": 1 / 8192, "peak_memory": 1 / 8192,
+         "latency": 1e-3}
 
 
 def objective_column(name: str) -> str:
@@ -103,6 +104,12 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
     space_id = Counter(rows.column("space_id").tolist()).most_common(1)[0][0]
     rows = rows.filter(space=space_id)
     F = np.column_stack([rows.column(objective_column(n)) for n in objectives])
+    measured = ~np.isnan(F).any(axis=1)
+    if not measured.any():
+        missing = [n for n, col in zip(objectives, F.T, strict=True) if np.isnan(col).all()]
+        raise NascoError(f"objectives {missing} are not measured in the records of {task!r} (latency needs a "
+                         "campaign with objectives.latency_lut)")
+    rows, F = rows.select(np.flatnonzero(measured)), F[measured]
     layout = compile_space(space_from_dict(spaces[space_id]["space"]))
     return Front(rows, F, objectives, non_dominated(F), layout, task, int(fidelity))
 

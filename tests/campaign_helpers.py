@@ -61,7 +61,8 @@ def synthetic_archive(path: Path, n: int, *, seed: int = 0, campaign: str = "syn
         failed = i % 17 == 5
         records.append(Record(genome=g, space_id=layout.space.space_id, task_id=task, fidelity=2,
                               values={"error": float("nan") if failed else float(e),
-                                      **dict(zip(COST_NAMES, c.tolist(), strict=True)), "test_error": float("nan")},
+                                      **dict(zip(COST_NAMES, c.tolist(), strict=True)), "latency_us": float("nan"),
+                                      "test_error": float("nan")},
                               status="failed" if failed else "ok", reason="diverged" if failed else "",
                               generation=i % 5, campaign_id=campaign, seed=i,
                               curve=np.array([0.9, 0.5, e], np.float32), wall_time_s=1.0 + i % 3))

@@ -1,0 +1,131 @@
+"""Latency look-up tables: exact key coverage, kernel vs reference, refusal of foreign tables, profiling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from campaign_helpers import tiny_config
+
+from nasco.archive import HDF5Archive
+from nasco.evo import compile_space, default_space, sample_genomes
+from nasco.evo.campaign import Campaign
+from nasco.evo.cli import main
+from nasco.evo.genome import decode
+from nasco.evo.latency_lut import LatencyError, LatencyTable, layer_configurations, slot_activations
+from nasco.evo.latency_profile import deploy_model, profile
+from nasco.evo.run_folder import prepare_run_folder
+from nasco.kernels.latency import latency_reference, layer_key, pack_key, unpack_key
+
+
+def _fake_table(layout, seed=0):
+    keys = layer_configurations(layout)
+    rng = np.random.default_rng(seed)
+    return LatencyTable(layout.space.space_id, tuple(layout.space.input_shape), {"type": "cpu", "batch": 1,
+                        "threads": 1, "name": "test", "torch": torch.__version__}, keys,
+                        rng.uniform(5, 500, len(keys)), np.zeros(len(keys)), (30.0, 2.5))
+
+
+def test_every_layer_of_random_genomes_is_in_the_enumerated_table(layout):
+    keys = set(layer_configurations(layout).tolist())
+    act = slot_activations(layout)
+    seen = set()
+    for genome in sample_genomes(layout, np.random.default_rng(0), 400):
+        for row in decode(layout, genome).array:
+            seen.add(layer_key(row, act))
+    assert seen <= keys
+    assert len(seen) >= 0.5 * len(keys)  # the enumeration is not padded with impossible layers
+
+
+def test_key_packing_round_trips_and_refuses_overflow():
+    fields = {"kind": 1, "act": 1, "kernel": 7, "stride": 2, "c_in": 960, "c_out": 960, "h": 112, "w": 112}
+    assert unpack_key(pack_key(**fields)) == fields
+    with pytest.raises(ValueError, match="c_in=9000 does not fit"):
+        pack_key(**{**fields, "c_in": 9000})
+
+
+def test_kernel_equals_python_sum_over_the_table(layout):
+    table = _fake_table(layout)
+    genomes = sample_genomes(layout, np.random.default_rng(1), 200)
+    predicted = table.predict(layout, genomes)
+    lut = dict(zip(table.keys.tolist(), table.median_us.tolist(), strict=True))
+    act = slot_activations(layout)
+    expected = [latency_reference(decode(layout, g).array, act, lut, table.overhead) for g in genomes]
+    np.testing.assert_allclose(predicted, expected, rtol=1e-12)
+
+
+def test_missing_entries_and_foreign_tables_are_refused(tmp_path):
+    small = compile_space(default_space((1, 8, 8), 10))
+    table = _fake_table(small)
+    genome = sample_genomes(small, np.random.default_rng(2), 1)
+    gap = LatencyTable(table.space_id, table.input_shape, table.device, table.keys[1:], table.median_us[1:],
+                       table.spread_us[1:], table.overhead)
+    first = unpack_key(int(table.keys[0]))
+    layers_with_gap = sample_genomes(small, np.random.default_rng(3), 300)
+    with pytest.raises(LatencyError, match="is not in the latency table") as err:
+        gap.predict(small, layers_with_gap)
+    assert str(first["c_in"]) in str(err.value)
+    other = compile_space(default_space((1, 28, 28), 10))
+    with pytest.raises(LatencyError, match="cannot serve space"):
+        table.predict(other, sample_genomes(other, np.random.default_rng(0), 1))
+    unfinished = _fake_table(small)
+    unfinished.median_us[3] = np.nan
+    with pytest.raises(LatencyError, match="1 unmeasured entries"):
+        unfinished.predict(small, genome)
+    for suffix in (".json", ".h5"):
+        table.save(tmp_path / f"t{suffix}")
+        loaded = LatencyTable.load(tmp_path / f"t{suffix}")
+        np.testing.assert_array_equal(loaded.keys, table.keys)
+        np.testing.assert_array_equal(loaded.median_us, table.median_us)
+        assert loaded.overhead == table.overhead and loaded.device == table.device
+
+
+def test_profile_resumes_and_deployed_networks_match_the_model():
+    small = compile_space(default_space((1, 8, 8), 10))
+    keys = layer_configurations(small)
+    partial = profile(small, torch.device("cpu"), batch=1, threads=1, existing=None, warmup=1, repeats=3,
+                      budget_s=1e-9)  # nothing fits: every entry is skipped, none measured
+    assert len(partial.skipped) == len(keys) and np.isnan(partial.median_us).all()
+    half = LatencyTable(partial.space_id, partial.input_shape, partial.device, keys,
+                        np.where(np.arange(len(keys)) % 2 == 0, 7.0, np.nan), np.zeros(len(keys)))
+    calls = []
+    done = profile(small, torch.device("cpu"), batch=1, threads=1, existing=half, warmup=1, repeats=3,
+                   progress=lambda i, n: calls.append(n))
+    assert done.complete and calls and calls[0] == int(np.isnan(half.median_us).sum())
+    assert np.all(done.median_us[::2] == 7.0)  # measured entries are kept, not re-timed
+    genome = sample_genomes(small, np.random.default_rng(4), 1)[0]
+    model = deploy_model(small, genome)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.inference_mode():
+        assert model(x).shape == (2, 10)
+
+
+def test_cli_profile_and_check(tmp_path, capsys):
+    lut = tmp_path / "lut.json"
+    assert main(["latency", "profile", "--input", "1x8x8", "--repeats", "3", "--warmup", "1", "--calibrate", "3",
+                 "-o", str(lut)]) == 0
+    out = capsys.readouterr().out
+    assert "layer configurations of space" in out and "µs/layer" in out
+    assert main(["latency", "check", str(lut), "--samples", "6", "--repeats", "3", "--plot",
+                 str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Spearman ρ" in out and "MAPE" in out and (tmp_path / "c.png").stat().st_size > 5000
+    assert main(["latency", "check", str(lut), "--space", str(tmp_path / "nope.toml")]) == 2
+
+
+def test_campaign_with_a_latency_objective_records_the_table_prediction(tmp_path):
+    small = compile_space(default_space((1, 8, 8), 10))
+    lut = tmp_path / "lut.h5"
+    _fake_table(small).save(lut)
+    folder = tmp_path / "run"
+    config = tiny_config(folder, objectives={"names": ["error", "latency"], "latency_lut": str(lut)},
+                         search={"population": 4, "offspring": 2, "generations": 1},
+                         training={"final_epochs": 0}, task={"train_subset": 200})
+    Campaign(prepare_run_folder(folder, config, resume=False, force=False), folder).run()
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table()
+    assert len(table) == 6
+    expected = _fake_table(small).predict(small, table.genome_matrix())
+    np.testing.assert_allclose(table.column("latency_us"), expected)
+    front = (folder / "front.csv").read_text()
+    assert "latency_us" in front
