@@ -57,6 +57,7 @@ class Campaign:
         self.console = console or Console()
         self._stop = False
         self._interrupts = 0
+        self.reference: np.ndarray | None = None  # hypervolume reference point, fixed after generation 0
 
     # ---------------------------------------------------------------- control
     @property
@@ -134,7 +135,7 @@ class Campaign:
             algorithm.tell(infills=set_evaluated(offspring[picked], F, infeasible))
             if stats.predicted:
                 self._log_surrogate(genomes[picked], F[:, 0], infeasible, stats)
-            if generation == 0 and not hasattr(self, "reference"):
+            if self.reference is None:
                 self.reference = self._initial_reference(F[~infeasible], F)
             stats.hypervolume = self._hypervolume(archive)
             stats.best = self._best(archive)
