@@ -134,7 +134,7 @@ class Campaign:
             F, infeasible = outcome
             algorithm.tell(infills=set_evaluated(offspring[picked], F, infeasible))
             if stats.predicted:
-                self._log_surrogate(genomes[picked], F[:, 0], infeasible, stats)
+                self._log_surrogate(genomes[picked], F[:, c.objectives.names.index("error")], infeasible, stats)
             if self.reference is None:
                 self.reference = self._initial_reference(F[~infeasible], F)
             stats.hypervolume = self._hypervolume(archive)
@@ -209,7 +209,7 @@ class Campaign:
             stats.screening = best.family
         stats.tau = best.tau_mean
         mean, std = model.predict(genome_features(ctx.layout, genomes))
-        F_costs = objective_matrix(c, np.zeros(len(genomes)), costs)[:, 1:]
+        F_costs = np.delete(objective_matrix(c, np.zeros(len(genomes)), costs), c.objectives.names.index("error"), 1)
         picked = np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
                                 exclude=exclude))
         stats.predicted = {hashes[i]: float(from_target(mean[i])) for i in picked}

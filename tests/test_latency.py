@@ -129,3 +129,19 @@ def test_campaign_with_a_latency_objective_records_the_table_prediction(tmp_path
     np.testing.assert_allclose(table.column("latency_us"), expected)
     front = (folder / "front.csv").read_text()
     assert "latency_us" in front
+
+
+def test_error_need_not_be_the_first_objective(tmp_path):
+    import json
+
+    folder = tmp_path / "run"
+    config = tiny_config(folder, objectives={"names": ["bitops", "error"]},
+                         search={"population": 10, "offspring": 2, "generations": 1, "surrogate_families": ["trees"]},
+                         training={"final_epochs": 0}, task={"train_subset": 200})
+    Campaign(prepare_run_folder(folder, config, resume=False, force=False), folder).run()
+    logged = [json.loads(line) for line in (folder / "surrogate.jsonl").read_text().splitlines()]
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table()
+    errors = dict(zip(table.column("genome_hash"), table.column("error"), strict=True))
+    assert logged and all(errors[h] == e for entry in logged for h, e in zip(entry["hashes"], entry["true"],
+                                                                              strict=True))
