@@ -59,13 +59,19 @@ def _ranks(F, out):  # pragma: no cover - jitted
         rank += 1
 
 
-def pareto_ranks(F: np.ndarray) -> np.ndarray:
-    """Front index of each row of F (N, M) under minimisation, int64 (N,); NaN rows are refused."""
+def _objectives(F: np.ndarray) -> np.ndarray:
+    """F as contiguous float64 (N, M); other shapes and NaN are refused."""
     F = np.ascontiguousarray(F, dtype=np.float64)
     if F.ndim != 2:
         raise ValueError(f"F: shape {F.shape} is not allowed; allowed: (N, M)")
     if np.isnan(F).any():
         raise ValueError("F: contains NaN; allowed: numbers (use +inf for a missing objective)")
+    return F
+
+
+def pareto_ranks(F: np.ndarray) -> np.ndarray:
+    """Front index of each row of F (N, M) under minimisation, int64 (N,); NaN rows are refused."""
+    F = _objectives(F)
     out = np.empty(F.shape[0], dtype=np.int64)
     _ranks(F, out)
     return out
@@ -132,11 +138,7 @@ def _first_front(F, order, out):  # pragma: no cover - jitted
 
 def non_dominated(F: np.ndarray) -> np.ndarray:
     """Boolean mask (N,) of the rows of F (N, M) no other row dominates (minimisation); NaN refused."""
-    F = np.ascontiguousarray(F, dtype=np.float64)
-    if F.ndim != 2:
-        raise ValueError(f"F: shape {F.shape} is not allowed; allowed: (N, M)")
-    if np.isnan(F).any():
-        raise ValueError("F: contains NaN; allowed: numbers (use +inf for a missing objective)")
+    F = _objectives(F)
     out = np.zeros(F.shape[0], dtype=np.bool_)
     if F.shape[0]:
         _first_front(F, np.lexsort(F.T[::-1]).astype(np.int64), out)
