@@ -137,8 +137,8 @@ class Campaign:
                 self._log_surrogate(genomes[picked], F[:, c.objectives.names.index("error")], infeasible, stats)
             if self.reference is None:
                 self.reference = self._initial_reference(F[~infeasible], F)
-            stats.hypervolume = self._hypervolume(archive)
-            stats.best = self._best(archive)
+            _, F_archive = self._search_table(archive)
+            stats.hypervolume, stats.best = self._hypervolume(F_archive), self._best(F_archive)
             monitor.end_generation(stats)
             generation += 1
             self._checkpoint(algorithm, generation, finished=False)
@@ -285,14 +285,14 @@ class Campaign:
         span = np.maximum(F.max(axis=0) - F.min(axis=0), 1e-3)
         return F.max(axis=0) + 0.1 * span
 
-    def _hypervolume(self, archive: HDF5Archive) -> float:
-        _, F = self._search_table(archive)
+    def _hypervolume(self, F: np.ndarray) -> float:
+        """Hypervolume of the archive's search objectives F (N, M) against the fixed reference."""
         F = F[np.all(self.reference > F, axis=1)]
         return float(HV(ref_point=self.reference)(F)) if len(F) else 0.0
 
-    def _best(self, archive: HDF5Archive) -> dict[str, float]:
-        rows, F = self._search_table(archive)
-        if not len(rows):
+    def _best(self, F: np.ndarray) -> dict[str, float]:
+        """Best value of every objective in F (N, M), costs back from log10."""
+        if not len(F):
             return {}
         best = F.min(axis=0)
         return {name: (v if name == "error" else 10**v) for name, v in zip(self.config.objectives.names, best,
