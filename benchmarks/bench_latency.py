@@ -4,10 +4,11 @@ Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_latency.py [--samples 
 work stopped (the timings are wall-clock).
 
 For the default space at 1×28×28 and 3×32×32, batch 1 and 32, one torch thread: profile every
-layer configuration (warm-up 5, 30 timed runs, median), fit the per-network overhead on 12
-calibration networks, then measure ``--samples`` other random networks end to end (deployed
-form: slim, float, BatchNorm folded) and compare with the table's prediction: Spearman ρ and
-mean absolute percentage error. With ``--device cuda`` the same on a GPU.
+layer configuration (7 rounds over all entries, each warm-up 3 + 10 timed runs; an entry keeps
+its quietest round's median), fit the per-network overhead on 12 calibration networks, then
+measure ``--samples`` other random networks end to end the same way (deployed form: slim,
+float, BatchNorm folded) and compare with the table's prediction: Spearman ρ and mean absolute
+percentage error. With ``--device cuda`` the same on a GPU.
 """
 
 from __future__ import annotations

@@ -19,17 +19,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "whole networks measured end to end.")
     actions = p.add_subparsers(dest="latency_command", metavar="ACTION", required=True)
     prof = actions.add_parser("profile", help="time every layer configuration of a space",
-                              description="Time every distinct layer configuration of the space (warm-up + "
-                                          "repetitions; median and interquartile range), then fit the per-network "
-                                          "overhead from --calibrate whole networks. Resumes an existing OUT.")
+                              description="Time every distinct layer configuration of the space in --rounds "
+                                          "rounds that visit every entry in turn (each round: warm-up, then "
+                                          "--repeats runs; the entry keeps the median and interquartile range of "
+                                          "its quietest round, which makes a shared machine's changing load "
+                                          "matter less), then fit the per-network overhead from --calibrate whole "
+                                          "networks measured the same way. Resumes an existing OUT.")
     prof.add_argument("--space", default="default", help="space TOML, or 'default' (the default space for --input)")
     prof.add_argument("--input", default="1x28x28", help="CxHxW of the default space (1x28x28)")
     prof.add_argument("--classes", type=int, default=10, help="classes of the default space (10)")
     prof.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (cpu)")
     prof.add_argument("--batch", type=int, default=1, help="batch size (1)")
     prof.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
-    prof.add_argument("--repeats", type=int, default=30, help="timed runs per entry (30)")
-    prof.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (5)")
+    prof.add_argument("--repeats", type=int, default=10, help="timed runs per entry and round (10)")
+    prof.add_argument("--rounds", type=int, default=7, help="rounds over all entries (7)")
+    prof.add_argument("--warmup", type=int, default=3, help="untimed runs before each round's timing (3)")
     prof.add_argument("--calibrate", type=int, default=12, help="whole networks for the overhead fit (12)")
     prof.add_argument("--budget", type=float, default=0.0, help="seconds for the whole profile (0: none)")
     prof.add_argument("--seed", type=int, default=0, help="seed of the calibration networks (0)")
@@ -37,13 +41,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     prof.set_defaults(run=run_profile)
     check = actions.add_parser("check", help="predicted vs measured latency of random networks",
                                description="Build N random networks of the table's space, measure them end to end "
-                                           "on the table's device (same batch and threads) and compare with the "
+                                           "on the table's device (same batch and threads, in rounds as the "
+                                           "profile) and compare with the "
                                            "table's predictions: Spearman ρ and mean absolute percentage error.")
     check.add_argument("lut", metavar="LUT", help="latency table (.json or .h5)")
     check.add_argument("--space", default="default", help="the space the table was made for (default)")
     check.add_argument("--classes", type=int, default=10, help="classes of the default space (10)")
     check.add_argument("--samples", type=int, default=50, help="random networks (50)")
-    check.add_argument("--repeats", type=int, default=30, help="timed runs per network (30)")
+    check.add_argument("--repeats", type=int, default=10, help="timed runs per network and round (10)")
+    check.add_argument("--rounds", type=int, default=7, help="rounds over all networks (7)")
     check.add_argument("--seed", type=int, default=1, help="seed of the networks (1)")
     check.add_argument("--plot", metavar="PNG", help="predicted vs measured scatter")
     check.set_defaults(run=run_check)
@@ -63,8 +69,8 @@ def run_profile(args: argparse.Namespace, console: Console) -> int:
     from nasco.evo.latency_profile import fit_overhead, measure_networks, profile
     from nasco.evo.trainer import resolve_device
 
-    if args.batch < 1 or args.threads < 1 or args.repeats < 3 or args.calibrate < 2:
-        raise CliError("--batch, --threads ≥ 1, --repeats ≥ 3 and --calibrate ≥ 2 are required")
+    if args.batch < 1 or args.threads < 1 or args.rounds < 1 or args.repeats < 3 or args.calibrate < 2:
+        raise CliError("--batch, --threads, --rounds ≥ 1, --repeats ≥ 3 and --calibrate ≥ 2 are required")
     device = resolve_device(args.device)
     layout = _layout(args.space, parse_shape(args.input), args.classes)
     out = Path(args.out)
@@ -77,7 +83,8 @@ def run_profile(args: argparse.Namespace, console: Console) -> int:
             bar.update(task, completed=done, total=total)
 
         table = profile(layout, device, batch=args.batch, threads=args.threads, existing=existing,
-                        warmup=args.warmup, repeats=args.repeats, budget_s=args.budget, progress=progress,
+                        warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
+                        progress=progress,
                         save=lambda t: t.save(out))
     table.save(out)
     if table.skipped:
@@ -86,7 +93,7 @@ def run_profile(args: argparse.Namespace, console: Console) -> int:
         return 1
     genomes = sample_genomes(layout, np.random.default_rng(args.seed), args.calibrate)
     measured = measure_networks(layout, genomes, device, batch=args.batch, threads=args.threads,
-                                repeats=args.repeats)
+                                warmup=args.warmup, repeats=args.repeats, rounds=args.rounds)
     table.overhead = fit_overhead(table, layout, genomes, measured)
     table.save(out)
     console.print(f"{len(table.keys)} layer configurations of space {layout.space.space_id} at "
@@ -109,7 +116,8 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     genomes = sample_genomes(layout, np.random.default_rng(args.seed), args.samples)
     predicted = table.predict(layout, genomes)
     measured = measure_networks(layout, genomes, resolve_device(str(table.device["type"])),
-                                batch=table.device["batch"], threads=table.device["threads"], repeats=args.repeats)
+                                batch=table.device["batch"], threads=table.device["threads"], repeats=args.repeats,
+                                rounds=args.rounds)
     rho = float(spearmanr(predicted, measured)[0])
     mape = float(np.mean(np.abs(predicted - measured) / measured))
     console.print(f"{args.samples} random networks on {table.device['name']}: Spearman ρ {rho:.3f}, MAPE "

@@ -38,7 +38,7 @@ from nasco.kernels.tables import (
 )
 
 ACT_ROLES = ("stem", "expand", "depthwise", "head")  # roles whose layer is followed by ReLU6
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class LatencyError(NascoError, ValueError):
@@ -113,9 +113,11 @@ class LatencyTable:
     Attributes:
         space_id, input_shape: what the table was measured for.
         device: name, torch version, threads, batch (dict).
-        keys: sorted int64 (K,); median_us, spread_us: float64 (K,) (NaN = not measured yet;
-            spread is the interquartile range); skipped: keys too slow for the budget.
+        keys: sorted int64 (K,); median_us, spread_us: float64 (K,) (NaN = not measured yet):
+            the median and interquartile range of the quietest timing round (see
+            :mod:`nasco.evo.latency_profile`); skipped: keys too slow for the budget.
         overhead: (c0, c1) µs per network and per layer (0, 0 until fitted).
+        rounds: int64 (K,), timing rounds behind each entry (default: 1 per measured entry).
     """
 
     space_id: str
@@ -126,6 +128,11 @@ class LatencyTable:
     spread_us: np.ndarray
     overhead: tuple[float, float] = (0.0, 0.0)
     skipped: list[int] = field(default_factory=list)
+    rounds: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.rounds is None:
+            self.rounds = np.isfinite(self.median_us).astype(np.int64)
 
     @property
     def complete(self) -> bool:
@@ -157,15 +164,16 @@ class LatencyTable:
                 "device": self.device, "overhead": list(self.overhead), "skipped": [int(k) for k in self.skipped]}
         tmp = path.with_name(path.name + ".tmp")
         if path.suffix == ".json":
-            entries = [{"key": int(k), **unpack_key(int(k)), "median_us": _num(m), "spread_us": _num(s)}
-                       for k, m, s in zip(self.keys, self.median_us, self.spread_us, strict=True)]
+            entries = [{"key": int(k), **unpack_key(int(k)), "median_us": _num(m), "spread_us": _num(s),
+                        "rounds": int(r)}
+                       for k, m, s, r in zip(self.keys, self.median_us, self.spread_us, self.rounds, strict=True)]
             tmp.write_text(json.dumps({**meta, "entries": entries}, indent=0), encoding="utf-8")
         elif path.suffix in (".h5", ".hdf5"):
             import h5py
 
             with h5py.File(tmp, "w") as f:
                 f.attrs["meta_json"] = json.dumps(meta)
-                for name in ("keys", "median_us", "spread_us"):
+                for name in ("keys", "median_us", "spread_us", "rounds"):
                     f.create_dataset(name, data=getattr(self, name))
         else:
             raise LatencyError(f"{path}: allowed suffixes: .json, .h5")
@@ -181,17 +189,19 @@ class LatencyTable:
             entries = data.pop("entries")
             arrays = (np.array([e["key"] for e in entries], dtype=np.int64),
                       np.array([np.nan if e["median_us"] is None else e["median_us"] for e in entries], np.float64),
-                      np.array([np.nan if e["spread_us"] is None else e["spread_us"] for e in entries], np.float64))
+                      np.array([np.nan if e["spread_us"] is None else e["spread_us"] for e in entries], np.float64),
+                      np.array([e["rounds"] for e in entries], dtype=np.int64))
         else:
             import h5py
 
             with h5py.File(path, "r") as f:
                 data = json.loads(f.attrs["meta_json"])
-                arrays = (f["keys"][:], f["median_us"][:], f["spread_us"][:])
+                arrays = (f["keys"][:], f["median_us"][:], f["spread_us"][:], f["rounds"][:])
         if data.get("format_version") != FORMAT_VERSION:
             raise LatencyError(f"{path}: format_version {data.get('format_version')!r}; allowed: {FORMAT_VERSION}")
-        return LatencyTable(data["space_id"], tuple(data["input_shape"]), data["device"], *arrays,
-                            overhead=tuple(data["overhead"]), skipped=data["skipped"])
+        keys, median, spread, rounds = arrays
+        return LatencyTable(data["space_id"], tuple(data["input_shape"]), data["device"], keys, median, spread,
+                            overhead=tuple(data["overhead"]), skipped=data["skipped"], rounds=rounds)
 
 
 def _num(value: float) -> float | None:

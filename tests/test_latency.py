@@ -77,6 +77,7 @@ def test_missing_entries_and_foreign_tables_are_refused(tmp_path):
         loaded = LatencyTable.load(tmp_path / f"t{suffix}")
         np.testing.assert_array_equal(loaded.keys, table.keys)
         np.testing.assert_array_equal(loaded.median_us, table.median_us)
+        np.testing.assert_array_equal(loaded.rounds, table.rounds)
         assert loaded.overhead == table.overhead and loaded.device == table.device
 
 
@@ -84,15 +85,18 @@ def test_profile_resumes_and_deployed_networks_match_the_model():
     small = compile_space(default_space((1, 8, 8), 10))
     keys = layer_configurations(small)
     partial = profile(small, torch.device("cpu"), batch=1, threads=1, existing=None, warmup=1, repeats=3,
-                      budget_s=1e-9)  # nothing fits: every entry is skipped, none measured
+                      rounds=2, budget_s=1e-9)  # nothing fits: every entry is skipped, none measured
     assert len(partial.skipped) == len(keys) and np.isnan(partial.median_us).all()
     half = LatencyTable(partial.space_id, partial.input_shape, partial.device, keys,
                         np.where(np.arange(len(keys)) % 2 == 0, 7.0, np.nan), np.zeros(len(keys)))
     calls = []
-    done = profile(small, torch.device("cpu"), batch=1, threads=1, existing=half, warmup=1, repeats=3,
+    done = profile(small, torch.device("cpu"), batch=1, threads=1, existing=half, warmup=1, repeats=3, rounds=1,
                    progress=lambda i, n: calls.append(n))
     assert done.complete and calls and calls[0] == int(np.isnan(half.median_us).sum())
-    assert np.all(done.median_us[::2] == 7.0)  # measured entries are kept, not re-timed
+    assert np.all(done.median_us[::2] == 7.0) and np.all(done.rounds == 1)  # measured entries are not re-timed
+    again = profile(small, torch.device("cpu"), batch=1, threads=1, existing=done, warmup=1, repeats=3, rounds=3)
+    assert np.all(again.rounds == 3)  # two more rounds for every entry, each keeping the quietest
+    assert np.all(again.median_us <= done.median_us) and np.all(again.median_us[::2] <= 7.0)
     genome = sample_genomes(small, np.random.default_rng(4), 1)[0]
     model = deploy_model(small, genome)
     x = torch.randn(2, 1, 8, 8)
@@ -102,11 +106,11 @@ def test_profile_resumes_and_deployed_networks_match_the_model():
 
 def test_cli_profile_and_check(tmp_path, capsys):
     lut = tmp_path / "lut.json"
-    assert main(["latency", "profile", "--input", "1x8x8", "--repeats", "3", "--warmup", "1", "--calibrate", "3",
-                 "-o", str(lut)]) == 0
+    assert main(["latency", "profile", "--input", "1x8x8", "--repeats", "3", "--rounds", "2", "--warmup", "1",
+                 "--calibrate", "3", "-o", str(lut)]) == 0
     out = capsys.readouterr().out
     assert "layer configurations of space" in out and "µs/layer" in out
-    assert main(["latency", "check", str(lut), "--samples", "6", "--repeats", "3", "--plot",
+    assert main(["latency", "check", str(lut), "--samples", "6", "--repeats", "3", "--rounds", "2", "--plot",
                  str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr().out
     assert "Spearman ρ" in out and "MAPE" in out and (tmp_path / "c.png").stat().st_size > 5000
