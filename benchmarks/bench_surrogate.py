@@ -14,7 +14,8 @@ digits, and on Fashion-MNIST resized to 8×8 for transfer); generated here when 
 3. Transfer: τ on held-out Fashion-MNIST@8×8 records with 20/50/100 of them for training,
    without and with the digits records (the source prediction as a feature, used only when
    CV prefers it).
-4. Speed: features + prediction for 100,000 random genomes per family; selection (CV of all
+4. Speed: features + prediction for 100,000 random genomes per family (fastest of 3 runs);
+   selection (CV of all
    families + refit) on 1,000 records (semi-synthetic: random genomes, errors from a forest
    fitted on the real records plus noise).
 """
@@ -99,17 +100,24 @@ def transfer(X_t, y_t, X_s, y_s, repeats):
     return rows
 
 
+def fastest_of(runs, fn):
+    """Seconds of the fastest of ``runs`` calls: this shared VM has ~1.5× slower spells (see bench_latency)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def speed(layout, X, y):
     genomes = sample_genomes(layout, np.random.default_rng(5), 100_000)
-    start = time.perf_counter()
+    t_features = fastest_of(3, lambda: genome_features(layout, genomes))
     X_big = genome_features(layout, genomes)
-    t_features = time.perf_counter() - start
     times = {}
     for f in FAMILY_LIST:
         model = make_predictor(f).fit(X[:200], y[:200])
-        start = time.perf_counter()
-        model.predict(X_big)
-        times[f] = t_features + time.perf_counter() - start
+        times[f] = t_features + fastest_of(3, lambda m=model: m.predict(X_big))
     forest = make_predictor("trees").fit(X, y)
     synth_genomes = sample_genomes(layout, np.random.default_rng(6), 1000)
     X_1k = genome_features(layout, synth_genomes)

@@ -12,7 +12,7 @@ from nasco.archive import HDF5Archive
 from nasco.evo.cli_space import CliError
 from nasco.evo.surrogate_io import from_target, task_features
 from nasco.surrogate import FAMILIES, fit_with_transfer, select_predictor
-from nasco.surrogate.selection import FamilyScore, holdout_evaluation
+from nasco.surrogate.selection import DEFAULT_FAMILY, FamilyScore, holdout_evaluation
 
 
 def _families(text: str | None) -> list[str]:
@@ -25,10 +25,11 @@ def _families(text: str | None) -> list[str]:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("surrogate", help="fit and score accuracy predictors on an archive",
-                       description="Fit the surrogate families (gp, trees, rbf, mlp) on an archive's records of "
-                                   "a task and compare them by cross-validated Kendall τ.")
+                       description="Fit the surrogate families (gp, trees, rbf, mlp, ensemble) on an archive's "
+                                   "records of a task and compare them by cross-validated Kendall τ.")
     actions = p.add_subparsers(dest="surrogate_command", metavar="ACTION", required=True)
-    for name, helptext in (("fit", "cross-validate every family, pick the best (mean τ − std τ)"),
+    for name, helptext in (("fit", "cross-validate every family, pick one (the ensemble unless a family clearly "
+                                   "beats it; else the best mean τ − std τ)"),
                            ("score", "held-out Kendall τ at a given training size")):
         a = actions.add_parser(name, help=helptext, description=helptext)
         a.add_argument("archive", metavar="ARCHIVE", help="archive (.h5)")
@@ -92,6 +93,12 @@ def run_fit(args: argparse.Namespace, console: Console) -> None:
         model, family_scores = select_predictor(X, y, families=families, folds=args.folds, seed=args.seed)
         console.print(_score_table("cross-validation", family_scores))
         console.print(f"chosen: {family_scores[0].family}", highlight=False)
+        if any(s.family == DEFAULT_FAMILY for s in family_scores[1:]):
+            console.print(f"(it beats the default {DEFAULT_FAMILY} by more than one corrected standard error of "
+                          "their fold-wise τ difference)", highlight=False)
+        elif family_scores[0].family == DEFAULT_FAMILY and len(family_scores) > 1:
+            console.print("(the default: no family beats it by more than one corrected standard error of their "
+                          "fold-wise τ difference)", highlight=False)
     if args.plot:
         _parity_plot(args.plot, from_target(y), from_target(model.predict(X)[0]), f"{args.task}: fit on all records")
         console.print(f"wrote {args.plot}", highlight=False)

@@ -10,7 +10,10 @@ uses the first three; Once-for-All and APQ use MLPs):
   a bootstrap ensemble of interpolants (a linear polynomial tail would need more records
   than features);
 - ``mlp``: ensemble of small torch MLPs trained from different seeds on bootstrap samples,
-  with an optional pairwise ranking loss, std across members.
+  with an optional pairwise ranking loss, std across members;
+- ``ensemble``: the mean of a GP and a tree ensemble (two models that err differently: a
+  smooth kernel model and axis-aligned splits); on the digits benchmark it ranks held-out
+  records better than any single family at 50, 100 and 200 records.
 """
 
 from __future__ import annotations
@@ -84,10 +87,11 @@ class Predictor(ABC):
 class GaussianProcess(Predictor):
     """scikit-learn GaussianProcessRegressor, Matern(ν=5/2) × constant + white noise.
 
-    Fitting (hyper-parameters, Cholesky factor) is scikit-learn's; prediction reuses its
-    fitted ``alpha_``, ``L_`` and kernel with float32 distances from one matrix product and a
-    triangular solve, which gives the same mean and std (to ~1e-5) several times faster than
-    ``GaussianProcessRegressor.predict(return_std=True)`` for 100,000 candidates.
+    Fitting (hyper-parameters, Cholesky factor L) is scikit-learn's; prediction reuses its
+    fitted ``alpha_`` and kernel with float32 distances from one matrix product, and the
+    posterior variance through L⁻¹ (inverted once at fit) as a second matrix product instead of
+    a triangular solve per block. It gives the same mean and std (to ~1e-5) several times
+    faster than ``GaussianProcessRegressor.predict(return_std=True)`` for 100,000 candidates.
 
     Args:
         max_train: at most this many records (a random subset): the posterior std costs
@@ -101,6 +105,7 @@ class GaussianProcess(Predictor):
         self.max_train = max_train
 
     def _fit(self, X, y):
+        from scipy.linalg import solve_triangular
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -114,13 +119,12 @@ class GaussianProcess(Predictor):
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.model_ = GaussianProcessRegressor(kernel, normalize_y=False, random_state=self.seed).fit(X, y)
         fitted = self.model_.kernel_
+        self.l_inverse_ = solve_triangular(self.model_.L_, np.eye(len(self.model_.L_)), lower=True)
         self.amplitude_ = float(fitted.k1.k1.constant_value)
         self.length_scale_ = float(fitted.k1.k2.length_scale)
         self.noise_ = float(fitted.k2.noise_level)
 
     def _predict(self, X):
-        from scipy.linalg import solve_triangular
-
         gp = self.model_
         mean, var = np.empty(len(X)), np.empty(len(X))
         for start in range(0, len(X), CHUNK):
@@ -128,8 +132,8 @@ class GaussianProcess(Predictor):
             r = pairwise_distances(block, gp.X_train_, np.float32) * np.float32(np.sqrt(5.0) / self.length_scale_)
             k_star = (np.float32(self.amplitude_) * (1 + r + r * r / 3) * np.exp(-r)).astype(np.float64)  # Matern 5/2
             mean[start:start + len(block)] = k_star @ gp.alpha_
-            v = solve_triangular(gp.L_, k_star.T, lower=True, check_finite=False)
-            var[start:start + len(block)] = self.amplitude_ + self.noise_ - (v * v).sum(axis=0)
+            v = k_star @ self.l_inverse_.T  # (L⁻¹ k*)ᵀ
+            var[start:start + len(block)] = self.amplitude_ + self.noise_ - (v * v).sum(axis=1)
         return mean, np.sqrt(np.maximum(var, 0.0))
 
 
@@ -149,7 +153,8 @@ class TreeEnsemble(Predictor):
                                           random_state=self.seed, n_jobs=1).fit(X, y)
 
     def _predict(self, X):
-        per_tree = np.stack([tree.predict(X) for tree in self.model_.estimators_])
+        X32 = np.ascontiguousarray(X, dtype=np.float32)  # the trees' own dtype, converted once for all trees
+        per_tree = np.stack([tree.predict(X32, check_input=False) for tree in self.model_.estimators_])
         return per_tree.mean(axis=0), per_tree.std(axis=0)
 
 
@@ -250,8 +255,34 @@ class MLPEnsemble(Predictor):
         return per_member.mean(axis=0), per_member.std(axis=0)
 
 
+class MeanEnsemble(Predictor):
+    """The mean of member families' predictions, each member fitted on all records.
+
+    The std is that of the equal-weight mixture of the members' predictive distributions:
+    sqrt(mean of the members' variances + variance of their means).
+
+    Args:
+        members: family names of the members (default: a GP and a tree ensemble).
+    """
+
+    name = "ensemble"
+    min_records = max(GaussianProcess.min_records, TreeEnsemble.min_records)
+
+    def __init__(self, *, seed: int = 0, members: tuple[str, ...] = ("gp", "trees")) -> None:
+        super().__init__(seed=seed)
+        self.members = members
+
+    def _fit(self, X, y):
+        self.models_ = [make_predictor(family, seed=self.seed).fit(X, y) for family in self.members]
+
+    def _predict(self, X):
+        means, stds = zip(*(model.predict(X) for model in self.models_), strict=True)
+        means, stds = np.stack(means), np.stack(stds)
+        return means.mean(axis=0), np.sqrt((stds**2).mean(axis=0) + means.var(axis=0))
+
+
 FAMILIES: dict[str, type[Predictor]] = {cls.name: cls for cls in (GaussianProcess, TreeEnsemble, RBFEnsemble,
-                                                                   MLPEnsemble)}
+                                                                   MLPEnsemble, MeanEnsemble)}
 
 
 def make_predictor(family: str, *, seed: int = 0) -> Predictor:

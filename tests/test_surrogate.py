@@ -10,6 +10,7 @@ from nasco.evo.features import feature_names, genome_features
 from nasco.evo.genome import genome_costs
 from nasco.surrogate import (
     FAMILIES,
+    FamilyScore,
     PredictorError,
     fit_with_transfer,
     make_predictor,
@@ -17,6 +18,7 @@ from nasco.surrogate import (
     screen,
     select_predictor,
 )
+from nasco.surrogate.selection import beats, choose
 
 LAYOUT = compile_space(default_space((1, 8, 8), 10))
 
@@ -73,10 +75,30 @@ def test_selection_reports_every_family_and_refits():
     X, y = _data(80)
     model, scores = select_predictor(X, y, folds=4, seed=0)
     assert sorted(s.family for s in scores) == sorted(FAMILIES)
-    assert scores[0].score == max(s.score for s in scores)
+    assert all(len(s.fold_taus) == 4 * 3 for s in scores)  # 80 records: 3 repeats of 4 folds
+    default = next(s for s in scores if s.family == "ensemble")
+    challengers = [s for s in scores if s is not default and beats(s, default, folds=4)]
+    assert scores[0] is (max(challengers, key=lambda s: s.score) if challengers else default)
+    assert [s.score for s in scores[1:]] == sorted((s.score for s in scores[1:]), reverse=True)
     assert model.name == scores[0].family and model.n_features_in_ == X.shape[1]
+    _, scores = select_predictor(X, y, families=["gp", "trees"], folds=4, seed=0)
+    assert scores[0].score == max(s.score for s in scores)  # no default: NSGANetV2's mean − std
     with pytest.raises(PredictorError, match="too few"):
         select_predictor(X[:5], y[:5])
+
+
+def test_a_challenger_needs_a_corrected_standard_error_to_replace_the_default():
+    def score(family, taus):
+        return FamilyScore(family, tuple(taus), 0.0, 0.0)
+
+    default = score("ensemble", [0.30, 0.40, 0.35, 0.45, 0.38])
+    noisy = score("gp", [0.36, 0.38, 0.45, 0.40, 0.41])  # higher mean − std, but a noisy edge
+    clear = score("trees", [0.40, 0.50, 0.45, 0.55, 0.48])  # +0.10 on every fold
+    assert noisy.score > default.score and not beats(noisy, default, folds=5)
+    assert beats(clear, default, folds=5)
+    assert choose([noisy, default], folds=5)[0] is default
+    assert [s.family for s in choose([noisy, default, clear], folds=5)] == ["trees", "gp", "ensemble"]
+    assert choose([noisy, clear], folds=5)[0] is clear  # no default among them: best mean − std
 
 
 def test_screen_respects_exclusions_and_picks_the_front():
@@ -149,3 +171,21 @@ def test_fast_gp_and_rbf_predictions_equal_the_library_ones():
     scipy_rbf = RBFInterpolator(centers, y_std[keep], kernel="linear", degree=0, smoothing=rbf.smoothing)
     Z = (X[60:] - rbf.x_mean_) / rbf.x_scale_
     np.testing.assert_allclose(rbf._predict(Z)[0], scipy_rbf(Z), rtol=1e-4, atol=1e-4)  # float32 distances
+
+
+def test_ensemble_is_the_mixture_of_its_members():
+    from nasco.surrogate.predictors import GaussianProcess, MeanEnsemble, TreeEnsemble
+
+    X, y = _data(80)
+    ensemble = MeanEnsemble(seed=4).fit(X[:60], y[:60])
+    assert [type(m) for m in ensemble.models_] == [GaussianProcess, TreeEnsemble]
+    Z = (X[60:] - ensemble.x_mean_) / ensemble.x_scale_  # the members see standardised data
+    means, stds = zip(*(m.predict(Z) for m in ensemble.models_), strict=True)
+    mean, std = ensemble.predict(X[60:])
+    scale = ensemble.y_scale_
+    np.testing.assert_allclose(mean, np.mean(means, axis=0) * scale + ensemble.y_mean_, rtol=1e-12)
+    np.testing.assert_allclose(std**2, (np.mean(np.square(stds), axis=0) + np.var(means, axis=0)) * scale**2,
+                               rtol=1e-12)
+    assert not np.allclose(means[0], means[1])  # two different members, so the mean is not one of them
+    alone = GaussianProcess(seed=4).fit(X[:60], y[:60]).predict(X[60:])[0]
+    np.testing.assert_allclose(ensemble.models_[0].predict(Z)[0] * scale + ensemble.y_mean_, alone, rtol=0.02)
