@@ -111,6 +111,8 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
     from nasco.evo.latency_profile import measure_networks
     from nasco.evo.trainer import resolve_device
 
+    if args.samples < 3 or args.rounds < 1 or args.repeats < 3:
+        raise CliError("--samples ≥ 3, --rounds ≥ 1 and --repeats ≥ 3 are required")
     table = LatencyTable.load(args.lut)
     layout = _layout(args.space, tuple(table.input_shape), args.classes)
     genomes = sample_genomes(layout, np.random.default_rng(args.seed), args.samples)

@@ -115,6 +115,8 @@ def test_cli_profile_and_check(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Spearman ρ" in out and "MAPE" in out and (tmp_path / "c.png").stat().st_size > 5000
     assert main(["latency", "check", str(lut), "--space", str(tmp_path / "nope.toml")]) == 2
+    assert main(["latency", "check", str(lut), "--rounds", "0"]) == 2
+    assert "--rounds ≥ 1" in capsys.readouterr().err
 
 
 def test_campaign_with_a_latency_objective_records_the_table_prediction(tmp_path):
