@@ -28,8 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Fit the surrogate families (gp, trees, rbf, mlp, ensemble) on an archive's "
                                    "records of a task and compare them by cross-validated Kendall τ.")
     actions = p.add_subparsers(dest="surrogate_command", metavar="ACTION", required=True)
-    for name, helptext in (("fit", "cross-validate every family, pick one (the ensemble unless a family clearly "
-                                   "beats it; else the best mean τ − std τ)"),
+    for name, helptext in (("fit", "cross-validate every family, pick one (the ensemble unless another family "
+                                   "beats it by more than one corrected standard error; without the ensemble "
+                                   "among --families, the best mean τ − std τ)"),
                            ("score", "held-out Kendall τ at a given training size")):
         a = actions.add_parser(name, help=helptext, description=helptext)
         a.add_argument("archive", metavar="ARCHIVE", help="archive (.h5)")
