@@ -6,10 +6,10 @@ follows a growing file; :class:`MemoryArchive` has the same contract without a f
 
 from nasco.archive.base import Archive
 from nasco.archive.errors import ArchiveError
-from nasco.archive.hdf5 import SCHEMA_VERSION, HDF5Archive
+from nasco.archive.hdf5 import SCHEMA_VERSION, ArchiveDamagedError, ArchiveWriteError, HDF5Archive, WriterLock
 from nasco.archive.memory import MemoryArchive
 from nasco.archive.record import Record, genome_key
 from nasco.archive.table import RecordTable
 
-__all__ = ["SCHEMA_VERSION", "Archive", "ArchiveError", "HDF5Archive", "MemoryArchive", "Record", "RecordTable",
-           "genome_key"]
+__all__ = ["SCHEMA_VERSION", "Archive", "ArchiveDamagedError", "ArchiveError", "ArchiveWriteError", "HDF5Archive",
+           "MemoryArchive", "Record", "RecordTable", "WriterLock", "genome_key"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
+import functools
 import json
 import logging
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -15,7 +19,7 @@ import numpy as np
 
 from nasco.archive.base import Archive, Batch
 from nasco.archive.errors import ArchiveError
-from nasco.archive.record import ROW_DTYPE
+from nasco.archive.record import ROW_DTYPE, genome_key
 from nasco.archive.table import RecordTable
 
 FORMAT = "nasco-archive"
@@ -31,23 +35,116 @@ HEAP_CHUNK = 8192
 log = logging.getLogger("nasco.archive")
 
 
+# A SWMR reader retries a read whose metadata checksum fails (the writer may be mid-write);
+# HDF5's default of 100 tries with growing sleeps makes a damaged file hang an open for minutes.
+# A few tries cover a live writer's torn reads; a damaged file then fails in milliseconds.
+METADATA_READ_ATTEMPTS = 10
+
+
+class ArchiveDamagedError(ArchiveError):
+    """An archive file exists but HDF5 cannot read it (truncated, overwritten, corrupted)."""
+
+
+class ArchiveWriteError(ArchiveError):
+    """Appending failed (a full disk, a file-size limit, an I/O error); committed records are safe.
+
+    ``hdf5_failed``: False when nasco refused the write before HDF5 began it (too little free
+    space); True when HDF5 failed mid-write, after which the HDF5 library may crash when the
+    process exits: end the process with ``os._exit`` (as the CLI does).
+    """
+
+    def __init__(self, message: str, *, hdf5_failed: bool = False) -> None:
+        super().__init__(message)
+        self.hdf5_failed = hdf5_failed
+
+
+MIN_FREE_BYTES = 4 * 2**20  # HDF5 may allocate a new chunk and metadata per append: keep this much free
+
+
 def _check_readable(path: Path) -> None:
     if not path.is_file():
         raise ArchiveError(f"{path}: no such file")
     if not h5py.is_hdf5(path):
         raise ArchiveError(f"{path}: not an HDF5 file")
+    for _ in range(5):  # a live writer may extend the file just after recording its new end: look again
+        end, writing = _superblock_end(path)
+        actual = path.stat().st_size
+        if end is None or actual >= end or not writing:
+            break
+        time.sleep(0.05)
+    if end is not None and actual < end:
+        if writing:
+            raise ArchiveDamagedError(f"{path}: a write was interrupted (a full disk?) and left the file at "
+                                      f"{actual:,} of {end:,} bytes; nasco resume (or opening it for writing) "
+                                      "repairs it and keeps the committed records")
+        raise ArchiveDamagedError(f"{path}: the file is truncated: {actual:,} bytes, but HDF5 wrote {end:,} "
+                                  "(an incomplete copy or download?)")
+
+
+def _superblock_end(path: Path) -> tuple[int | None, bool]:
+    """(the end-of-file address HDF5 recorded, whether the file is marked open for writing) from the
+    superblock at offset 0 (None when it cannot tell). A file shorter than that end was cut short,
+    or a write failed before HDF5 filled the space it had allocated."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    version = head[8] if len(head) > 8 else -1
+    if version in (2, 3):  # what libver="latest" writes: signature, version, sizes, flags, base, ext, EOF
+        size, start, writing = head[9], 12 + 2 * head[9], bool(head[11] & 0x01)
+    elif version in (0, 1):
+        size, start, writing = head[13], 24 + (4 if version == 1 else 0) + 2 * head[13], bool(head[20] & 0x01)
+    else:
+        return None, False
+    if size != 8 or len(head) < start + 8:
+        return None, False
+    return int.from_bytes(head[start:start + 8], "little"), writing
+
+
+@functools.lru_cache(maxsize=1)
+def _hdf5_library():
+    """The HDF5 shared library h5py runs on (ctypes), for the one setting h5py does not expose."""
+    import ctypes
+
+    maps = Path("/proc/self/maps")
+    paths = [line.split()[-1] for line in maps.read_text().splitlines() if "libhdf5" in line
+             and "hl" not in line.rsplit("/", 1)[-1]] if maps.exists() else []
+    for path in dict.fromkeys(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.H5Pset_metadata_read_attempts.argtypes = [ctypes.c_int64, ctypes.c_uint]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _open_swmr(path: Path) -> h5py.File:
+    """``h5py.File(path, "r", libver="latest", swmr=True, locking=False)`` with few metadata retries."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    fapl.set_file_locking(False, True)
+    lib = _hdf5_library()
+    if lib is not None:
+        lib.H5Pset_metadata_read_attempts(fapl.id, METADATA_READ_ATTEMPTS)
+    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ, fapl=fapl)
+    return h5py.File(fid)
 
 
 def _open_swmr_read(path: Path) -> h5py.File:
     _check_readable(path)
     try:
-        f = h5py.File(path, "r", libver="latest", swmr=True, locking=False)
+        f = _open_swmr(path)
     except OSError as err:
         raise ArchiveError(f"{path}: cannot be opened as a nasco archive ({err})") from None
-    if f.attrs.get("format") != FORMAT:
+    try:
+        fmt, version = f.attrs.get("format"), int(f.attrs.get("schema_version", -1))
+        if fmt == FORMAT:  # read the metadata every reader needs
+            _ = f["committed"][0], f["records"].shape
+    except Exception as err:  # HDF5 reports damage as RuntimeError, OSError, KeyError, TypeError …
+        f.close()
+        raise ArchiveDamagedError(f"{path}: the file is damaged; HDF5 cannot read it ({err})") from None
+    if fmt != FORMAT:
         f.close()
         raise ArchiveError(f"{path}: an HDF5 file, but not a nasco archive (no format={FORMAT!r} attribute)")
-    version = int(f.attrs.get("schema_version", -1))
     if version > SCHEMA_VERSION:
         f.close()
         raise ArchiveError(f"{path}: schema version {version} is newer than this nasco reads ({SCHEMA_VERSION}); "
@@ -113,6 +210,49 @@ def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict
             f.create_dataset(name, data=data.astype(dtype), maxshape=(None,), chunks=(HEAP_CHUNK,))
 
 
+class WriterLock:
+    """The one-writer lock of an archive: an advisory ``flock`` on ``FILE.lock``, which holds the
+    writer's pid so that a refused process can name it. Also a context manager.
+
+    Raises:
+        ArchiveError: another live process holds the lock (its pid in the message).
+    """
+
+    def __init__(self, archive_path: str | Path) -> None:
+        self.archive_path = Path(archive_path)
+        self.path = Path(f"{archive_path}.lock")
+        self._handle = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            handle.close()
+            raise ArchiveError(f"{self.archive_path}: another process (pid {pid}) is writing this archive; stop it "
+                               "first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class HDF5Archive(Archive):
     """An archive file. ``mode="r"``: a SWMR reader (follows a growing file with :meth:`refresh`);
     ``mode="a"``: the one writer (creates the file, with ``columns``, when missing).
@@ -130,12 +270,14 @@ class HDF5Archive(Archive):
         self.path = Path(path)
         self.mode = mode
         self.recovered: str | None = None
+        self._broken = False
         self._file: h5py.File | None = None
         self._lock = None
         if mode == "a":
             self._open_writer(columns)
         else:
             self._file = _open_swmr_read(self.path)
+            self._inode = os.fstat(self._file.id.get_vfd_handle()).st_ino
             self._load_meta()
         self._table = RecordTable.empty(self._columns)
         self.refresh()
@@ -149,6 +291,7 @@ class HDF5Archive(Archive):
 
     def _open_writer(self, columns) -> None:
         if self.path.exists():
+            self._restore_length()
             _check_readable(self.path)
             if not self.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
                 raise ArchiveError(f"{self.path}: the file is read-only; open it with mode 'r' to read")
@@ -158,29 +301,50 @@ class HDF5Archive(Archive):
                 if not columns or len(set(columns)) != len(columns):
                     raise ArchiveError(f"columns: {columns!r} is not allowed for a new archive; allowed: distinct "
                                        "names, at least one")
-                _create_file(self.path, tuple(columns), {}, {}, None)
+                self._check_space(0)
+                with self._writing():
+                    _create_file(self.path, tuple(columns), {}, {}, None)
             with _open_swmr_read(self.path) as f:  # validates format and schema before any write
                 file_columns = tuple(json.loads(f.attrs["columns_json"]))
             if columns is not None and tuple(columns) != file_columns:
                 raise ArchiveError(f"columns: {list(columns)} do not match the archive's columns {list(file_columns)}")
-            self._reopen()
+            with self._writing():
+                self._reopen()
         except BaseException:
             self._release_lock()
             raise
 
+    def _restore_length(self) -> None:
+        """A writer that failed mid-write (a full disk) can leave the file shorter than the space HDF5
+        had allocated, which HDF5 refuses to open: pad it with zeros (a sparse hole: no disk space) to
+        that length; the uncommitted rows there are dropped by the recovery that follows."""
+        end, writing = _superblock_end(self.path)
+        actual = self.path.stat().st_size
+        if end is None or not writing or actual >= end:
+            return
+        with WriterLock(self.path):
+            os.truncate(self.path, end)
+            try:  # a truncated *copy* looks the same, but its committed rows then read as zeros
+                with _open_swmr_read(self.path) as f:
+                    columns = tuple(json.loads(f.attrs["columns_json"]))
+                    _, table = _read_committed(f, 0, columns, (0, 0, 0))
+                intact = all(genome_key(table.rows["space_id"][i].decode(), table.genome(i))
+                             == table.rows["genome_hash"][i].decode() for i in range(len(table)))
+            except (ArchiveError, OSError, RuntimeError, KeyError, TypeError, ValueError):
+                intact = False
+            if not intact:
+                os.truncate(self.path, actual)
+                raise ArchiveDamagedError(f"{self.path}: the file is truncated: {actual:,} bytes, but HDF5 wrote "
+                                          f"{end:,}, and committed records lie in the missing part") from None
+        log.warning("%s: padded from %d to %d bytes after an interrupted write", self.path, actual, end)
+
     def _acquire_lock(self) -> None:
-        self._lock = open(f"{self.path}.lock", "a")  # noqa: SIM115 - held until close
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise ArchiveError(f"{self.path}: another process is writing this archive") from None
+        self._lock = WriterLock(self.path)
+        self._lock.acquire()
 
     def _release_lock(self) -> None:
         if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+            self._lock.release()
             self._lock = None
 
     def _reopen(self) -> None:
@@ -199,6 +363,7 @@ class HDF5Archive(Archive):
             self._recover()
             self._file = h5py.File(self.path, "a", libver="latest", locking=False)
             self._load_meta()
+        self._file.swmr_mode = True  # readers can open the file from now on, before the first append
 
     def _recover(self) -> None:
         """Copy the committed records into a fresh file that atomically replaces this one."""
@@ -208,10 +373,13 @@ class HDF5Archive(Archive):
             written = f["records"].shape[0]
             n, table = _read_committed(f, 0, columns, (0, 0, 0))
         tmp = self.path.with_name(self.path.name + ".recovering")
-        _create_file(tmp, columns, spaces, tasks, table)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        try:
+            _create_file(tmp, columns, spaces, tasks, table)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
         self.recovered = (f"{self.path}: recovered after an interrupted write: kept {n} committed records, "
                           f"dropped {max(written - n, 0)} uncommitted rows")
         log.warning(self.recovered)
@@ -219,42 +387,90 @@ class HDF5Archive(Archive):
     # ----------------------------------------------------------------- contract
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
         self._require_writer()
-        if self._file.swmr_mode:  # attributes cannot change under SWMR: reopen without it
-            self._file.close()
+        self._check_space(len(json.dumps(spaces)) + len(json.dumps(tasks)))
+        with self._writing():
+            self._file.close()  # attributes cannot change under SWMR: reopen without it for a moment
             self._file = h5py.File(self.path, "a", libver="latest", locking=False)
-        self._file.attrs["spaces_json"] = json.dumps(spaces)
-        self._file.attrs["tasks_json"] = json.dumps(tasks)
-        self._file.flush()
+            self._file.attrs["spaces_json"] = json.dumps(spaces)
+            self._file.attrs["tasks_json"] = json.dumps(tasks)
+            self._file.flush()
+            self._file.swmr_mode = True
         self._spaces, self._tasks = spaces, tasks
 
     def _write_batch(self, batch: Batch) -> None:
         self._require_writer()
         f = self._file
-        if not f.swmr_mode:
-            f.swmr_mode = True
         n, k = len(self._table), len(batch.rows)
-        for name, data, start in (("records", batch.rows, n), ("values", batch.values, n),
-                                  *((h, getattr(batch, h), s) for (h, _), s in zip(HEAPS, self.heap_sizes,
-                                                                                    strict=True))):
-            if len(data):
-                ds = f[name]
-                ds.resize(start + len(data), axis=0)
-                ds[start:start + len(data)] = data
-        f.flush()
-        f["committed"][0] = n + k
-        f.flush()
+        parts = (("records", batch.rows, n), ("values", batch.values, n),
+                 *((h, getattr(batch, h), s) for (h, _), s in zip(HEAPS, self.heap_sizes, strict=True)))
+        self._check_space(sum(data.nbytes for _, data, _ in parts))
+        with self._writing():
+            for name, data, start in parts:
+                if len(data):
+                    ds = f[name]
+                    ds.resize(start + len(data), axis=0)
+                    ds[start:start + len(data)] = data
+            f.flush()
+            f["committed"][0] = n + k
+            f.flush()
         self._table = _concat(self._table, RecordTable(batch.rows, batch.values, self._columns, batch.genomes,
                                                        batch.curves, batch.text))
 
+    def _check_space(self, nbytes: int) -> None:
+        """Refuse a write the file system cannot take: HDF5 fails mid-write on a full disk and cannot be
+        closed cleanly afterwards, so a write needs ``nbytes`` plus :data:`MIN_FREE_BYTES` free."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < nbytes + MIN_FREE_BYTES:
+            raise ArchiveWriteError(f"{self.path}: the disk is (nearly) full: {free / 2**20:.1f} MiB free, an append "
+                                    f"needs {(nbytes + MIN_FREE_BYTES) / 2**20:.1f} MiB; the {len(self._table)} "
+                                    "committed records are safe: free space, then resume")
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """HDF5 write failures (a full disk, a file-size limit, I/O errors) as one clear ArchiveWriteError."""
+        try:
+            yield
+        except (OSError, RuntimeError) as err:
+            self._broken = True
+            with contextlib.suppress(OSError):  # keep the committed records readable now (a sparse pad)
+                end, _ = _superblock_end(self.path)
+                if end is not None and self.path.stat().st_size < end:
+                    os.truncate(self.path, end)
+            text = str(err)
+            reason = next((why for code, why in ((errno.ENOSPC, "no space left on device"),
+                                                 (errno.EFBIG, "file too large"), (errno.EDQUOT, "disk quota exceeded"))
+                           if getattr(err, "errno", None) == code or f"errno = {code}," in text),
+                          text.splitlines()[0][:200])
+            raise ArchiveWriteError(f"{self.path}: writing failed ({reason}); the {len(self._table)} records "
+                                    "committed before are safe: fix the cause, then resume", hdf5_failed=True) from None
+
 
     def refresh(self) -> int:
-        """Read records committed since the last look (readers of a growing file); returns the count."""
-        n, new = _read_committed(self._file, len(self._table), self._columns, self.heap_sizes)
+        """Read records committed since the last look (readers of a growing file); returns the count.
+
+        A reader whose file was replaced (the writer's crash recovery writes a fresh copy) reopens
+        the new file and reads it from the start."""
+        if self.mode == "r" and self._replaced():
+            self._file.close()
+            self._file = _open_swmr_read(self.path)
+            self._inode = os.fstat(self._file.id.get_vfd_handle()).st_ino
+            self._load_meta()
+            self._table, self._index = RecordTable.empty(self._columns), {}
+        try:
+            n, new = _read_committed(self._file, len(self._table), self._columns, self.heap_sizes)
+        except (OSError, RuntimeError, KeyError, TypeError) as err:  # how HDF5 reports unreadable data
+            raise ArchiveDamagedError(f"{self.path}: the file is damaged; its records cannot be read ({err})") from None
         if n > len(self._table):
             start = len(self._table)
             self._table = _concat(self._table, new)
             self._index_rows(new.rows["genome_hash"], start)
         return n
+
+    def _replaced(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != self._inode
+        except FileNotFoundError:  # mid-replace: keep reading the old file until the new one is in place
+            return False
 
     def _require_writer(self) -> None:
         if self.mode != "a" or self._file is None:
@@ -263,9 +479,15 @@ class HDF5Archive(Archive):
     def close(self) -> None:
         if self._file is None:
             return
-        self._file.close()
-        self._file = None
+        file, self._file = self._file, None
+        if self._broken:  # HDF5 is in an error state: closing may fail again; the committed rows are on disk
+            with contextlib.suppress(OSError, RuntimeError):
+                file.close()
+            self._release_lock()
+            return
+        file.close()
         if self.mode == "a":
-            with h5py.File(self.path, "a", libver="latest", locking=False) as f:
-                f.attrs["committed"] = len(self._table)  # the final count, for plain h5py readers
+            if shutil.disk_usage(self.path.parent).free >= MIN_FREE_BYTES:
+                with h5py.File(self.path, "a", libver="latest", locking=False) as f:
+                    f.attrs["committed"] = len(self._table)  # the final count, for plain h5py readers
             self._release_lock()

@@ -8,6 +8,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -98,28 +99,47 @@ def _row_dict(table: RecordTable, i: int) -> dict:
     return data
 
 
-def export_table(table: RecordTable, out: str | Path, fmt: str) -> int:
-    """Write ``table`` as ``csv`` (genome and curve as space-separated numbers) or ``jsonl``
-    (one JSON object per record, genome and curve as lists); returns the record count."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a string starting with ``= + - @``, tab or CR
+    (which Excel, LibreOffice and Sheets would run as a formula) gets a leading ``'`` (OWASP's
+    rule against CSV injection); numbers and other strings are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def export_table(table: RecordTable, out: str | Path | TextIO, fmt: str) -> int:
+    """Write ``table`` as ``csv`` (genome and curve as space-separated numbers; text cells made
+    :func:`spreadsheet_safe`) or ``jsonl`` (one JSON object per record, genome and curve as lists)
+    to a file path or an open text stream; returns the record count."""
     if fmt not in ("csv", "jsonl"):
         raise ArchiveError(f"format: {fmt!r} is not allowed; allowed: csv, jsonl")
-    out = Path(out)
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        if fmt == "csv":
-            writer = csv.writer(fh)
-            writer.writerow([*META_FIELDS, *table.columns, "reason", "genome", "curve"])
-            for i in range(len(table)):
-                data = _row_dict(table, i)
-                writer.writerow([*("" if v is None else v for v in data.values()),
-                                 " ".join(map(str, table.genome(i).tolist())),
-                                 " ".join(repr(float(v)) for v in table.curve(i))])
-        else:
-            for i in range(len(table)):
-                data = _row_dict(table, i)
-                data["genome"] = table.genome(i).tolist()
-                data["curve"] = [float(v) for v in table.curve(i)]
-                fh.write(json.dumps(data, ensure_ascii=False) + "\n")
+    if not isinstance(out, str | Path):
+        _write_table(table, out, fmt)
+        return len(table)
+    with Path(out).open("w", encoding="utf-8", newline="") as fh:
+        _write_table(table, fh, fmt)
     return len(table)
+
+
+def _write_table(table: RecordTable, fh: TextIO, fmt: str) -> None:
+    if fmt == "csv":
+        writer = csv.writer(fh)
+        writer.writerow([*META_FIELDS, *table.columns, "reason", "genome", "curve"])
+        for i in range(len(table)):
+            data = _row_dict(table, i)
+            writer.writerow([*("" if v is None else spreadsheet_safe(v) for v in data.values()),
+                             " ".join(map(str, table.genome(i).tolist())),
+                             " ".join(repr(float(v)) for v in table.curve(i))])
+        return
+    for i in range(len(table)):
+        data = _row_dict(table, i)
+        data["genome"] = table.genome(i).tolist()
+        data["curve"] = [float(v) for v in table.curve(i)]
+        fh.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
 def summarize(archive: HDF5Archive) -> dict:

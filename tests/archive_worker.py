@@ -73,8 +73,22 @@ def read(path: str, seconds: float) -> None:
     print(f"CHECKED {checked}", flush=True)
 
 
+def hold(path: str) -> None:
+    """A live writer that has committed records and keeps the archive open (a running campaign)."""
+    archive = HDF5Archive(path, "a", columns=COLUMNS)
+    archive.register_space("sp", {"toy": 1}, n_genes=12)
+    archive.register_task("t", {"name": "t"})
+    archive.append([expected(i) for i in range(5)])
+    print("READY", flush=True)
+    while True:
+        time.sleep(0.1)
+        archive.append([expected(len(archive))])
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2])
+    elif sys.argv[1] == "hold":
+        hold(sys.argv[2])
     else:
         read(sys.argv[2], float(sys.argv[3]))

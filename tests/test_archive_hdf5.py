@@ -147,7 +147,7 @@ def test_columns_mismatch_and_reader_cannot_write(tmp_path):
 
 def test_second_writer_refused(tmp_path):
     path = tmp_path / "w.h5"
-    with _writer(path), pytest.raises(ArchiveError, match="another process is writing this archive"):
+    with _writer(path), pytest.raises(ArchiveError, match=rf"another process \(pid {os.getpid()}\) is writing"):
         HDF5Archive(path, "a")
 
 
@@ -163,3 +163,82 @@ def test_schema_v1_fixture_stays_readable(tmp_path):
             want, got = make_record(i, status="failed" if i % 4 == 0 else "ok"), table.record(i)
             assert np.array_equal(got.genome, want.genome) and got.values == want.values
             assert got.reason == want.reason and got.created == want.created
+
+
+def test_schema_md_matches_the_writer():
+    """Every field of ``records`` in SCHEMA.md has the dtype the writer uses, and no field is missing."""
+    import re
+
+    from nasco.archive.record import ROW_DTYPE
+
+    text = (Path(__file__).parents[1] / "archive" / "SCHEMA.md").read_text(encoding="utf-8")
+    section = text.split("Fields of `records`")[1].split("## ")[0]
+    documented = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            names = re.findall(r"`(\w+)`", cells[0])
+            kinds = [k.strip() for k in cells[1].split(",")]
+            documented.update(zip(names, kinds, strict=True))
+    spelled = {"int64": "<i8", "int32": "<i4", "int8": "|i1", "float64": "<f8"}
+    actual = {name: ROW_DTYPE[name].str.lstrip("|") if ROW_DTYPE[name].kind == "S" else ROW_DTYPE[name].str
+              for name in ROW_DTYPE.names}
+    assert {n: spelled.get(k, k) for n, k in documented.items()} == actual
+
+
+def _damaged_copies(tmp_path) -> dict[str, Path]:
+    """A finished archive cut in half, one with an object header overwritten, one cut while a writer held it."""
+    good = tmp_path / "good.h5"
+    with _writer(good) as archive:
+        archive.append([expected(i) for i in range(40)])
+    data = good.read_bytes()
+    out = {"truncated": tmp_path / "truncated.h5", "overwritten": tmp_path / "overwritten.h5"}
+    out["truncated"].write_bytes(data[: len(data) // 2])
+    out["overwritten"].write_bytes(data[:60] + bytes(200) + data[260:])
+    live = tmp_path / "live.h5"
+    writer = subprocess.Popen([sys.executable, WORKER, "hold", str(live)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert writer.stdout.readline().strip() == "READY"
+        data = live.read_bytes()
+    finally:
+        writer.kill()
+        writer.wait()
+    out["truncated_live"] = tmp_path / "truncated_live.h5"
+    out["truncated_live"].write_bytes(data[: len(data) // 2])
+    return out
+
+
+def test_damaged_archive_fails_fast_for_every_command(tmp_path):
+    """A damaged file used to make every reader sleep forever in HDF5's SWMR retries: each open now
+    ends within seconds with one clear line (exit status 2), for readers and for the writer."""
+    for name, path in _damaged_copies(tmp_path).items():
+        for mode in ("r", "a"):
+            started = time.monotonic()
+            with pytest.raises(ArchiveError, match=r"truncated|damaged"):
+                HDF5Archive(path, mode, columns=COLUMNS)
+            assert time.monotonic() - started < 5, (name, mode)
+        for command in (["archive", "info", str(path)], ["archive", "export", str(path), "--format", "csv", "-o",
+                                                         str(tmp_path / "x.csv")],
+                        ["front", str(path)], ["report", str(path), "-o", str(tmp_path / "r.html")],
+                        ["surrogate", "fit", str(path), "--task", "t"]):
+            done = subprocess.run([sys.executable, "-m", "nasco.evo.cli", *command], capture_output=True, text=True,
+                                  timeout=60, env=ENV)
+            assert done.returncode == 2, (name, command, done.stderr[-2000:])
+            assert done.stderr.startswith("error:") and "Traceback" not in done.stderr, (name, command, done.stderr)
+            assert "truncated" in done.stderr or "damaged" in done.stderr
+
+
+def test_resume_on_a_damaged_archive_says_what_can_be_recovered(tmp_path):
+    from campaign_helpers import tiny_config
+
+    from nasco.evo.run_folder import prepare_run_folder
+
+    damaged = _damaged_copies(tmp_path)["truncated"]
+    folder = tmp_path / "run"
+    prepare_run_folder(folder, tiny_config(folder), resume=False, force=False)
+    (folder / "archive.h5").write_bytes(damaged.read_bytes())
+    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli", "resume", str(folder)], capture_output=True,
+                          text=True, timeout=120, env=ENV)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "is truncated" in done.stderr and "What can be recovered" in done.stderr
+    assert "--force" in done.stderr and "no checkpoint" in done.stderr
