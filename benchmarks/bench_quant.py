@@ -8,7 +8,8 @@ Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_quant.py``.
    would write: for every layer and grid cell, prune the smallest-L1 channels,
    ``torch.fake_quantize_per_channel_affine`` the kept ones and compute MSE. Also shown: a
    smarter torch loop that quantizes once per bit-width and reuses it for every ratio, and
-   nasco's batch version parallel over layers. Results are checked equal (rtol 1e-6).
+   nasco's batch version (all layers in one compiled call; serial, so that Numba never
+   changes the OpenMP thread count torch shares). Results are checked equal (rtol 1e-6).
 2. Bandwidth: fake quantization of a 256 MiB float32 weight matrix per channel (and per
    tensor) by the single-threaded Numba kernel, against ``np.copyto`` of the same array;
    both write into the same preallocated output; bytes moved = read + write for both.
@@ -25,7 +26,6 @@ from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
-import numba
 import numpy as np
 import torch
 
@@ -98,7 +98,6 @@ def main() -> int:
     naive = torch_grid_loop(layers, bits, ratios, reuse_quant=False)
     agree = all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(fused, naive, strict=True))
     t_fused = best_of(lambda: [sweep_layer(w, bits, ratios) for w in layers], 5)
-    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     t_batch = best_of(lambda: sweep_layers(layers, bits, ratios), 5)
     t_naive = best_of(lambda: torch_grid_loop(layers, bits, ratios, reuse_quant=False), 2)
     t_smart = best_of(lambda: torch_grid_loop(layers, bits, ratios, reuse_quant=True), 2)
@@ -120,14 +119,14 @@ def main() -> int:
 
     print(f"# bench_quant  {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; threads: torch {torch.get_num_threads()}, "
-          f"numba single-layer and fake-quant kernels 1, batch sweep {numba.get_num_threads()}; "
+          "numba kernels 1; "
           f"numpy {np.__version__}, torch {torch.__version__}")
     print(f"# sweep: {len(layers)} layers, {n_weights:,} weights, grid {len(ratios)} ratios × {len(bits)} bit-widths "
           f"{list(bits)}; fused equals the torch loop: {agree}")
     print()
     print(f"{'sweep':<52}{'seconds':>10}{'fused is ×':>12}")
     for name, t in [("nasco fused sweep, layer by layer (1 thread)", t_fused),
-                    (f"nasco batch sweep, parallel over layers ({numba.get_num_threads()} threads)", t_batch),
+                    ("nasco batch sweep, all layers in one call (1 thread)", t_batch),
                     ("torch loop: fake-quant + MSE per grid cell", t_naive),
                     ("torch loop: fake-quant once per bit-width", t_smart)]:
         print(f"{name:<52}{t:>10.4f}{t / t_fused:>12.1f}")

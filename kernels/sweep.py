@@ -95,16 +95,20 @@ def sweep_layer(weights: np.ndarray, bits, ratios) -> Sweep:
     return Sweep(quant_mse, _sqnr_db(total, quant_mse, w.size), prune_mse, combined)
 
 
-@numba.njit(cache=True, parallel=True)
+# Serial on purpose: Numba's OpenMP threading layer sets the process's OpenMP thread count, which
+# torch shares, to all cores, so one parallel sweep made every later torch computation in the
+# process use 2 threads instead of 1 (different arithmetic: trained accuracies changed with test
+# order). In parallel the sweep gained 1 ms of 7 on 40 layers; it runs once per campaign.
+@numba.njit(cache=True)
 def _sweep_many(flat, offsets, channels, bits, ratios, quant_mse, prune_mse, combined, energy):  # pragma: no cover
-    for i in numba.prange(channels.shape[0]):
+    for i in range(channels.shape[0]):
         c = channels[i]
         w = flat[offsets[i]:offsets[i + 1]].reshape((c, (offsets[i + 1] - offsets[i]) // c))
         energy[i] = _sweep_layer(w, bits, ratios, quant_mse[i], prune_mse[i], combined[i])
 
 
 def sweep_layers(layers: list[np.ndarray], bits, ratios) -> list[Sweep]:
-    """:func:`sweep_layer` over many layers in one call, parallel over layers (Numba threads)."""
+    """:func:`sweep_layer` over many layers in one compiled call."""
     bits, ratios = np.asarray(bits, dtype=np.int64), np.asarray(ratios, dtype=np.float64)
     rows = [np.ascontiguousarray(w, dtype=np.float32).reshape(len(w), -1) for w in layers]
     flat = np.concatenate([r.ravel() for r in rows]) if rows else np.empty(0, np.float32)

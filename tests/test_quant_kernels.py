@@ -148,3 +148,19 @@ def test_fake_quant_into_preallocated_output():
     assert result is out and _bits_equal(out, fake_quant_per_channel(w, scale, np.zeros(8, np.int64), -7, 7))
     with pytest.raises(ValueError, match=r"out: shape \(5, 8\)"):
         fake_quant_per_channel(w, scale, np.zeros(8, np.int64), -7, 7, out=np.empty((5, 8), np.float32))
+
+
+def test_sweeps_leave_torchs_thread_count_alone():
+    """A parallel Numba sweep (OpenMP threading layer) used to set the OpenMP thread count that torch
+    shares to every core, so every later training in the process used 2 threads instead of 1 and
+    trained to other accuracies (test_compression_is_real failed after test_nsga ran)."""
+    from nasco.kernels.sweep import sweep_layers
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rng = np.random.default_rng(0)
+        sweep_layers([rng.standard_normal((8, 9)).astype(np.float32) for _ in range(5)], [2, 4, 8], [0.0, 0.5])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)

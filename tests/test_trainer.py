@@ -38,20 +38,46 @@ def test_float_candidate_reaches_95_percent(float_result):
     assert float_result.device == "cpu" and float_result.wall_time_s > 0
 
 
-@pytest.mark.parametrize(("compression", "margin"), [
-    (dict(weight_bits=2), 0.01),
-    (dict(weight_bits=2, act_bits=4), 0.03),
-    (dict(prune=0.75), 0.05),
-])
-def test_compression_is_real(layout, task, float_result, compression, margin):
-    """The same genome compressed scores measurably lower: higher validation error (the
-    validation split has 144 images, so margins are coarse) and a far higher final training loss."""
-    genome = fixed_genome(layout, **compression)
-    result, _ = train_candidate(layout, genome, task, TrainConfig(epochs=EPOCHS), seed=0)
+SEEDS = (0, 1, 2)
+
+
+def _error_and_loss(layout, task, genome, seed: int) -> tuple[float, float, int]:
+    """(error on validation + test together, final training loss, MACs) after EPOCHS epochs."""
+    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=EPOCHS), seed=seed)
     assert result.status == "ok", result.reason
-    assert result.val_error >= float_result.val_error + margin
-    assert result.train_loss[-1] >= 3 * float_result.train_loss[-1]
-    assert result.macs == genome_costs(layout, genome)[0, 0]
+    wrong = evaluate(model, task, "val") * len(task.val) + evaluate(model, task, "test") * len(task.test)
+    return wrong / (len(task.val) + len(task.test)), result.train_loss[-1], result.macs
+
+
+@pytest.fixture(scope="module")
+def float_mean(layout, task):
+    runs = [_error_and_loss(layout, task, fixed_genome(layout), seed) for seed in SEEDS]
+    return float(np.mean([r[0] for r in runs])), float(np.mean([r[1] for r in runs]))
+
+
+@pytest.mark.parametrize(("compression", "margin"), [
+    (dict(weight_bits=2), None),
+    (dict(weight_bits=2, act_bits=4), 0.025),
+    (dict(prune=0.75), 0.02),
+])
+def test_compression_is_real(layout, task, float_mean, compression, margin):
+    """The same genome compressed trains to a far higher loss and (where it is measurable) a higher error.
+
+    Errors are measured on validation + test together (503 images) and averaged over 3 seeds: one
+    run on the 144 validation images is noise. The arithmetic differs between machines and thread
+    counts (AVX-512 vs AVX2 kernels, 1 vs 2 torch threads), and the trained networks with it:
+    over 3 seeds in those 3 settings the smallest mean error gaps to float were 0.056 (2-bit
+    weights, 4-bit activations) and 0.046 (75% pruned), and the smallest loss ratio 5.2; the
+    margins are under half of those. 2-bit weights with float activations cost as little as
+    0.008 error on digits (AVX2, 1 thread), so for them only the loss is asserted.
+    """
+    genome = fixed_genome(layout, **compression)
+    runs = [_error_and_loss(layout, task, genome, seed) for seed in SEEDS]
+    error, loss = float(np.mean([r[0] for r in runs])), float(np.mean([r[1] for r in runs]))
+    if margin is not None:
+        assert error >= float_mean[0] + margin, (error, float_mean)
+    assert loss >= 3 * float_mean[1], (loss, float_mean)
+    assert runs[0][2] == genome_costs(layout, genome)[0, 0]
 
 
 def test_trained_slim_equals_masked_and_macs_equal_kernel(layout, task):
