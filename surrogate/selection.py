@@ -62,6 +62,25 @@ def cv_repeats(n_records: int) -> int:
     return 3 if n_records < 300 else 1
 
 
+def min_training_records(families: list[str] | None = None, folds: int = 5) -> int:
+    """The fewest records :func:`select_predictor` accepts for ``families``: every k-fold training
+    set (the records less the largest fold) must hold what each family needs, and every fold ≥ 2.
+
+    Campaign validation (``search.surrogate_min_records``) uses the same number.
+    """
+    if folds < 2:
+        raise PredictorError(f"folds: {folds} is not allowed; allowed: integers ≥ 2")
+    families = families or sorted(FAMILIES)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise PredictorError(f"families: {unknown} are unknown; allowed: {sorted(FAMILIES)}")
+    need = max(FAMILIES[f].min_records for f in families)
+    n = 2 * folds
+    while n - math.ceil(n / folds) < need:
+        n += 1
+    return n
+
+
 def cross_validate(family: str, X: np.ndarray, y: np.ndarray, *, folds: int = 5, repeats: int = 1,
                    seed: int = 0) -> FamilyScore:
     """k-fold cross-validation of one family, ``repeats`` times with folds reshuffled from ``seed``.
@@ -69,9 +88,9 @@ def cross_validate(family: str, X: np.ndarray, y: np.ndarray, *, folds: int = 5,
     Repeat r shuffles with seed + r, so every family is scored on the same folds (paired).
     """
     n = len(y)
-    if n < 2 * folds:
-        raise PredictorError(f"cross-validation: {n} records are too few for {folds} folds; need at least "
-                             f"{2 * folds}")
+    if n < min_training_records([family], folds):
+        raise PredictorError(f"cross-validation: {n} records are too few for {family} with {folds} folds; need at "
+                             f"least {min_training_records([family], folds)}")
     taus, rhos, sq = [], [], []
     for r in range(repeats):
         order = np.random.default_rng(seed + r).permutation(n)
@@ -113,7 +132,7 @@ def select_predictor(X: np.ndarray, y: np.ndarray, *, families: list[str] | None
         (the fitted chosen predictor, the scores of every family, the chosen one first).
     """
     families = families or sorted(FAMILIES)
-    needed = max(2 * folds, *(FAMILIES[f].min_records for f in families if f in FAMILIES))
+    needed = min_training_records(families, folds)
     if len(y) < needed:
         raise PredictorError(f"select_predictor: {len(y)} records are too few; need at least {needed}")
     repeats = cv_repeats(len(y))
@@ -140,8 +159,9 @@ def holdout_evaluation(X: np.ndarray, y: np.ndarray, train_size: int, *, repeats
     """Estimate ranking quality at a training size: per repeat, a random ``train_size`` subset
     trains every family (selection by CV on that subset only), the rest is held out."""
     families = families or sorted(FAMILIES)
-    if not 2 * folds <= train_size < len(y):
-        raise PredictorError(f"train_size: {train_size} is not allowed; allowed: {2 * folds}..{len(y) - 1} "
+    smallest = min_training_records(families, folds)
+    if not smallest <= train_size < len(y):
+        raise PredictorError(f"train_size: {train_size} is not allowed; allowed: {smallest}..{len(y) - 1} "
                              f"({len(y)} records)")
     runs = []
     for r in range(repeats):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,27 @@ def test_ensemble_is_the_mixture_of_its_members():
     assert not np.allclose(means[0], means[1])  # two different members, so the mean is not one of them
     alone = GaussianProcess(seed=4).fit(X[:60], y[:60]).predict(X[60:])[0]
     np.testing.assert_allclose(ensemble.models_[0].predict(Z)[0] * scale + ensemble.y_mean_, alone, rtol=0.02)
+
+
+@pytest.mark.parametrize("families", [["gp"], ["trees"], ["rbf"], ["ensemble"], ["gp", "trees"],
+                                      ["gp", "trees", "rbf", "ensemble"]])  # mlp: as gp (8 records), 40× slower
+def test_every_record_count_validation_accepts_selects_a_predictor(families):
+    """search.surrogate_min_records used to accept 10 while selection needed 12 and its folds more
+    (10–15 crashed at the first surrogate generation): one number now serves validation and selection."""
+    from campaign_helpers import tiny_config
+
+    from nasco.evo.campaign_config import ConfigError
+    from nasco.surrogate import min_training_records
+
+    fewest = min_training_records(families)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((fewest + 3, 6)), rng.random(fewest + 3)
+    for n in (fewest, fewest + 1):
+        model, scores = select_predictor(X[:n], y[:n], families=families, seed=1)
+        assert np.isfinite(model.predict(X)[0]).all() and len(scores) == len(families)
+    with pytest.raises(PredictorError, match=f"need at least {fewest}"):
+        select_predictor(X[: fewest - 1], y[: fewest - 1], families=families)
+    search = {"surrogate_families": families}
+    tiny_config(Path("x"), search={**search, "surrogate_min_records": fewest})
+    with pytest.raises(ConfigError, match=f"search.surrogate_min_records.*integers ≥ {fewest}"):
+        tiny_config(Path("x"), search={**search, "surrogate_min_records": fewest - 1})
