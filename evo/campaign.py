@@ -32,11 +32,19 @@ from nasco.evo.campaign_config import CampaignConfig
 from nasco.evo.campaign_progress import CampaignMonitor, GenerationStats
 from nasco.evo.campaign_setup import CAMPAIGN_COSTS, CampaignContext, objective_matrix
 from nasco.evo.compression_strategy import scheduled_bounds
+from nasco.evo.errors import NascoError
 from nasco.evo.executors import TrainJob
 from nasco.evo.features import genome_features
 from nasco.evo.genome import canonicalize, genome_hash, sample_genomes
 from nasco.evo.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
-from nasco.evo.run_folder import ARCHIVE_FILE, LOG_FILE, SURROGATE_LOG, load_checkpoint, save_checkpoint
+from nasco.evo.run_folder import (
+    LOG_FILE,
+    SURROGATE_LOG,
+    discard_run_folder,
+    load_checkpoint,
+    open_campaign_archive,
+    save_checkpoint,
+)
 from nasco.evo.surrogate_io import from_target, to_target
 from nasco.kernels.pareto import crowding_distance, non_dominated
 from nasco.surrogate import fit_with_transfer, screen, select_predictor
@@ -84,10 +92,16 @@ class Campaign:
         self.monitor = monitor
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         try:
-            with HDF5Archive(self.folder / ARCHIVE_FILE, "a", columns=RESULT_COLUMNS) as archive:
+            with open_campaign_archive(self.folder, RESULT_COLUMNS) as archive:
                 if archive.recovered:
                     monitor.log(f"archive recovered after a crash: {archive.recovered}")
-                self.ctx = CampaignContext.create(c, self.folder, archive, monitor)
+                try:
+                    self.ctx = CampaignContext.create(c, self.folder, archive, monitor)
+                except NascoError:
+                    if not len(archive) and load_checkpoint(self.folder) is None:  # nothing ran: leave no campaign
+                        archive.close()
+                        discard_run_folder(self.folder)
+                    raise
                 try:
                     return self._search(archive)
                 finally:
@@ -198,7 +212,7 @@ class Campaign:
             return np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
         X = genome_features(ctx.layout, ok.genome_matrix())
         y = to_target(ok.column("error"))
-        seed = c.campaign.seed * 1000 + generation
+        seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
         if ctx.source is not None:
             model, scores = fit_with_transfer(X, y, source=ctx.source, families=c.search.surrogate_families, seed=seed)
             best = scores["transfer" if model.uses_transfer else "plain"][0]

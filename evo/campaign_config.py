@@ -191,6 +191,15 @@ def config_from_dict(data: dict) -> CampaignConfig:
     return config
 
 
+# Integer ranges: far beyond a real campaign, small enough that every accepted value runs (a
+# population of 1e20 used to pass validation and crash while allocating the first generation).
+SEARCH_RANGES = {"population": (4, 100_000), "offspring": (1, 100_000), "generations": (0, 1_000_000),
+                 "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000)}
+TRAINING_RANGES = {"epochs": (1, 100_000), "final_epochs": (0, 100_000), "final_max": (1, 100_000),
+                   "batch_size": (1, 1_000_000)}
+MAX_ASKED = 1_000_000
+
+
 def _require(where: str, ok: bool, value: Any, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {allowed}")
@@ -198,11 +207,12 @@ def _require(where: str, ok: bool, value: Any, allowed: str) -> None:
 
 def _check(c: CampaignConfig) -> None:
     _require("campaign.name", 0 < len(c.campaign.name.encode()) <= 32, c.campaign.name, "1–32 bytes")
-    _require("campaign.seed", c.campaign.seed >= 0, c.campaign.seed, "integers ≥ 0")
+    _require("campaign.seed", 0 <= c.campaign.seed < 2**32, c.campaign.seed, "integers 0..4294967295")
     _require("campaign.out", bool(c.campaign.out), c.campaign.out, "a folder path")
     _require("task.val_fraction", 0 < c.task.val_fraction < 1, c.task.val_fraction, "numbers in (0, 1)")
-    _require("task.image_size", c.task.image_size == 0 or c.task.image_size >= 4, c.task.image_size, "0 or ≥ 4")
-    _require("task.train_subset", c.task.train_subset >= 0, c.task.train_subset, "integers ≥ 0")
+    _require("task.image_size", c.task.image_size == 0 or 4 <= c.task.image_size <= 4096, c.task.image_size,
+             "0 or 4..4096")
+    _require("task.train_subset", 0 <= c.task.train_subset < 2**31, c.task.train_subset, "integers 0..2147483647")
     names = c.objectives.names
     for name in names:
         if name not in OBJECTIVES:
@@ -222,23 +232,27 @@ def _check(c: CampaignConfig) -> None:
     _require("constraints.min_accuracy", c.constraints.min_accuracy < 1, c.constraints.min_accuracy,
              "numbers in [0, 1)")
     s = c.search
-    for name, minimum in (("population", 4), ("offspring", 1), ("generations", 0), ("max_trained", 0),
-                          ("screen_factor", 1), ("surrogate_min_records", 10)):
-        _require(f"search.{name}", getattr(s, name) >= minimum, getattr(s, name), f"integers ≥ {minimum}")
+    for name, (low, high) in SEARCH_RANGES.items():
+        _require(f"search.{name}", low <= getattr(s, name) <= high, getattr(s, name), f"integers {low}..{high:,}")
+    _require("search.screen_factor", s.screen_factor * s.offspring <= MAX_ASKED, s.screen_factor,
+             f"screen_factor × offspring ≤ {MAX_ASKED:,} genomes asked per generation")
     _require("search.algorithm", s.algorithm in ("nsga2", "random"), s.algorithm, "nsga2, random")
     _require("search.max_wall_s", s.max_wall_s >= 0, s.max_wall_s, "seconds ≥ 0 (0: no limit)")
-    from nasco.surrogate import FAMILIES
+    from nasco.surrogate import FAMILIES, min_training_records
 
     _require("search.surrogate_families", bool(s.surrogate_families) and set(s.surrogate_families) <= set(FAMILIES),
              s.surrogate_families, f"a non-empty subset of {sorted(FAMILIES)}")
+    fewest = min_training_records(s.surrogate_families)  # what model selection's cross-validation needs
+    _require("search.surrogate_min_records", fewest <= s.surrogate_min_records < 2**31, s.surrogate_min_records,
+             f"integers ≥ {fewest} (cross-validating {', '.join(s.surrogate_families)} in 5 folds needs them)")
     _require("search.exploration", 0 <= s.exploration <= 1, s.exploration, "numbers in [0, 1]")
     _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")
     _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")
     _require("search.compression_schedule", s.compression_schedule in SCHEDULES, s.compression_schedule,
              ", ".join(SCHEDULES))
     t = c.training
-    for name, minimum in (("epochs", 1), ("final_epochs", 0), ("final_max", 1), ("batch_size", 1)):
-        _require(f"training.{name}", getattr(t, name) >= minimum, getattr(t, name), f"integers ≥ {minimum}")
+    for name, (low, high) in TRAINING_RANGES.items():
+        _require(f"training.{name}", low <= getattr(t, name) <= high, getattr(t, name), f"integers {low}..{high:,}")
     _require("training.lr", t.lr > 0, t.lr, "numbers > 0")
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
@@ -246,8 +260,8 @@ def _check(c: CampaignConfig) -> None:
     _require("executor.kind", e.kind in EXECUTORS, e.kind, ", ".join(EXECUTORS))
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")
     _require("executor.num_gpus", e.num_gpus >= 0, e.num_gpus, "numbers ≥ 0")
-    _require("executor.max_retries", e.max_retries >= 0, e.max_retries, "integers ≥ 0")
-    _require("executor.workers", e.workers >= 0, e.workers, "integers ≥ 0")
+    _require("executor.max_retries", 0 <= e.max_retries <= 1000, e.max_retries, "integers 0..1000")
+    _require("executor.workers", 0 <= e.workers <= 100_000, e.workers, "integers 0..100,000")
 
 
 def load_config(path: str | Path) -> CampaignConfig:
@@ -257,6 +271,8 @@ def load_config(path: str | Path) -> CampaignConfig:
         raise ConfigError(f"config file {str(path)!r} not found (nasco init writes an example)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); allowed: a TOML file in UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     return config_from_dict(data)

@@ -248,13 +248,18 @@ class CampaignContext:
             rows.append({
                 "genome_hash": front.rows["genome_hash"][i].decode(), "search_error": front.column("error")[i],
                 "final_val_error": final.column("error")[j] if j is not None else "",
-                "test_error": final.column("test_error")[j] if j is not None else "",
+                "test_error": _measured(final.column("test_error")[j]) if j is not None else "",
                 **{name: int(front.column(name)[i]) for name in COST_NAMES},
                 "latency_us": front.column("latency_us")[i],
                 "genome": " ".join(map(str, front.genome(i).tolist())),
             })
         write_front_csv(self.folder / FRONT_FILE, rows)
         show_front(self.monitor.console, rows, f"Pareto front ({len(rows)} candidates) → {self.folder / FRONT_FILE}")
+
+
+def _measured(value: float) -> float | str:
+    """A value for front.csv: empty where nothing was measured (NaN: e.g. no test split)."""
+    return "" if math.isnan(value) else float(value)
 
 
 def show_front(console: Console, rows: list[dict], title: str) -> None:

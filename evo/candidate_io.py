@@ -52,16 +52,32 @@ def load_candidate(directory: str | Path, *, device: str | torch.device = "cpu")
         if not (directory / name).is_file():
             raise CandidateFileError(f"{directory}: missing {name}; a saved candidate has {GENOME_FILE} and "
                                      f"{WEIGHTS_FILE}")
-    meta = json.loads((directory / GENOME_FILE).read_text(encoding="utf-8"))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CandidateFileError(f"{directory / GENOME_FILE}: format_version {meta.get('format_version')!r} "
-                                 f"is not allowed; allowed: {FORMAT_VERSION}")
-    layout = compile_space(space_from_dict(meta["space"]))
-    genome = as_genomes(layout, np.array(meta["genome"], dtype=np.int64))[0]
-    if genome_hash(layout, genome) != meta["genome_hash"]:
-        raise CandidateFileError(f"{directory / GENOME_FILE}: genome_hash {meta['genome_hash']} does not match "
+    try:
+        meta = json.loads((directory / GENOME_FILE).read_text(encoding="utf-8"))
+        version, space, genes, stored_hash = meta.get("format_version"), meta["space"], meta["genome"], \
+            meta["genome_hash"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise CandidateFileError(f"{directory / GENOME_FILE}: not a candidate description written by nasco "
+                                 f"({type(err).__name__}: {err})") from None
+    if version != FORMAT_VERSION:
+        raise CandidateFileError(f"{directory / GENOME_FILE}: format_version {version!r} is not allowed; allowed: "
+                                 f"{FORMAT_VERSION}")
+    layout = compile_space(space_from_dict(space))
+    genome = as_genomes(layout, np.array(genes, dtype=np.int64))[0]
+    if genome_hash(layout, genome) != stored_hash:
+        raise CandidateFileError(f"{directory / GENOME_FILE}: genome_hash {stored_hash} does not match "
                                  f"the genome and space ({genome_hash(layout, genome)})")
     model = build_model(decode(layout, genome), slim=True)
-    state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    try:
+        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch reports a non-zip, a pickle it refuses, a truncated file … each its own way
+        raise CandidateFileError(f"{directory / WEIGHTS_FILE}: not a PyTorch state dict ({str(err)[:200]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CandidateFileError(f"{directory / WEIGHTS_FILE}: holds a {type(state).__name__}, not a state dict of "
+                                 "tensors")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CandidateFileError(f"{directory / WEIGHTS_FILE}: the weights do not fit the network of "
+                                 f"{GENOME_FILE} ({str(err).splitlines()[0][:200]} …)") from None
     return layout, genome, model.to(device).eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -10,7 +11,7 @@ from importlib import import_module
 from rich.console import Console
 from rich.markup import escape
 
-from nasco.archive import ArchiveError
+from nasco.archive import ArchiveError, ArchiveWriteError
 from nasco.evo.errors import NascoError
 
 # Subcommand → the module that defines it. Only the module of the command being run is imported
@@ -51,10 +52,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         console = Console(width=160)
     try:
         status = args.run(args, console)
+    except ArchiveWriteError as err:
+        _print_error(str(err))
+        if err.hdf5_failed:  # HDF5 cannot shut down after a failed write (it crashes at exit): end here
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
     except _user_errors() as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        _print_error(str(err))
         return 2
+    except OSError as err:  # the file system refused (permissions, not a folder, disk full …): one line, status 1
+        _print_error(describe_os_error(err))
+        return 1
     return int(status or 0)
+
+
+def describe_os_error(err: OSError) -> str:
+    """``PATH: reason`` of a file-system error (no traceback: the path and the reason are the news)."""
+    where = err.filename if err.filename is not None else ""
+    reason = err.strerror or str(err)
+    return f"{where}: {reason}" if where else reason
+
+
+def _print_error(text: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

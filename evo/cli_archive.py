@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("file", metavar="FILE", help="archive (.h5)")
     export.add_argument("--format", required=True, choices=("csv", "jsonl"), help="output format")
     export.add_argument("--task", help="only records of this task id")
-    export.add_argument("-o", "--out", required=True, metavar="OUT", help="output file")
+    export.add_argument("-o", "--out", required=True, metavar="OUT", help="output file ('-' for stdout)")
     export.set_defaults(run=run_export)
 
     merge = commands.add_parser("merge", help="merge archives into a new one",
@@ -61,6 +62,9 @@ def run_info(args: argparse.Namespace, console: Console) -> None:
 def run_export(args: argparse.Namespace, console: Console) -> None:
     with HDF5Archive(args.file) as archive:
         table = archive.read(task=args.task)
+    if args.out == "-":
+        export_table(table, sys.stdout, args.format)
+        return
     n = export_table(table, args.out, args.format)
     console.print(f"wrote {n:,} records to {args.out}", highlight=False)
 

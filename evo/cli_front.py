@@ -13,9 +13,21 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from nasco.archive import HDF5Archive
+from nasco.archive import ArchiveDamagedError, ArchiveError, HDF5Archive
+from nasco.archive.ops import spreadsheet_safe
 from nasco.evo.cli_space import CliError
-from nasco.evo.front import SCALE, UNITS, Front, find_record, front_rows, parse_objectives, select_front, writer_is_live
+from nasco.evo.errors import NascoError
+from nasco.evo.front import (
+    SCALE,
+    UNITS,
+    Front,
+    campaign_final_epochs,
+    find_record,
+    front_rows,
+    parse_objectives,
+    select_front,
+    writer_is_live,
+)
 from nasco.evo.genome import decode
 from nasco.evo.layout import compile_space
 from nasco.evo.space_io import space_from_dict
@@ -23,12 +35,13 @@ from nasco.evo.space_io import space_from_dict
 SORT_KEYS = ("error", "macs", "params", "bitops", "size", "peak_memory", "mean_w_bits", "mean_prune", "depth")
 
 
-def archive_path(path: str) -> Path:
-    """An archive file, or a run folder holding ``archive.h5``."""
+def archive_path(path: str, *, must_exist: bool = True) -> Path:
+    """An archive file, or a run folder holding ``archive.h5`` (which may not exist yet when
+    ``must_exist`` is False: a watcher waits for it)."""
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() or (not must_exist and not p.suffix):
         p = p / "archive.h5"
-    if not p.is_file():
+    if must_exist and not p.is_file():
         raise CliError(f"{path}: no archive there (an .h5 file or a run folder with archive.h5)")
     return p
 
@@ -40,13 +53,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("archive", metavar="ARCHIVE", help="archive (.h5) or run folder")
     p.add_argument("--task", help="task id (default: the archive's only task)")
     p.add_argument("--objectives", default="error,bitops", help="comma-separated objectives (error,bitops)")
-    p.add_argument("--fidelity", type=int, help="epochs (default: the task's most common fidelity)")
+    p.add_argument("--fidelity", type=int, help="epochs (default: the retrained final front if the campaign made "
+                                                  "one, else the search fidelity)")
+    p.add_argument("--search", action="store_true", help="the search-fidelity front (short trainings) instead of the "
+                                                         "retrained final front")
     p.add_argument("--sort", default=None, choices=SORT_KEYS, help="sort column (default: first objective)")
     p.add_argument("--csv", metavar="PATH", help="write the front as CSV ('-' for stdout)")
     p.add_argument("--json", metavar="PATH", help="write the front as JSON ('-' for stdout)")
     p.add_argument("--plot", metavar="PNG", help="draw the front (2 objectives: scatter + step; 3+: pairs)")
     p.add_argument("--knee", action="store_true", help="mark the knee point (table and plot)")
-    p.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
+    p.add_argument("--watch", type=float, metavar="SECONDS",
+                   help="refresh every SECONDS until Ctrl-C; waits for the archive and its first record, and "
+                        "follows a recovered file")
     p.set_defaults(run=run_front)
 
     s = sub.add_parser("show", help="one archived candidate: layer table, costs, curve",
@@ -65,11 +83,15 @@ def _fmt(name: str, value: float) -> str:
 
 
 def _front_table(front: Front, rows: list[dict], title: str, knee: int | None) -> Table:
-    table = Table("hash", *(f"{n} ({UNITS[n]})" for n in front.objectives), "MACs", "size KiB", "w bits", "a bits",
+    names = [f"val {n} ({UNITS[n]})" if n == "error" and front.stage == "final" else f"{n} ({UNITS[n]})"
+             for n in front.objectives]
+    tested = front.stage == "final"
+    table = Table("hash", *names, *(["test error (%)"] if tested else []), "MACs", "size KiB", "w bits", "a bits",
                   "prune", "depth", "gen", title=title, title_justify="left")
     for r in rows:
         mark = " ★" if knee is not None and r["index"] == knee else ""
-        table.add_row(r["genome_hash"] + mark, *(_fmt(n, r[n]) for n in front.objectives), f"{r['macs']:,}",
+        test = ([_fmt("error", r["test_error"]) if r["test_error"] is not None else "—"] if tested else [])
+        table.add_row(r["genome_hash"] + mark, *(_fmt(n, r[n]) for n in front.objectives), *test, f"{r['macs']:,}",
                       f"{r['size_kib']:.2f}", f"{r['mean_w_bits']:.1f}", f"{r['mean_a_bits']:.1f}",
                       f"{r['mean_prune']:.2f}", str(r["depth"]), str(r["generation"]))
     return table
@@ -79,7 +101,8 @@ def _load(path: Path, args: argparse.Namespace) -> tuple[Front, list[dict], int 
     with HDF5Archive(path) as archive:
         table, spaces = archive.table(), dict(archive.spaces)
     front = select_front(table, spaces, task=args.task, objectives=parse_objectives(args.objectives),
-                         fidelity=args.fidelity)
+                         fidelity=args.fidelity, stage="search" if args.search else "final",
+                         final_fidelity=campaign_final_epochs(path.parent))
     rows = front_rows(front)
     key = args.sort or front.objectives[0]
     rows.sort(key=lambda r: r[key])
@@ -94,15 +117,34 @@ def _write(target: str, text: str) -> None:
 
 
 def run_front(args: argparse.Namespace, console: Console) -> int:
-    path = archive_path(args.archive)
+    if args.watch is not None and not args.watch > 0:
+        raise CliError(f"--watch: {args.watch} is not allowed; allowed: seconds > 0")
+    path = archive_path(args.archive, must_exist=not args.watch)
+    damaged_in_a_row, waiting_for = 0, ""
     while True:
         started = time.perf_counter()
-        front, rows, knee = _load(path, args)
+        try:
+            front, rows, knee = _load(path, args)
+            damaged_in_a_row = 0
+        except (ArchiveError, NascoError) as err:
+            # A watcher waits: for the campaign to create the archive and commit its first record, and
+            # across a recovery that replaces the file; a file still unreadable 3 times running is damaged.
+            damaged_in_a_row += isinstance(err, ArchiveDamagedError)
+            if not args.watch or damaged_in_a_row >= 3:
+                raise
+            if str(err) != waiting_for:  # one line per reason, not one per tick
+                waiting_for = str(err)
+                console.print(f"{time.strftime('%H:%M:%S')} waiting: {err}", highlight=False, markup=False,
+                              soft_wrap=True)
+            time.sleep(args.watch)
+            continue
+        waiting_for = ""
         live = writer_is_live(path)
         state = {True: "live: a campaign is writing this archive", False: "finished (no writer)",
                  None: "writer state unknown"}[live]
-        title = (f"{front.task} @ {front.fidelity} epochs: {len(rows)} on the front of {len(front.F)} records — "
-                 f"{state} — read {time.strftime('%H:%M:%S')} in {time.perf_counter() - started:.2f}s")
+        kind = "final front, retrained" if front.stage == "final" else "search front"
+        title = (f"{front.task}, {kind} at {front.fidelity} epochs: {len(rows)} on the front of {len(front.F)} "
+                 f"records — {state} — read {time.strftime('%H:%M:%S')} in {time.perf_counter() - started:.2f}s")
         machine = args.csv == "-" or args.json == "-"
         if not machine:
             console.print(_front_table(front, rows, title, knee))
@@ -110,8 +152,9 @@ def run_front(args: argparse.Namespace, console: Console) -> int:
             buffer = _csv_text(rows)
             _write(args.csv, buffer)
         if args.json:
-            _write(args.json, json.dumps({"task": front.task, "fidelity": front.fidelity, "objectives":
-                                          front.objectives, "knee": knee, "front": rows}, indent=1) + "\n")
+            _write(args.json, json.dumps({"task": front.task, "fidelity": front.fidelity, "stage": front.stage,
+                                          "objectives": front.objectives, "knee": knee, "front": rows}, indent=1)
+                   + "\n")
         if args.plot:
             from nasco.evo.plots import plot_front
 
@@ -130,7 +173,7 @@ def _csv_text(rows: list[dict]) -> str:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()} for row in rows])
     return buffer.getvalue()
 
 

@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="report.html", help="output file (report.html)")
     p.add_argument("--task", help="task id (default: the only task)")
     p.add_argument("--objectives", help="comma-separated objectives (default: the campaign's, or error,bitops)")
-    p.add_argument("--fidelity", type=int, help="epochs (default: the most common)")
+    p.add_argument("--fidelity", type=int, help="epochs (default: the retrained final front if the campaign made "
+                                                  "one, else the search fidelity)")
+    p.add_argument("--search", action="store_true", help="the search-fidelity front instead of the final front")
     p.set_defaults(run=run_report)
 
     e = sub.add_parser("export", help="retrain an archived candidate exactly and save it (optionally ONNX)",
@@ -44,7 +46,8 @@ def run_report(args: argparse.Namespace, console: Console) -> int:
 
     source = args.source if not args.source.endswith(".h5") else str(archive_path(args.source))
     objectives = parse_objectives(args.objectives) if args.objectives else None
-    path = write_report(source, args.out, task=args.task, objectives=objectives, fidelity=args.fidelity)
+    path = write_report(source, args.out, task=args.task, objectives=objectives, fidelity=args.fidelity,
+                        stage="search" if args.search else "final")
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained)", highlight=False)
     return 0
 

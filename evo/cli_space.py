@@ -18,6 +18,8 @@ from nasco.evo.layout import GenomeLayout, compile_space
 from nasco.evo.space_io import dump_space, load_space
 from nasco.kernels.tables import KIND_NAMES
 
+MAX_RANDOM = 1000
+
 
 class CliError(NascoError, ValueError):
     """A command-line value is invalid."""
@@ -59,10 +61,19 @@ def run(args: argparse.Namespace, console: Console) -> None:
     if args.genome is not None:
         print_genome(layout, parse_genome(args.genome), console)
     elif args.random is not None:
-        if args.random < 1:
-            raise CliError(f"--random: {args.random} is not allowed; allowed: N ≥ 1")
+        if args.seed < 0:
+            raise CliError(f"--seed: {args.seed} is not allowed; allowed: integers ≥ 0")
+        if not 1 <= args.random <= MAX_RANDOM:
+            raise CliError(f"--random: {args.random} is not allowed; allowed: 1..{MAX_RANDOM} (each genome prints its "
+                           "layer table)")
         for genome in sample_genomes(layout, np.random.default_rng(args.seed), args.random):
             print_genome(layout, genome, console)
+
+
+def _scientific(n: int) -> str:
+    """An exact integer of any size as d.ddde+XX (a float would overflow past 1e308)."""
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4].ljust(3, '0')}e+{len(digits) - 1:02d}"
 
 
 def print_summary(layout: GenomeLayout, console: Console) -> None:
@@ -71,7 +82,7 @@ def print_summary(layout: GenomeLayout, console: Console) -> None:
     console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
                   f"classes {space.num_classes}")
     console.print(f"{layout.n_genes} genes, {len(layout.slot_names)} layer slots, "
-                  f"{size:.3e} distinct networks (10^{math.log10(size):.1f})")
+                  f"{_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
     table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
         table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))

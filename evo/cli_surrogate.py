@@ -10,7 +10,7 @@ from rich.table import Table
 
 from nasco.archive import HDF5Archive
 from nasco.evo.cli_space import CliError
-from nasco.evo.surrogate_io import from_target, task_features
+from nasco.evo.surrogate_io import from_target, search_fidelity, task_features
 from nasco.surrogate import FAMILIES, fit_with_transfer, select_predictor
 from nasco.surrogate.selection import DEFAULT_FAMILY, FamilyScore, holdout_evaluation
 
@@ -21,6 +21,11 @@ def _families(text: str | None) -> list[str]:
     if unknown:
         raise CliError(f"--families: {unknown} unknown; allowed: {sorted(FAMILIES)}")
     return families
+
+
+def _fidelity(table, args: argparse.Namespace) -> int | None:
+    """``--fidelity``, or the task's search fidelity (the one with most records)."""
+    return args.fidelity if args.fidelity is not None else search_fidelity(table, args.task)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         a.add_argument("archive", metavar="ARCHIVE", help="archive (.h5)")
         a.add_argument("--task", required=True, help="task id whose validation error is predicted")
         a.add_argument("--families", help=f"comma-separated subset of {','.join(sorted(FAMILIES))}")
-        a.add_argument("--fidelity", type=int, help="only records trained for this many epochs")
+        a.add_argument("--fidelity", type=int, help="records trained for this many epochs (default: the fidelity with "
+                                                    "most records, the search's; fidelities are never mixed)")
         a.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
         a.add_argument("--seed", type=int, default=0, help="seed (0)")
         a.add_argument("--plot", metavar="PNG", help="draw predicted vs true error")
@@ -78,9 +84,13 @@ def run_fit(args: argparse.Namespace, console: Console) -> None:
     families = _families(args.families)
     with HDF5Archive(args.archive) as archive:
         table, spaces = archive.table(), dict(archive.spaces)
-    layout, X, y = task_features(table, spaces, args.task, fidelity=args.fidelity)
-    console.print(f"{args.task}: {len(y)} successful records, {X.shape[1]} features", highlight=False)
+    fidelity = _fidelity(table, args)
+    layout, X, y = task_features(table, spaces, args.task, fidelity=fidelity)
+    console.print(f"{args.task}: {len(y)} successful records at fidelity {fidelity} epochs"
+                  f"{'' if args.fidelity is not None else ' (the most records; --fidelity chooses another)'}, "
+                  f"{X.shape[1]} features", highlight=False)
     if args.transfer_from:
+        # each source task at --fidelity, or at its own search fidelity
         sources = [task_features(table, spaces, t, fidelity=args.fidelity) for t in args.transfer_from]
         if any(s[0].space.space_id != layout.space.space_id for s in sources):
             raise CliError("--transfer-from: source tasks must use the target task's search space")
@@ -108,7 +118,10 @@ def run_fit(args: argparse.Namespace, console: Console) -> None:
 def run_score(args: argparse.Namespace, console: Console) -> None:
     families = _families(args.families)
     with HDF5Archive(args.archive) as archive:
-        _, X, y = task_features(archive.table(), dict(archive.spaces), args.task, fidelity=args.fidelity)
+        table = archive.table()
+        fidelity = _fidelity(table, args)
+        _, X, y = task_features(table, dict(archive.spaces), args.task, fidelity=fidelity)
+    console.print(f"{args.task}: {len(y)} successful records at fidelity {fidelity} epochs", highlight=False)
     runs = holdout_evaluation(X, y, args.train_size, repeats=args.repeats, families=families, folds=args.folds,
                               seed=args.seed)
     table = Table("family", "held-out τ mean", "τ std", title=f"{args.task}: train on {args.train_size}, test on "

@@ -8,7 +8,8 @@ with ``download=True``; ``image_size`` resizes them by area averaging, e.g. Fash
 (``root`` is a ``.npz`` file with ``x`` (N, H, W) or (N, C, H, W) and integer ``y`` (N,),
 optionally ``x_test``/``y_test``) and ``imagefolder``
 (``root`` has ``train/`` and optionally ``test/`` class folders, resized to ``image_size``,
-32 by default; streamed from disk).
+32 by default; streamed from disk; every file is decoded once at load, and a file that is not a
+readable image stops loading with its name — remove or replace it).
 
 The validation split is carved from the training data with ``seed``; the test split is
 never used by search. In-memory splits are kept as tensors on the training device (on CUDA
@@ -18,6 +19,7 @@ stream through a DataLoader.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,8 +144,12 @@ def _tensor_task(name, x_train, y_train, x_test, y_test, num_classes, scale, val
         x_train = x_train.unsqueeze(1)
     if x_test.dim() == 3:
         x_test = x_test.unsqueeze(1)
-    for split, y in (("train", y_train), ("test", y_test)):
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         _check_labels(f"{name} {split} split", y, num_classes)
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x)).flatten(1).any(dim=1).sum())
+            raise DatasetError(f"{name} {split} split: {bad} images hold NaN or inf pixels; allowed: finite values "
+                               "(every candidate would fail on them)")
     train, val = _split_val(x_train, y_train, val_fraction, seed)
     scaled = train.x.double() * scale
     mean = scaled.mean(dim=(0, 2, 3)).float()
@@ -199,28 +205,77 @@ def _chw(data) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).contiguous() if t.dim() == 4 else t.unsqueeze(1)  # CIFAR arrays are NHWC
 
 
+def _npz_arrays(root: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` file (never unpickled)."""
+    try:
+        data = np.load(root, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with data:
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DatasetError(f"npz {str(root)!r}: not readable as a .npz of numeric arrays ({err}); allowed: a file "
+                           "written by numpy.savez with arrays x and y") from None
+
+
 def _npz(root: str | Path | None, num_classes: int | None, val_fraction: float, seed: int) -> Task:
     if root is None:
         raise DatasetError("npz: root is required: the path of a .npz file with arrays x and y")
     if not Path(root).is_file():
         raise DatasetError(f"npz: file {str(root)!r} does not exist; allowed: a .npz with arrays x and y")
-    with np.load(root, allow_pickle=False) as data:
-        missing = [k for k in ("x", "y") if k not in data]
-        if missing:
-            raise DatasetError(f"npz {str(root)!r}: missing arrays {missing}; it has {sorted(data.files)}; "
-                               "required: x (N, H, W) or (N, C, H, W) and y (N,)")
-        x, y = data["x"], data["y"]
-        x_test, y_test = (data["x_test"], data["y_test"]) if "x_test" in data else (x[:0], y[:0])
+    data = _npz_arrays(root)
+    missing = [k for k in ("x", "y") if k not in data]
+    if missing:
+        raise DatasetError(f"npz {str(root)!r}: missing arrays {missing}; it has {sorted(data)}; "
+                           "required: x (N, H, W) or (N, C, H, W) and y (N,)")
+    x, y = data["x"], data["y"]
+    x_test, y_test = (data["x_test"], data["y_test"]) if "x_test" in data else (x[:0], y[:0])
     if x.ndim not in (3, 4) or y.ndim != 1 or len(x) != len(y) or len(y) < 2:
         raise DatasetError(f"npz {str(root)!r}: x {x.shape} and y {y.shape} are not allowed; "
                            "allowed: x (N, H, W) or (N, C, H, W), y (N,), N ≥ 2")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DatasetError(f"npz {str(root)!r}: y has dtype {y.dtype}; allowed: integer class labels")
-    classes = int(y.max()) + 1 if num_classes is None else num_classes
+    for key, array in (("x", x), ("x_test", x_test)):
+        if array.dtype.kind not in "uif" or array.dtype.kind == "b":
+            raise DatasetError(f"npz {str(root)!r}: {key} has dtype {array.dtype}; allowed: numbers (uint8 or float)")
+    for key, labels in (("y", y), ("y_test", y_test)):
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise DatasetError(f"npz {str(root)!r}: {key} has dtype {labels.dtype}; allowed: integer class labels")
+    classes = num_classes if num_classes is not None else _classes_from_labels(str(root), y)
     scale = 1 / 255 if x.dtype == np.uint8 else 1.0
     x = x.astype(np.float32) if x.dtype != np.uint8 else x
     x_test = x_test.astype(x.dtype)
     return _tensor_task("npz", x, y, x_test, y_test, classes, scale, val_fraction, seed)
+
+
+def _classes_from_labels(root: str, y: np.ndarray) -> int:
+    """K from training labels that are exactly 0..K−1, each with examples (a label of 50 among
+    four classes would otherwise make a 51-class model)."""
+    present = np.unique(y)
+    k = int(present.max()) + 1
+    if present.min() < 0 or len(present) != k:
+        missing = sorted(set(range(max(k, 0))) - set(present.tolist()))
+        gaps = f" (no example of classes {missing[:8]}{' …' if len(missing) > 8 else ''})" if missing else ""
+        raise DatasetError(f"npz {root!r}: y holds {len(present)} distinct labels from {present.min()} to "
+                           f"{present.max()}{gaps}; allowed: labels 0..K−1 with examples of every class (remap "
+                           "them, e.g. with numpy.unique(y, return_inverse=True))")
+    return k
+
+
+def _check_images(folder: Path, paths: list[str]) -> None:
+    """Decode every image once (JPEGs at 1/8 scale, which still reads the whole stream): a file PIL
+    cannot read stops loading, named, rather than failing every candidate that meets it."""
+    from PIL import Image
+
+    bad = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.draft("RGB", (1, 1))
+                image.load()
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+            bad.append(f"{path} ({err})")
+    if bad:
+        raise DatasetError(f"imagefolder {str(folder)!r}: {len(bad)} of {len(paths)} files are not readable images: "
+                           f"{'; '.join(bad[:5])}{' …' if len(bad) > 5 else ''}; remove or replace them")
 
 
 def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int) -> Task:
@@ -230,10 +285,19 @@ def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, 
         raise DatasetError(f"imagefolder: {str(root)!r} has no train/ folder; allowed: ROOT/train/CLASS/*.png "
                            "(and optionally ROOT/test/CLASS/*)")
     tf = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor()])
-    train_all = datasets.ImageFolder(str(Path(root) / "train"), transform=tf)
+
+    def folder(path: Path) -> torch.utils.data.Dataset:
+        try:
+            dataset = datasets.ImageFolder(str(path), transform=tf)
+        except (FileNotFoundError, NotADirectoryError) as err:
+            raise DatasetError(f"imagefolder {str(path)!r}: {err}; allowed: one folder per class, each holding "
+                               "images (.png, .jpg …)") from None
+        _check_images(path, [p for p, _ in dataset.samples])
+        return dataset
+
+    train_all = folder(Path(root) / "train")
     test_dir = Path(root) / "test"
-    test = datasets.ImageFolder(str(test_dir), transform=tf) if test_dir.is_dir() else torch.utils.data.Subset(
-        train_all, [])
+    test = folder(test_dir) if test_dir.is_dir() else torch.utils.data.Subset(train_all, [])
     order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(seed)).tolist()
     n_val = max(1, round(val_fraction * len(order)))
     channels = train_all[0][0].shape[0]

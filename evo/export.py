@@ -11,6 +11,7 @@ network and loads the weights with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,12 +89,14 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
     folder = save_candidate(out, layout, record.genome, model)
     test_error = evaluate(model, loaded, "test", device=torch.device("cpu"))
     info = {"genome_hash": record.genome_hash, "task": record.task_id, "epochs": epochs, "seed": record.seed,
-            "val_error": result.val_error, "test_error": test_error, "archived_fidelity": record.fidelity,
+            "val_error": result.val_error, "test_error": None if math.isnan(test_error) else test_error,
+            "archived_fidelity": record.fidelity,
             "archived_val_error": archived, "reproduced": reproduced, "values": record.values}
     (folder / "record.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     (folder / "README.md").write_text(README_SNIPPET.format(
         hash=record.genome_hash, task=record.task_id, epochs=epochs, seed=record.seed, val_error=result.val_error,
-        test=f", test error {test_error:.4f}", folder=folder, shape="×".join(map(str, loaded.input_shape))),
+        test="" if math.isnan(test_error) else f", test error {test_error:.4f}", folder=folder,
+        shape="×".join(map(str, loaded.input_shape))),
         encoding="utf-8")
     export = ExportResult(folder, result.val_error, archived, reproduced)
     if onnx:

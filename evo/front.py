@@ -7,6 +7,7 @@ successful records of one task and fidelity that no other such record dominates
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Front:
     layout: GenomeLayout
     task: str
     fidelity: int
+    stage: str = "search"  # "final": the front a campaign retrained at full fidelity, with test errors
 
     @property
     def indices(self) -> np.ndarray:
@@ -77,15 +79,24 @@ class Front:
 
 
 def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, objectives: list[str] | None = None,
-                 fidelity: int | None = None) -> Front:
-    """The front of ``task`` (default: the only task) at ``fidelity`` (default: the task's most common).
+                 fidelity: int | None = None, stage: str = "final", final_fidelity: int | None = None) -> Front:
+    """The front of ``task`` (default: the only task) at ``fidelity``.
+
+    Without ``fidelity``, ``stage="final"`` takes the front a campaign retrained at full fidelity:
+    ``final_fidelity`` (the campaign's ``training.final_epochs``, when known) if it has records,
+    else the highest fidelity whose records carry a test error; a campaign that retrained nothing
+    falls back to the search. ``stage="search"`` takes the most common fidelity (the search's).
 
     Raises:
-        NascoError: no successful records, or several tasks and none chosen.
+        NascoError: no successful records, several tasks and none chosen, or a bad ``stage``.
     """
+    if stage not in ("final", "search"):
+        raise NascoError(f"stage: {stage!r} is not allowed; allowed: final, search")
     objectives = objectives or ["error", "bitops"]
     ok = table.filter(status="ok")
     tasks = sorted(set(ok.column("task_id").tolist()))
+    if not tasks:
+        raise NascoError(f"the archive has no successful records yet ({len(table)} records in all)")
     if task is None:
         if len(tasks) != 1:
             raise NascoError(f"the archive holds {len(tasks)} tasks with successful records; choose one with "
@@ -97,6 +108,18 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
     fidelities = Counter(rows.rows["fidelity"].tolist())
     if fidelity is None:
         fidelity = fidelities.most_common(1)[0][0]
+        if stage == "final":
+            tested = rows.rows["fidelity"][np.isfinite(rows.column("test_error"))] if "test_error" in rows.columns \
+                else np.zeros(0, int)
+            if final_fidelity in fidelities:
+                fidelity = final_fidelity
+            elif len(tested):
+                fidelity = int(tested.max())
+            else:
+                stage = "search"
+    else:
+        stage = "final" if "test_error" in rows.columns and np.isfinite(
+            rows.filter(fidelity=fidelity).column("test_error")).any() else "search"
     rows = rows.filter(fidelity=fidelity)
     if not len(rows):
         raise NascoError(f"task {task!r}: no successful records at fidelity {fidelity}; fidelities: "
@@ -111,7 +134,7 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
                          "campaign with objectives.latency_lut)")
     rows, F = rows.select(np.flatnonzero(measured)), F[measured]
     layout = compile_space(space_from_dict(spaces[space_id]["space"]))
-    return Front(rows, F, objectives, non_dominated(F), layout, task, int(fidelity))
+    return Front(rows, F, objectives, non_dominated(F), layout, task, int(fidelity), stage)
 
 
 def summaries(layout: GenomeLayout, genomes: np.ndarray) -> dict[str, np.ndarray]:
@@ -136,6 +159,8 @@ def front_rows(front: Front, rows: np.ndarray | None = None) -> list[dict]:
         row = {"index": int(i), "genome_hash": table.rows["genome_hash"][i].decode()}
         for n, v in zip(front.objectives, front.F[i], strict=True):
             row[n] = float(v)
+        test = float(table.column("test_error")[i]) if "test_error" in table.columns else math.nan
+        row["test_error"] = None if math.isnan(test) else test
         row.update({"macs": int(table.column("macs")[i]), "size_kib": float(table.column("size_bits")[i]) / 8192,
                     "bitops": int(table.column("bitops")[i]),
                     **{key: float(val[k]) for key, val in info.items()},
@@ -158,6 +183,17 @@ def writer_is_live(archive_path: str | Path) -> bool | None:
     inode = os.stat(lock).st_ino
     with open("/proc/locks") as f:
         return any(line.split()[5].rsplit(":", 1)[-1] == str(inode) for line in f if len(line.split()) > 5)
+
+
+def campaign_final_epochs(folder: Path) -> int | None:
+    """``training.final_epochs`` of the campaign whose run folder is ``folder`` (None: not a run folder)."""
+    import tomllib
+
+    path = Path(folder) / "config.toml"
+    try:
+        return int(tomllib.loads(path.read_text(encoding="utf-8"))["training"]["final_epochs"]) or None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def find_record(table: RecordTable, ident: str, task: str | None) -> int:

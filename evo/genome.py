@@ -110,9 +110,13 @@ def parse_genome(text: str) -> np.ndarray:
     """A genome from text: integers separated by commas and/or spaces (brackets allowed)."""
     cleaned = text.replace("[", " ").replace("]", " ").replace(",", " ").split()
     try:
-        return np.array([int(v) for v in cleaned], dtype=np.int64)
+        values = [int(v) for v in cleaned]
     except ValueError:
         raise GenomeError(f"genome {text!r}: allowed: integers separated by commas or spaces") from None
+    huge = [v for v in values if not -(2**63) <= v < 2**63]
+    if huge:
+        raise GenomeError(f"genome: gene value {huge[0]} is out of range; allowed: small integers (choice indices)")
+    return np.array(values, dtype=np.int64)
 
 
 def space_size(layout: GenomeLayout) -> int:

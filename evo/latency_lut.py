@@ -162,46 +162,59 @@ class LatencyTable:
         path = Path(path)
         meta = {"format_version": FORMAT_VERSION, "space_id": self.space_id, "input_shape": list(self.input_shape),
                 "device": self.device, "overhead": list(self.overhead), "skipped": [int(k) for k in self.skipped]}
-        tmp = path.with_name(path.name + ".tmp")
-        if path.suffix == ".json":
-            entries = [{"key": int(k), **unpack_key(int(k)), "median_us": _num(m), "spread_us": _num(s),
-                        "rounds": int(r)}
-                       for k, m, s, r in zip(self.keys, self.median_us, self.spread_us, self.rounds, strict=True)]
-            tmp.write_text(json.dumps({**meta, "entries": entries}, indent=0), encoding="utf-8")
-        elif path.suffix in (".h5", ".hdf5"):
-            import h5py
-
-            with h5py.File(tmp, "w") as f:
-                f.attrs["meta_json"] = json.dumps(meta)
-                for name in ("keys", "median_us", "spread_us", "rounds"):
-                    f.create_dataset(name, data=getattr(self, name))
-        else:
+        if path.suffix not in (".json", ".h5", ".hdf5"):
             raise LatencyError(f"{path}: allowed suffixes: .json, .h5")
-        tmp.replace(path)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            if path.suffix == ".json":
+                entries = [{"key": int(k), **unpack_key(int(k)), "median_us": _num(m), "spread_us": _num(s),
+                            "rounds": int(r)}
+                           for k, m, s, r in zip(self.keys, self.median_us, self.spread_us, self.rounds, strict=True)]
+                tmp.write_text(json.dumps({**meta, "entries": entries}, indent=0), encoding="utf-8")
+            else:
+                import h5py
+
+                with h5py.File(tmp, "w") as f:
+                    f.attrs["meta_json"] = json.dumps(meta)
+                    for name in ("keys", "median_us", "spread_us", "rounds"):
+                        f.create_dataset(name, data=getattr(self, name))
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @staticmethod
     def load(path: str | Path) -> LatencyTable:
         path = Path(path)
         if not path.is_file():
             raise LatencyError(f"latency table {str(path)!r} not found")
-        if path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            entries = data.pop("entries")
-            arrays = (np.array([e["key"] for e in entries], dtype=np.int64),
+        try:
+            data, arrays = _read_table(path)
+            if data.get("format_version") != FORMAT_VERSION:
+                raise LatencyError(f"{path}: format_version {data.get('format_version')!r}; allowed: "
+                                   f"{FORMAT_VERSION}")
+            keys, median, spread, rounds = arrays
+            return LatencyTable(data["space_id"], tuple(data["input_shape"]), data["device"], keys, median, spread,
+                                overhead=tuple(data["overhead"]), skipped=data["skipped"], rounds=rounds)
+        except LatencyError:
+            raise
+        except Exception as err:  # JSON, HDF5 and missing fields each fail their own way
+            raise LatencyError(f"{path}: not a latency table written by nasco latency profile "
+                               f"({type(err).__name__}: {str(err)[:200]})") from None
+
+
+def _read_table(path: Path) -> tuple[dict, tuple[np.ndarray, ...]]:
+    """(metadata, (keys, median µs, spread µs, rounds)) of a table file (.json, else HDF5)."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data.pop("entries")
+        return data, (np.array([e["key"] for e in entries], dtype=np.int64),
                       np.array([np.nan if e["median_us"] is None else e["median_us"] for e in entries], np.float64),
                       np.array([np.nan if e["spread_us"] is None else e["spread_us"] for e in entries], np.float64),
                       np.array([e["rounds"] for e in entries], dtype=np.int64))
-        else:
-            import h5py
+    import h5py
 
-            with h5py.File(path, "r") as f:
-                data = json.loads(f.attrs["meta_json"])
-                arrays = (f["keys"][:], f["median_us"][:], f["spread_us"][:], f["rounds"][:])
-        if data.get("format_version") != FORMAT_VERSION:
-            raise LatencyError(f"{path}: format_version {data.get('format_version')!r}; allowed: {FORMAT_VERSION}")
-        keys, median, spread, rounds = arrays
-        return LatencyTable(data["space_id"], tuple(data["input_shape"]), data["device"], keys, median, spread,
-                            overhead=tuple(data["overhead"]), skipped=data["skipped"], rounds=rounds)
+    with h5py.File(path, "r") as f:
+        return json.loads(f.attrs["meta_json"]), (f["keys"][:], f["median_us"][:], f["spread_us"][:], f["rounds"][:])
 
 
 def _num(value: float) -> float | None:

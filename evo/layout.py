@@ -13,7 +13,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from nasco.evo.errors import SpaceError
 from nasco.evo.space import SearchSpace
+from nasco.kernels.reference import costs_reference, decode_reference
 from nasco.kernels.tables import (
     KIND_CONV,
     KIND_DEPTHWISE,
@@ -157,5 +159,25 @@ class _Builder:
 
 @lru_cache(maxsize=64)
 def compile_space(space: SearchSpace) -> GenomeLayout:
-    """The genome layout and numeric tables of ``space`` (cached per space)."""
-    return _Builder(space).build()
+    """The genome layout and numeric tables of ``space`` (cached per space).
+
+    Raises:
+        SpaceError: the largest network's costs do not fit the kernels' int64 counts.
+    """
+    layout = _Builder(space).build()
+    _check_cost_range(layout)
+    return layout
+
+
+def _check_cost_range(layout: GenomeLayout) -> None:
+    """Refuse a space whose largest network (every gene at its largest choice, nothing pruned, float
+    bits) has a cost beyond int64, where the Numba kernels would silently wrap around."""
+    largest = np.array([0 if name.endswith(".prune") else len(choices) - 1
+                        for name, choices in zip(layout.gene_names, layout.gene_choices, strict=True)], np.int64)
+    costs = costs_reference(decode_reference(layout.tables, largest))
+    over = {name: value for name, value in costs.items() if value > np.iinfo(np.int64).max}
+    if over:
+        c, h, w = layout.space.input_shape
+        raise SpaceError(f"input {c}x{h}x{w}: the space's largest network has "
+                         f"{', '.join(f'{k} = {v:.3g}' for k, v in over.items())}, beyond the int64 range of exact "
+                         "costs (9.22e18); allowed: a smaller input or a narrower space")

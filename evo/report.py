@@ -34,6 +34,8 @@ def _script_json(obj: object) -> str:
 def _hover(row: dict, objectives: list[str]) -> str:
     parts = [f"{html.escape(row['genome_hash'])} (gen {row['generation']}, {html.escape(row['campaign'])})"]
     parts += [f"{n}: {row[n] * SCALE[n]:.4g} {UNITS[n]}" for n in objectives]
+    if row.get("test_error") is not None:
+        parts.append(f"test error: {row['test_error'] * 100:.4g} %")
     parts += [f"MACs {row['macs']:,}", f"size {row['size_kib']:.2f} KiB", f"mean w/a bits {row['mean_w_bits']:.1f}/"
               f"{row['mean_a_bits']:.1f}", f"mean prune {row['mean_prune']:.2f}", f"depth {row['depth']}"]
     return "<br>".join(parts)
@@ -161,7 +163,9 @@ def render_report(data: ReportData) -> str:
     fig_json = "{" + ",".join(f'"{k}":' + f.to_json() for k, f in figures.items()) + "}"
     fig_json = fig_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     front = data.front
-    summary = (f"task {front.task}, fidelity {front.fidelity} epochs: {len(data.rows)} candidates on the front of "
+    kind = ("final front, retrained (validation error; test error in the hover)" if front.stage == "final"
+            else "search front")
+    summary = (f"task {front.task}, {kind} at {front.fidelity} epochs: {len(data.rows)} candidates on the front of "
                f"{len(front.F)} successful records; objectives {', '.join(front.objectives)}")
     timings = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:,.1f}</td></tr>" for k, v in data.timings.items())
     return PAGE.format(title=html.escape(f"nasco report: {data.title}"), plotly=get_plotlyjs(),

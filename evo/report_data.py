@@ -15,7 +15,7 @@ import numpy as np
 from pymoo.indicators.hv import HV
 
 from nasco.archive import HDF5Archive
-from nasco.evo.front import Front, front_rows, select_front
+from nasco.evo.front import Front, campaign_final_epochs, front_rows, select_front
 from nasco.evo.genome import decode
 from nasco.evo.run_folder import CHECKPOINT_JSON, CONFIG_FILE, SURROGATE_LOG
 
@@ -64,7 +64,7 @@ def hv_history(front: Front, reference: np.ndarray | None) -> tuple[list, list, 
 
 
 def load_report_data(source: str | Path, *, task: str | None = None, objectives: list[str] | None = None,
-                     fidelity: int | None = None) -> ReportData:
+                     fidelity: int | None = None, stage: str = "final") -> ReportData:
     """Read a run folder (config, checkpoint, surrogate log and archive) or a bare archive."""
     source = Path(source)
     folder = source if source.is_dir() else None
@@ -78,10 +78,14 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
         objectives = objectives or campaign_objectives
     with HDF5Archive(archive_path) as archive:
         table, spaces = archive.table(), dict(archive.spaces)
-    front = select_front(table, spaces, task=task, objectives=objectives, fidelity=fidelity)
+    front = select_front(table, spaces, task=task, objectives=objectives, fidelity=fidelity, stage=stage,
+                         final_fidelity=campaign_final_epochs(folder) if folder is not None else None)
+    # the search's progress is measured on the search records, whichever front the report shows
+    search = front if front.stage == "search" else select_front(table, spaces, task=front.task,
+                                                                 objectives=front.objectives, stage="search")
     if folder is not None and (folder / CHECKPOINT_JSON).is_file() and front.objectives == campaign_objectives:
         reference = np.array(json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))["hv_reference"])
-    by_generation, by_trained, reference = hv_history(front, reference)
+    by_generation, by_trained, reference = hv_history(search, reference)
     rows = front_rows(front)
     idx = [r["index"] for r in rows]
     layouts = front.layout
@@ -104,8 +108,8 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
             entry = json.loads(line)
             by_generation_log[entry["generation"]] = entry  # a resumed generation logs again: keep the last
         parity = [by_generation_log[g] for g in sorted(by_generation_log)]
-    walls = front.records.rows["wall_time_s"]
-    created = front.records.rows["created"]
+    every = table.filter(task=front.task)  # search and retraining, failures included
+    walls, created = every.rows["wall_time_s"], every.rows["created"]
     timings = {"records": len(walls), "training_s_total": float(walls.sum()),
                "training_s_mean": float(walls.mean()) if len(walls) else 0.0,
                "campaign_span_s": float(created.max() - created.min()) if len(created) else 0.0}

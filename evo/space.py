@@ -20,6 +20,11 @@ MAX_BITS = 16
 FLOAT_BITS = 32
 
 
+# Upper limits of a space's shape: far beyond any real network, small enough that compiling,
+# decoding and printing stay fast (a 10,000-stage file would otherwise take minutes and gigabytes).
+MAX_STAGES, MAX_DEPTH, MAX_WIDTH, MAX_KERNEL, MAX_EXPANSION = 64, 64, 65_536, 31, 64
+
+
 def _check_choices(where: str, values: tuple, *, kind: type, allowed: str, ok) -> None:
     if not isinstance(values, tuple) or len(values) == 0:
         raise SpaceError(f"{where}: must be a non-empty list of {allowed}, got {values!r}")
@@ -90,8 +95,10 @@ class StemSpec:
     act_bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        _check_choices("stem.width", self.width, kind=int, allowed="positive integers", ok=lambda v: v > 0)
-        _check_int("stem.kernel", self.kernel, "odd integers ≥ 1", lambda k: k >= 1 and k % 2 == 1)
+        _check_choices("stem.width", self.width, kind=int, allowed=f"integers 1..{MAX_WIDTH}",
+                       ok=lambda v: 0 < v <= MAX_WIDTH)
+        _check_int("stem.kernel", self.kernel, f"odd integers 1..{MAX_KERNEL}",
+                   lambda k: 1 <= k <= MAX_KERNEL and k % 2 == 1)
         _check_int("stem.stride", self.stride, "1 or 2", lambda s: s in (1, 2))
         _check_bits_override("stem", self.weight_bits, self.act_bits)
 
@@ -124,11 +131,14 @@ class StageSpec:
     def validate(self, where: str) -> None:
         """Check every field; error messages start with ``where`` (e.g. ``stages[2]``)."""
         _check_int(f"{where}.stride", self.stride, "1 or 2", lambda s: s in (1, 2))
-        _check_choices(f"{where}.depth", self.depth, kind=int, allowed="positive integers", ok=lambda v: v > 0)
-        _check_choices(f"{where}.width", self.width, kind=int, allowed="positive integers", ok=lambda v: v > 0)
-        _check_choices(f"{where}.kernel", self.kernel, kind=int, allowed="odd positive integers",
-                       ok=lambda k: k >= 1 and k % 2 == 1)
-        _check_choices(f"{where}.expansion", self.expansion, kind=int, allowed="integers ≥ 1", ok=lambda e: e >= 1)
+        _check_choices(f"{where}.depth", self.depth, kind=int, allowed=f"integers 1..{MAX_DEPTH}",
+                       ok=lambda v: 0 < v <= MAX_DEPTH)
+        _check_choices(f"{where}.width", self.width, kind=int, allowed=f"integers 1..{MAX_WIDTH}",
+                       ok=lambda v: 0 < v <= MAX_WIDTH)
+        _check_choices(f"{where}.kernel", self.kernel, kind=int, allowed=f"odd integers 1..{MAX_KERNEL}",
+                       ok=lambda k: 1 <= k <= MAX_KERNEL and k % 2 == 1)
+        _check_choices(f"{where}.expansion", self.expansion, kind=int, allowed=f"integers 1..{MAX_EXPANSION}",
+                       ok=lambda e: 1 <= e <= MAX_EXPANSION)
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,8 @@ class HeadSpec:
     classifier_act_bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        _check_choices("head.width", self.width, kind=int, allowed="positive integers", ok=lambda v: v > 0)
+        _check_choices("head.width", self.width, kind=int, allowed=f"integers 1..{MAX_WIDTH}",
+                       ok=lambda v: 0 < v <= MAX_WIDTH)
         _check_bits_override("head", self.weight_bits, self.act_bits)
         _check_bits_override("head.classifier", self.classifier_weight_bits, self.classifier_act_bits)
 
@@ -180,8 +191,10 @@ class SearchSpace:
                 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)):
             raise SpaceError(f"input_shape: {shape!r} is not allowed; allowed: three positive integers C, H, W")
         _check_int("num_classes", self.num_classes, "integers ≥ 2", lambda n: n >= 2)
-        if not isinstance(self.stages, tuple) or not self.stages:
-            raise SpaceError(f"stages: {self.stages!r} is not allowed; allowed: a non-empty list of stages")
+        if not isinstance(self.stages, tuple) or not self.stages or len(self.stages) > MAX_STAGES:
+            shown = f"{len(self.stages)} stages" if isinstance(self.stages, tuple) and self.stages else \
+                repr(self.stages)
+            raise SpaceError(f"stages: {shown} is not allowed; allowed: a list of 1..{MAX_STAGES} stages")
         for i, stage in enumerate(self.stages):
             if not isinstance(stage, StageSpec):
                 raise SpaceError(f"stages[{i}]: {stage!r} is not allowed; allowed: a stage table")

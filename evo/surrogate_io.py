@@ -31,15 +31,25 @@ def from_target(values: np.ndarray) -> np.ndarray:
     return np.exp(values) - ERROR_OFFSET
 
 
+def search_fidelity(table: RecordTable, task: str) -> int | None:
+    """The fidelity (epochs) with most successful records of ``task`` — a campaign's search fidelity
+    (its retrained front has a few records at another) — or None without records."""
+    rows = table.filter(task=task, status="ok")
+    return Counter(rows.rows["fidelity"].tolist()).most_common(1)[0][0] if len(rows) else None
+
+
 def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
                  space_id: str | None = None) -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
-    """(layout, genomes (N, G), validation errors (N,)) of the task's successful records.
+    """(layout, genomes (N, G), validation errors (N,)) of the task's successful records at one
+    fidelity: ``fidelity``, by default :func:`search_fidelity` (errors after different training
+    budgets are not comparable, so they are never fitted together).
 
     Records of several spaces: ``space_id`` chooses; by default the space with most records.
 
     Raises:
         NascoError: no successful record of the task (the message lists the tasks there are).
     """
+    fidelity = fidelity if fidelity is not None else search_fidelity(table, task)
     rows = table.filter(task=task, status="ok", fidelity=fidelity)
     if not len(rows):
         tasks = sorted(set(table.column("task_id").tolist()))

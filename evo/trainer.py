@@ -153,7 +153,7 @@ class TrainingFailed(Exception):
 
 def evaluate(model: nn.Module, task: Task, split: str = "val", *, batch_size: int = 1024,
              device: torch.device | None = None) -> float:
-    """Classification error of ``model`` on a split, in [0, 1]."""
+    """Classification error of ``model`` on a split, in [0, 1]; NaN for an empty split (no test data)."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -166,7 +166,7 @@ def evaluate(model: nn.Module, task: Task, split: str = "val", *, batch_size: in
             wrong += (logits.argmax(dim=1) != y).sum()
             total += len(y)
     model.train(was_training)
-    return float(wrong) / max(total, 1)
+    return float(wrong) / total if total else float("nan")
 
 
 def _autocast(device: torch.device):

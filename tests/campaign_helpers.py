@@ -51,6 +51,20 @@ def archive_rows(folder: Path) -> dict[tuple[str, int], tuple]:
 def synthetic_archive(path: Path, n: int, *, seed: int = 0, campaign: str = "syn", task: str = "digits") -> Path:
     """An archive of ``n`` random genomes of the 8×8 default space with exact costs and random errors
     (a few failed, a few exact duplicates of objectives) — for the front and report tests."""
+    layout, records = synthetic_records(n, seed=seed, campaign=campaign, task=task)
+    with HDF5Archive(path, "a", columns=RESULT_COLUMNS) as archive:
+        register_synthetic(archive, layout, task)
+        archive.append(records)
+    return path
+
+
+def register_synthetic(archive, layout, task: str) -> None:
+    archive.register_space(layout.space.space_id, layout.space.to_dict(), layout.n_genes)
+    archive.register_task(task, {"name": task})
+
+
+def synthetic_records(n: int, *, seed: int = 0, campaign: str = "syn", task: str = "digits"):
+    """(layout, records) of :func:`synthetic_archive`."""
     layout = compile_space(default_space((1, 8, 8), 10))
     rng = np.random.default_rng(seed)
     genomes = np.unique(sample_genomes(layout, rng, n), axis=0)
@@ -66,8 +80,4 @@ def synthetic_archive(path: Path, n: int, *, seed: int = 0, campaign: str = "syn
                               status="failed" if failed else "ok", reason="diverged" if failed else "",
                               generation=i % 5, campaign_id=campaign, seed=i,
                               curve=np.array([0.9, 0.5, e], np.float32), wall_time_s=1.0 + i % 3))
-    with HDF5Archive(path, "a", columns=RESULT_COLUMNS) as archive:
-        archive.register_space(layout.space.space_id, layout.space.to_dict(), layout.n_genes)
-        archive.register_task(task, {"name": task})
-        archive.append(records)
-    return path
+    return layout, records

@@ -25,6 +25,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say loudly, last, when the browser tests did not run and how to run them."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "chromium" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} browser test(s) SKIPPED: Debian's chromium is not installed",
+                                   yellow=True)
+        terminalreporter.write_line("The HTML report's rendering was not checked. Enable these tests with: "
+                                    "apt-get install chromium  (bash .ci/run installs it itself)")
+
+
 @pytest.fixture(params=SHAPES, ids=lambda s: "x".join(map(str, s)))
 def layout(request):
     return compile_space(default_space(request.param, 10))

@@ -42,7 +42,7 @@ def test_example_config_documents_every_field_and_loads_as_the_defaults(tmp_path
     ({"training": {"lr": True}}, "training.lr: True has the wrong type; expected float"),
     ({"objectives": {"names": ["error", "latency_ms"]}}, "unknown objective 'latency_ms'"),
     ({"objectives": {"names": ["bitops", "macs"]}}, "including error"),
-    ({"search": {"population": 2}}, "search.population: 2 is not allowed; allowed: integers ≥ 4"),
+    ({"search": {"population": 2}}, "search.population: 2 is not allowed; allowed: integers 4..100,000"),
     ({"executor": {"kind": "slurm"}}, "executor.kind: 'slurm' is not allowed; allowed: local, ray"),
     ({"training": {"final_epochs": 4}}, "training.final_epochs: 4 is not allowed"),
     ({"search": {"surrogate_families": ["gp", "svm"]}}, "search.surrogate_families"),
@@ -87,20 +87,26 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
         _context(tmp_path, task={"dataset": "fashion-mnist", "root": str(tmp_path / "nowhere")})
 
 
-def test_run_folder_holding_another_campaign_is_refused_unless_resume_or_force(tmp_path, capsys):
+def test_run_folder_holding_another_campaign_is_refused_unless_force(tmp_path, capsys):
     folder = tmp_path / "run"
     config = tiny_config(folder)
     prepare_run_folder(folder, config, resume=False, force=False)
     other = config.replace("search", population=12)
-    with pytest.raises(ConfigError, match=r"holds a different campaign \(search.population: 8 → 12\)"):
+    with pytest.raises(ConfigError, match=r"another config \(search.population: 8 → 12; stored → given\)"):
         prepare_run_folder(folder, other, resume=False, force=False)
-    assert prepare_run_folder(folder, other, resume=True, force=False).search.population == 8
+    # --resume with an edited config used to continue silently with the stored one: now every
+    # difference is named and nothing runs; only [executor] may change.
+    edited = other.replace("training", epochs=3)
+    with pytest.raises(ConfigError, match=r"search.population: 8 → 12; training.epochs: 1 → 3; .*nasco resume"):
+        prepare_run_folder(folder, edited, resume=True, force=False)
+    assert prepare_run_folder(folder, config.replace("executor", num_cpus=2.0), resume=True,
+                              force=False).executor.num_cpus == 2.0
     (folder / "log.txt").write_text("old")
     assert prepare_run_folder(folder, other, resume=False, force=True).search.population == 12
     assert not (folder / "log.txt").exists()
     path = write_config(tmp_path / "c.toml", config)
     assert main(["run", str(path)]) == 2
-    assert "holds a different campaign" in capsys.readouterr().err
+    assert "another config" in capsys.readouterr().err
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "notes.txt").write_text("x")
     with pytest.raises(ConfigError, match="not empty and holds no campaign"):

@@ -30,7 +30,20 @@ def archive_path(tmp_path_factory):
             archive.append([Record(genome=g, space_id=LAYOUT.space.space_id, task_id=task, fidelity=5,
                                    values={"error": float(e), **dict(zip(COST_NAMES, c.tolist(), strict=True))})
                             for g, e, c in zip(genomes, error, costs, strict=True)])
+        # a retrained front: a few records of digits at a higher fidelity, with much lower errors
+        archive.append([Record(genome=g, space_id=LAYOUT.space.space_id, task_id="digits", fidelity=12,
+                               values={"error": 0.01, **dict(zip(COST_NAMES, c.tolist(), strict=True))})
+                        for g, c in zip(genomes[:7], costs[:7], strict=True)])
     return path
+
+
+def test_fit_uses_one_fidelity_and_says_which(archive_path, capsys):
+    """Fitting 4-epoch and 12-epoch errors together used to be the default; now the search fidelity is."""
+    assert main(["surrogate", "fit", str(archive_path), "--task", "digits", "--families", "trees"]) == 0
+    assert "digits: 60 successful records at fidelity 5 epochs (the most records" in capsys.readouterr().out
+    assert main(["surrogate", "fit", str(archive_path), "--task", "digits", "--families", "trees",
+                 "--fidelity", "12"]) == 2
+    assert "too few" in capsys.readouterr().err
 
 
 def _png_ok(path) -> None:
@@ -74,4 +87,4 @@ def test_errors(archive_path, capsys, argv, message):
 
 def test_score_train_size_error(archive_path, capsys):
     assert main(["surrogate", "score", str(archive_path), "--task", "digits", "--train-size", "60"]) == 2
-    assert "train_size: 60 is not allowed; allowed: 10..59" in " ".join(capsys.readouterr().err.split())
+    assert "train_size: 60 is not allowed; allowed: 15..59" in " ".join(capsys.readouterr().err.split())

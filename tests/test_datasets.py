@@ -68,7 +68,7 @@ def test_npz_round_trip_and_errors(tmp_path):
         load_task("npz", root=good, num_classes=2)
     negative = tmp_path / "neg.npz"
     np.savez(negative, x=np.zeros((4, 2, 2)), y=np.array([0, 1, -1, 1]))
-    with pytest.raises(DatasetError, match=r"labels span -1\.\.1"):
+    with pytest.raises(DatasetError, match=r"3 distinct labels from -1 to 1; allowed: labels 0\.\.K−1"):
         load_task("npz", root=negative)
     with pytest.raises(DatasetError, match="does not exist"):
         load_task("npz", root=tmp_path / "missing.npz")
@@ -111,3 +111,72 @@ def test_torchvision_resize_shares_the_digits_space(tmp_path):
     assert task.train.x.dtype == torch.float32 and float(task.train.x.min()) >= 0 and float(task.train.x.max()) <= 1
     with pytest.raises(DatasetError, match="image_size: 2 is not allowed"):
         load_task("fashion-mnist", root=tmp_path, image_size=2)
+
+
+def test_bad_npz_data_is_refused_at_load(tmp_path):
+    """Labels far out of range used to train a 51-class model, NaN pixels made every candidate fail,
+    and a file that is not an .npz (or holds object arrays) raised a traceback."""
+    x = np.random.default_rng(0).random((8, 4, 4)).astype(np.float32)
+    cases = {
+        "gap": (dict(x=x, y=np.array([0, 1, 2, 50] * 2)), r"4 distinct labels from 0 to 50 \(no example of classes "
+                                                          r"\[3, 4, 5, 6, 7, 8, 9, 10\] …\)"),
+        "nan": (dict(x=np.where(np.arange(8)[:, None, None] == 3, np.nan, x), y=np.arange(8) % 2),
+                r"train split: 1 images hold NaN or inf"),
+        "inf_test": (dict(x=x, y=np.arange(8) % 2, x_test=np.full((2, 4, 4), np.inf), y_test=np.array([0, 1])),
+                     r"test split: 2 images hold NaN or inf"),
+        "objects": (dict(x=np.array([object()] * 8, dtype=object), y=np.arange(8) % 2), r"not readable as a \.npz"),
+        "strings": (dict(x=np.full((8, 4, 4), "a"), y=np.arange(8) % 2), r"x has dtype <U1; allowed: numbers"),
+    }
+    for name, (arrays, pattern) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        with pytest.raises(DatasetError, match=pattern):
+            load_task("npz", root=path)
+    text = tmp_path / "text.npz"
+    text.write_text("not a zip")
+    np.save(tmp_path / "single.npy", x)
+    for path in (text, tmp_path / "single.npy"):
+        with pytest.raises(DatasetError, match=r"not readable as a \.npz of numeric arrays"):
+            load_task("npz", root=path)
+
+
+def test_missing_test_split_gives_nan_test_error_not_zero(tmp_path):
+    from nasco.evo import compile_space, default_space
+    from nasco.evo.executors import TrainJob, WorkerSpec, run_job
+    from nasco.evo.genome import fixed_genome
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "no_test.npz"
+    np.savez(path, x=rng.random((40, 8, 8)).astype(np.float32), y=np.arange(40) % 2)
+    task = load_task("npz", root=path)
+    assert len(task.test) == 0
+    layout = compile_space(default_space(task.input_shape, task.num_classes))
+    spec = WorkerSpec({}, layout.space.to_dict(), {"batch_size": 16, "device": "cpu"})
+    done = run_job(spec, TrainJob(fixed_genome(layout, arch="min"), 0, 1, test=True), (layout, task, None))
+    assert done.result.status == "ok" and np.isnan(done.test_error)
+
+
+def _png_folder(root, classes=("cat", "dog"), n=3):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(root / "train" / cls / f"{i}.png")
+
+
+def test_imagefolder_problems_are_named(tmp_path):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"train'.*Couldn't find any class folder"):
+        load_task("imagefolder", root=tmp_path / "empty")
+    _png_folder(tmp_path / "hollow")
+    (tmp_path / "hollow" / "train" / "bird").mkdir()
+    with pytest.raises(DatasetError, match=r"no valid file for the classes bird"):
+        load_task("imagefolder", root=tmp_path / "hollow")
+    _png_folder(tmp_path / "corrupt")
+    good = (tmp_path / "corrupt" / "train" / "cat" / "0.png").read_bytes()
+    (tmp_path / "corrupt" / "train" / "cat" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (tmp_path / "corrupt" / "train" / "dog" / "cut.png").write_bytes(good[: len(good) // 2])
+    with pytest.raises(DatasetError, match=r"2 of 8 files are not readable images: .*bad\.jpg.*cut\.png"):
+        load_task("imagefolder", root=tmp_path / "corrupt")

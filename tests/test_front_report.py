@@ -94,11 +94,22 @@ def test_front_errors_and_live_state(tmp_path, archive, capsys):
     with HDF5Archive(archive, "a"):
         assert writer_is_live(archive) is True
         assert main(["front", str(archive)]) == 0  # a reader works while the writer is open (SWMR)
-        assert "live: a campaign is writing this archive" in capsys.readouterr().out
+        assert "live: a campaign is writing this archive" in " ".join(capsys.readouterr().out.split())
     assert main(["front", str(archive), "--objectives", "error,latency"]) == 2
     assert main(["front", str(archive), "--task", "cifar10"]) == 2
     assert "no successful records" in capsys.readouterr().err
     assert main(["front", str(tmp_path / "missing.h5")]) == 2
+
+
+def test_front_of_a_run_folder_is_the_retrained_final_front(tiny_run, capsys):
+    folder, config, _, _ = tiny_run
+    assert main(["front", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"final front, retrained at {config.training.final_epochs} epochs" in out and "test error (%)" in out
+    assert main(["front", str(folder), "--search", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["stage"] == "search" and data["fidelity"] == config.training.epochs
+    assert all(r["test_error"] is None for r in data["front"])  # search records have no test error
 
 
 def test_export_reproduces_the_archived_candidate(tiny_run, tmp_path):

@@ -34,8 +34,15 @@ def reports(tiny_run, evil_run, tmp_path_factory):
 
 
 def test_report_data_of_a_campaign(tiny_run):
-    data = load_report_data(tiny_run[0])
+    folder, config, _, _ = tiny_run
+    data = load_report_data(folder)
     assert data.title == "tiny" and data.rows
+    # the retrained final front by default (it used to show the search fidelity's errors)
+    assert data.front.stage == "final" and data.front.fidelity == config.training.final_epochs
+    assert all(r["test_error"] is not None for r in data.rows)
+    search = load_report_data(folder, stage="search")
+    assert search.front.stage == "search" and search.front.fidelity == config.training.epochs
+    assert search.hv_by_generation == data.hv_by_generation  # progress is the search's either way
     assert [g for g, _ in data.hv_by_generation] == [0, 1, 2, 3]
     hv = [v for _, v in data.hv_by_generation]
     assert hv == sorted(hv) and hv[-1] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nasco.evo import SpaceError, default_space, dump_space, load_space, space_from_dict
@@ -28,7 +29,7 @@ def test_minimal_dict_builds():
     (lambda d: d.update(stem={"width": [8], "kernal": 3}), r"stem: unknown key 'kernal'"),
     (lambda d: d.update(num_classes="ten"), r"num_classes: 'ten' is not allowed; allowed: integers ≥ 2"),
     (lambda d: d["stages"][0].update(width=16), r"stages\[0\]\.width: 16 is a int; allowed: a list"),
-    (lambda d: d["stages"][0].update(width=[16.5]), r"stages\[0\]\.width: 16.5 is a float; allowed: positive integers"),
+    (lambda d: d["stages"][0].update(width=[16.5]), r"stages\[0\]\.width: 16.5 is a float; allowed: integers 1\.\."),
     (lambda d: d["stages"][0].update(depth=[]), r"stages\[0\]\.depth: must be a non-empty list"),
     (lambda d: d["stages"][0].update(depth=[2, 1]), r"stages\[0\]\.depth: \[2, 1\] must be strictly increasing"),
     (lambda d: d["stages"][1].update(kernel=[3, 4]), r"stages\[1\]\.kernel: value 4 is not allowed; allowed: odd"),
@@ -40,7 +41,7 @@ def test_minimal_dict_builds():
     (lambda d: d.update(compression={"act_bits": [8, 4]}), r"compression\.act_bits: \[8, 4\] must be strictly"),
     (lambda d: d.update(head={"width": [64], "classifier_act_bits": [true_]}), r"head\.classifier\.act_bits: True"),
     (lambda d: d.update(input_shape=[1, 28]), r"input_shape: \(1, 28\) is not allowed; allowed: three positive"),
-    (lambda d: d.update(stages=[]), r"stages: \(\) is not allowed; allowed: a non-empty list"),
+    (lambda d: d.update(stages=[]), r"stages: \(\) is not allowed; allowed: a list of 1\.\.64 stages"),
 ])
 def test_bad_space_raises_naming_field(edit, pattern):
     data = _base()
@@ -69,6 +70,16 @@ def test_224_space_cannot_serve_8x8():
 def test_default_space_rejects_tiny_input():
     with pytest.raises(SpaceError, match=r"input_shape: \[1, 2, 2\] is too small .* H, W ≥ 4"):
         default_space((1, 2, 2), 10)
+
+
+def test_costs_beyond_int64_are_refused_not_wrapped():
+    """BitOps of a huge input used to wrap around int64 silently in the Numba kernels."""
+    from nasco.evo import compile_space, genome_costs, sample_genomes
+
+    with pytest.raises(SpaceError, match=r"input 3x4000000x4000000: .* bitops = 2.86e\+20, beyond the int64 range"):
+        compile_space(default_space((3, 4_000_000, 4_000_000), 10))
+    layout = compile_space(default_space((3, 60_000, 60_000), 10))  # the largest network fits: no cost wraps
+    assert (genome_costs(layout, sample_genomes(layout, np.random.default_rng(0), 200)) > 0).all()
 
 
 def test_dataclass_validation_without_toml():
