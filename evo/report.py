@@ -44,16 +44,21 @@ def _hover(row: dict, objectives: list[str]) -> str:
 def _front_figure(data: ReportData) -> go.Figure:
     front, names = data.front, data.front.objectives
     x, y = front.F[:, 0] * SCALE[names[0]], front.F[:, 1] * SCALE[names[1]]
-    dominated = np.flatnonzero(~front.on_front)
-    name = "dominated"
-    if len(dominated) > MAX_DOMINATED_POINTS:  # SVG stays responsive; the sample is said in the legend
-        dominated = np.sort(np.random.default_rng(0).choice(dominated, MAX_DOMINATED_POINTS, replace=False))
-        name = f"dominated ({MAX_DOMINATED_POINTS:,} of {int((~front.on_front).sum()):,} shown)"
+    # behind a retrained final front: every searched candidate (at the search fidelity); else the dominated
+    background = data.search if front.stage == "final" and data.search is not None else front
+    shown = np.arange(len(background.F)) if background is not front else np.flatnonzero(~front.on_front)
+    name = f"searched at {background.fidelity} epochs" if background is not front else "dominated"
+    if len(shown) > MAX_DOMINATED_POINTS:  # SVG stays responsive; the sample is said in the legend
+        total = len(shown)
+        shown = np.sort(np.random.default_rng(0).choice(shown, MAX_DOMINATED_POINTS, replace=False))
+        name = f"{name} ({MAX_DOMINATED_POINTS:,} of {total:,} shown)"
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x[dominated], y=y[dominated], mode="markers", name=name,
-                               marker={"color": "rgba(120,120,120,0.35)", "size": 5}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=background.F[shown, 0] * SCALE[names[0]], y=background.F[shown, 1] * SCALE[names[1]],
+                             mode="markers", name=name, marker={"color": "rgba(120,120,120,0.35)", "size": 5},
+                             hoverinfo="skip"))
     order = [r["index"] for r in data.rows]
-    fig.add_trace(go.Scatter(x=x[order], y=y[order], mode="lines+markers", line={"shape": "hv"}, name="Pareto front",
+    title = f"final front (retrained at {front.fidelity} epochs)" if front.stage == "final" else "Pareto front"
+    fig.add_trace(go.Scatter(x=x[order], y=y[order], mode="lines+markers", line={"shape": "hv"}, name=title,
                              marker={"size": 9}, customdata=list(range(len(order))),
                              hovertext=[_hover(r, names) for r in data.rows], hoverinfo="text"))
     fig.update_layout(title="Pareto front (click a point for its layer table)", height=480,

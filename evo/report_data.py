@@ -34,6 +34,7 @@ class ReportData:
     prune_map: np.ndarray
     config_text: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    search: Front | None = None  # the search-fidelity records, drawn behind a final front
 
 
 def _hv_space(front: Front) -> np.ndarray:
@@ -116,4 +117,4 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
     return ReportData(title=str(title), front=front, rows=rows, layer_tables=layer_tables,
                       hv_by_generation=by_generation, hv_by_trained=by_trained, parity=parity,
                       slot_names=[n for n, u in zip(slot_names, used, strict=True) if u], bits_map=bits[used],
-                      prune_map=prune[used], config_text=config_text, timings=timings)
+                      prune_map=prune[used], config_text=config_text, timings=timings, search=search)
