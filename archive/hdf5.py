@@ -276,13 +276,16 @@ class HDF5Archive(Archive):
         if mode == "a":
             self._open_writer(columns)
         else:
-            self._file = _open_swmr_read(self.path)
-            self._inode = os.fstat(self._file.id.get_vfd_handle()).st_ino
-            self._load_meta()
+            self._open_reader()
         self._table = RecordTable.empty(self._columns)
         self.refresh()
 
     # ----------------------------------------------------------------- opening
+    def _open_reader(self) -> None:
+        self._file = _open_swmr_read(self.path)
+        self._inode = os.fstat(self._file.id.get_vfd_handle()).st_ino  # to notice a replaced file
+        self._load_meta()
+
     def _load_meta(self) -> None:
         attrs = self._file.attrs
         self._columns = tuple(json.loads(attrs["columns_json"]))
@@ -387,12 +390,13 @@ class HDF5Archive(Archive):
     # ----------------------------------------------------------------- contract
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
         self._require_writer()
-        self._check_space(len(json.dumps(spaces)) + len(json.dumps(tasks)))
+        spaces_json, tasks_json = json.dumps(spaces), json.dumps(tasks)
+        self._check_space(len(spaces_json) + len(tasks_json))
         with self._writing():
             self._file.close()  # attributes cannot change under SWMR: reopen without it for a moment
             self._file = h5py.File(self.path, "a", libver="latest", locking=False)
-            self._file.attrs["spaces_json"] = json.dumps(spaces)
-            self._file.attrs["tasks_json"] = json.dumps(tasks)
+            self._file.attrs["spaces_json"] = spaces_json
+            self._file.attrs["tasks_json"] = tasks_json
             self._file.flush()
             self._file.swmr_mode = True
         self._spaces, self._tasks = spaces, tasks
@@ -452,9 +456,7 @@ class HDF5Archive(Archive):
         the new file and reads it from the start."""
         if self.mode == "r" and self._replaced():
             self._file.close()
-            self._file = _open_swmr_read(self.path)
-            self._inode = os.fstat(self._file.id.get_vfd_handle()).st_ino
-            self._load_meta()
+            self._open_reader()
             self._table, self._index = RecordTable.empty(self._columns), {}
         try:
             n, new = _read_committed(self._file, len(self._table), self._columns, self.heap_sizes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -14,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from nasco.archive import ArchiveDamagedError, ArchiveError, HDF5Archive
-from nasco.archive.ops import spreadsheet_safe
 from nasco.evo.cli_space import CliError
 from nasco.evo.errors import NascoError
 from nasco.evo.front import (
@@ -30,6 +28,7 @@ from nasco.evo.front import (
 )
 from nasco.evo.genome import decode
 from nasco.evo.layout import compile_space
+from nasco.evo.run_folder import front_csv_text
 from nasco.evo.space_io import space_from_dict
 
 SORT_KEYS = ("error", "macs", "params", "bitops", "size", "peak_memory", "mean_w_bits", "mean_prune", "depth")
@@ -149,8 +148,7 @@ def run_front(args: argparse.Namespace, console: Console) -> int:
         if not machine:
             console.print(_front_table(front, rows, title, knee))
         if args.csv:
-            buffer = _csv_text(rows)
-            _write(args.csv, buffer)
+            _write(args.csv, front_csv_text(rows))
         if args.json:
             _write(args.json, json.dumps({"task": front.task, "fidelity": front.fidelity, "stage": front.stage,
                                           "objectives": front.objectives, "knee": knee, "front": rows}, indent=1)
@@ -164,17 +162,6 @@ def run_front(args: argparse.Namespace, console: Console) -> int:
         if not args.watch:
             return 0
         time.sleep(args.watch)
-
-
-def _csv_text(rows: list[dict]) -> str:
-    import io
-
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows([{k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()} for row in rows])
-    return buffer.getvalue()
 
 
 def run_show(args: argparse.Namespace, console: Console) -> int:

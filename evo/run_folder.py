@@ -158,10 +158,16 @@ def load_checkpoint(folder: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
 
 
 def write_front_csv(path: Path, rows: list[dict]) -> None:
-    """``rows`` (dicts with the same keys) as CSV."""
+    """``rows`` (dicts with the same keys) as CSV (:func:`front_csv_text`)."""
+    write_atomic(path, front_csv_text(rows))
+
+
+def front_csv_text(rows: list[dict]) -> str:
+    """``rows`` (dicts with the same keys) as CSV text: None as an empty cell, text cells
+    :func:`~nasco.archive.ops.spreadsheet_safe`."""
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows([{k: spreadsheet_safe(v) for k, v in row.items()} for row in rows])
-    write_atomic(path, buffer.getvalue())
+        writer.writerows([{k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()} for row in rows])
+    return buffer.getvalue()
