@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -e '.[dev]' --config-settings editable_mode=strict
 	echo "$(MODULES)" > $(STAMP)
 
-# The default campaign on digits (about 5 minutes on 2 CPU cores); results in runs/digits-default.
+# The default campaign on digits (4 to 10 minutes on 2 CPU cores, by CPU); results in runs/digits-default.
 run: $(STAMP)
 	$(VENV)/bin/nasco run
 
