@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run", help="run an evolution campaign (without CONFIG: the default campaign on digits)",
         description="Run a campaign: NSGA-II over architecture and per-layer compression, surrogate screening, "
                     "training of the promising candidates, every result in the run folder's archive.h5. "
-                    "Without CONFIG, the default campaign on scikit-learn's digits (4 to 10 minutes on 2 CPU cores, by CPU).")
+                    "Without CONFIG, the default campaign on scikit-learn's digits (4 to 10 minutes on 2 CPU "
+                    "cores, by CPU).")
     p.add_argument("config", nargs="?", metavar="CONFIG", help="campaign TOML (nasco init writes one)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: [campaign] out)")
     p.add_argument("--seed", type=int, help="campaign seed (default: [campaign] seed)")
