@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 # The strict editable install links each module file: a new module needs a reinstall.
-MODULES := $(sort $(wildcard evo/*.py kernels/*.py surrogate/*.py archive/*.py))
+MODULES := $(sort $(wildcard evo/*.py evo/*/*.py kernels/*.py surrogate/*.py archive/*.py))
 ifneq ($(shell cat $(STAMP) 2>/dev/null),$(MODULES))
 .PHONY: $(STAMP)
 endif

@@ -32,8 +32,8 @@ from bench_common import cpu_name, print_results
 from torch import nn
 
 from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes
-from nasco.evo.builder import QuantConv2d, QuantLinear
-from nasco.evo.genome import genome_costs
+from nasco.evo.space.genome import genome_costs
+from nasco.evo.train.builder import QuantConv2d, QuantLinear
 from nasco.kernels.reference import costs_reference, decode_reference
 
 N_KERNEL = 100_000

@@ -32,8 +32,8 @@ NASCO = str(Path(sys.executable).with_name("nasco"))
 def make_archive(path: Path, n: int) -> None:
     from nasco.archive import HDF5Archive, Record
     from nasco.evo import compile_space, default_space, sample_genomes
-    from nasco.evo.campaign import RESULT_COLUMNS
-    from nasco.evo.genome import genome_costs
+    from nasco.evo.search.campaign import RESULT_COLUMNS
+    from nasco.evo.space.genome import genome_costs
     from nasco.kernels.tables import COST_NAMES
 
     layout = compile_space(default_space((1, 8, 8), 10))
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs of each command (median; 5)")
     args = parser.parse_args()
     from nasco.archive import HDF5Archive
-    from nasco.evo.front import front_rows, select_front
+    from nasco.evo.results.front import front_rows, select_front
     from nasco.kernels.pareto import non_dominated, pareto_ranks
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ import surrogate_data
 from bench_common import cpu_name, print_results
 
 from nasco.archive import HDF5Archive
-from nasco.evo.surrogate_io import task_records
+from nasco.evo.search.surrogate_io import task_records
 from nasco.surrogate import rank_quality
 
 RESULTS = Path(__file__).parent / "results" / "bench_surrogate.txt"

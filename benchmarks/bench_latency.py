@@ -37,8 +37,8 @@ def main() -> int:
     from scipy.stats import spearmanr
 
     from nasco.evo import compile_space, default_space, sample_genomes
-    from nasco.evo.latency_profile import fit_overhead, measure_networks, profile
-    from nasco.evo.trainer import resolve_device
+    from nasco.evo.latency.profile import fit_overhead, measure_networks, profile
+    from nasco.evo.train.trainer import resolve_device
 
     device = resolve_device(args.device)
     rows, results = [], []

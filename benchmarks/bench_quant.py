@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHO
 from bench_common import cpu_name, print_results
 
 from nasco.evo import build_model, compile_space, decode, default_space
-from nasco.evo.genome import fixed_genome
+from nasco.evo.space.genome import fixed_genome
 from nasco.kernels.quant import act_qparams, fake_quant_per_channel, fake_quant_per_tensor, weight_qrange, weight_scales
 from nasco.kernels.sweep import sweep_layer, sweep_layers
 from nasco.kernels.tables import PRUNE_EPS

@@ -2,7 +2,7 @@
 
 Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_search.py [--seeds 5] [--workers 2]``.
 
-Every run is a real campaign (:class:`nasco.evo.campaign.Campaign`, local executor, one torch
+Every run is a real campaign (:class:`nasco.evo.search.campaign.Campaign`, local executor, one torch
 thread per worker process) on the default space, objectives (validation error, BitOps),
 hypervolume in (error, log10 BitOps) with one fixed reference point per task
 (error 1, log10 of the space's largest BitOps). Methods:
@@ -55,7 +55,7 @@ TASKS = {
 
 
 def _config(task: str, method: str, seed: int, folder: Path, root: str, reference: list[float]):
-    from nasco.evo.campaign_config import config_from_dict
+    from nasco.evo.search.config import config_from_dict
 
     data = {
         "campaign": {"name": method, "seed": seed, "out": str(folder)},
@@ -73,8 +73,8 @@ def _run(args: tuple) -> tuple:
     import torch
     from rich.console import Console
 
-    from nasco.evo.campaign import Campaign
-    from nasco.evo.run_folder import prepare_run_folder
+    from nasco.evo.search.campaign import Campaign
+    from nasco.evo.search.run_folder import prepare_run_folder
 
     task, method, seed, root, reference = args
     torch.set_num_threads(1)
@@ -120,7 +120,7 @@ def _fashion_root() -> str | None:
 
 def _reference(shape: tuple[int, int, int]) -> list[float]:
     from nasco.evo import compile_space, default_space
-    from nasco.evo.genome import costs_dict, fixed_genome
+    from nasco.evo.space.genome import costs_dict, fixed_genome
 
     layout = compile_space(default_space(shape, 10))
     top = costs_dict(layout, fixed_genome(layout, arch="max", weight_bits=32, act_bits=32))["bitops"]

@@ -38,8 +38,8 @@ from bench_common import cpu_name, print_results
 
 from nasco.archive import HDF5Archive
 from nasco.evo import sample_genomes
-from nasco.evo.features import feature_names, genome_features
-from nasco.evo.surrogate_io import from_target, task_features
+from nasco.evo.search.surrogate_io import from_target, task_features
+from nasco.evo.space.features import feature_names, genome_features
 from nasco.kernels.pareto import pareto_ranks
 from nasco.surrogate import FAMILIES, fit_with_transfer, make_predictor, rank_quality, screen, select_predictor
 from nasco.surrogate.selection import holdout_evaluation

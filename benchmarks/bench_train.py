@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHO
 from bench_common import cpu_name, print_results
 
 from nasco.evo import compile_space, default_space
-from nasco.evo.datasets import load_task
-from nasco.evo.genome import fixed_genome
-from nasco.evo.trainer import TrainConfig, train_candidate
+from nasco.evo.space.genome import fixed_genome
+from nasco.evo.train.datasets import load_task
+from nasco.evo.train.trainer import TrainConfig, train_candidate
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 EPOCHS = 15

@@ -3,7 +3,7 @@
 ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/surrogate_data.py [--digits N] [--fashion N] [--workers W]``
 
 Random canonical genomes of the default 1×8×8 space (mixed bit-widths and prune ratios) are
-trained with :func:`nasco.evo.trainer.train_candidate` on ``digits`` (8 epochs) and on
+trained with :func:`nasco.evo.train.trainer.train_candidate` on ``digits`` (8 epochs) and on
 Fashion-MNIST resized to 8×8 (same space; 3,000 training images, 8 epochs; from Debian's
 dataset-fashion-mnist package), and appended to one archive with their exact costs. Runs
 add to an existing file, so it can be stopped and continued. Workers use one torch thread each.
@@ -31,7 +31,7 @@ _TASK = None
 
 
 def _load(task_id: str):
-    from nasco.evo.datasets import TensorSplit, load_task
+    from nasco.evo.train.datasets import TensorSplit, load_task
 
     if task_id == "digits":
         return load_task("digits", seed=0)
@@ -58,7 +58,7 @@ def _init(task_id: str) -> None:
 
 def _train(args):
     from nasco.evo import compile_space, default_space
-    from nasco.evo.trainer import TrainConfig, train_candidate
+    from nasco.evo.train.trainer import TrainConfig, train_candidate
 
     genome, seed = args
     layout = compile_space(default_space(_TASK.input_shape, _TASK.num_classes))
@@ -69,7 +69,7 @@ def _train(args):
 def generate(task_id: str, n: int, workers: int, seed: int) -> None:
     from nasco.archive import HDF5Archive, Record
     from nasco.evo import compile_space, default_space, sample_genomes
-    from nasco.evo.genome import genome_costs
+    from nasco.evo.space.genome import genome_costs
     from nasco.kernels.tables import COST_NAMES
 
     layout = compile_space(default_space((1, 8, 8), 10))

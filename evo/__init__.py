@@ -1,30 +1,15 @@
-"""Search spaces, genomes, the torch network builder and the command line (DESIGN.md §2).
+"""nasco's search layer: space kinds, training, campaigns, results and the command line (DESIGN.md §2).
 
-Names are loaded on first use (PEP 562), so light commands (``nasco front``, ``nasco space``)
-do not pay for importing torch.
+The public names of every subpackage are re-exported here and loaded on first use (PEP 562),
+so ``from nasco.evo import run_campaign`` works and light commands never import torch.
 """
 
-from importlib import import_module
+from nasco.evo.lazy import lazy_exports
 
-_EXPORTS = {
-    "build_model": "builder", "default_space": "default_space", "GenomeError": "errors", "NascoError": "errors",
-    "SpaceError": "errors", "load_model": "export", "LayerTable": "genome", "canonicalize": "genome",
-    "decode": "genome", "genome_costs": "genome", "genome_hash": "genome", "sample_genomes": "genome",
-    "space_size": "genome", "GenomeLayout": "layout", "compile_space": "layout", "CompressionSpec": "space",
-    "HeadSpec": "space", "SearchSpace": "space", "StageSpec": "space", "StemSpec": "space",
-    "dump_space": "space_io", "load_space": "space_io", "save_space": "space_io", "space_from_dict": "space_io",
-}
+_SUBPACKAGES = ("space", "train", "latency", "search", "results")
+_EXPORTS = {"GenomeError": "errors", "NascoError": "errors", "SpaceError": "errors"}
+for _sub in _SUBPACKAGES:
+    _module = __import__(f"nasco.evo.{_sub}", fromlist=["__all__"])
+    _EXPORTS.update({name: f"{_sub}" for name in _module.__all__})
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'nasco.evo' has no attribute {name!r}")
-    value = getattr(import_module(f"nasco.evo.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -146,7 +146,7 @@ def batch_costs(space: CompiledSpace, genomes: np.ndarray) -> np.ndarray:
     Args:
         space: the compiled search space.
         genomes: int (N, G) matrix of in-bounds genomes (checked by the caller, e.g.
-            ``nasco.evo.genome.check_genomes``); any integer dtype.
+            ``nasco.evo.space.genome.check_genomes``); any integer dtype.
 
     Returns:
         int64 (N, 5) matrix, columns :data:`~nasco.kernels.tables.COST_NAMES`.

@@ -1,6 +1,6 @@
 """Numeric tables of a compiled search space, shared by the Numba kernels and their references.
 
-A search space (``nasco.evo.space``) is compiled once into plain arrays; the kernels never see
+A search space (``nasco.evo.space.mobilenet``) is compiled once into plain arrays; the kernels never see
 Python objects of the space. The tables describe a *layer program*: one row ("slot") per layer
 the largest network of the space can have, in execution order.
 

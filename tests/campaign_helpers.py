@@ -8,9 +8,9 @@ import numpy as np
 
 from nasco.archive import HDF5Archive, Record
 from nasco.evo import compile_space, default_space, sample_genomes
-from nasco.evo.campaign import RESULT_COLUMNS
-from nasco.evo.campaign_config import config_from_dict, dump_config
-from nasco.evo.genome import genome_costs
+from nasco.evo.search.campaign import RESULT_COLUMNS
+from nasco.evo.search.config import config_from_dict, dump_config
+from nasco.evo.space.genome import genome_costs
 from nasco.kernels.tables import COST_NAMES
 
 TINY = {

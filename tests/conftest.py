@@ -44,8 +44,8 @@ def layout(request):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """(run folder, config, final front, seconds) of the tiny campaign, uninterrupted, in this process."""
-    from nasco.evo.campaign import Campaign
-    from nasco.evo.run_folder import prepare_run_folder
+    from nasco.evo.search.campaign import Campaign
+    from nasco.evo.search.run_folder import prepare_run_folder
 
     folder = tmp_path_factory.mktemp("tiny") / "run"
     config = prepare_run_folder(folder, tiny_config(folder), resume=False, force=False)

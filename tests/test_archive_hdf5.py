@@ -221,8 +221,8 @@ def test_damaged_archive_fails_fast_for_every_command(tmp_path):
                                                          str(tmp_path / "x.csv")],
                         ["front", str(path)], ["report", str(path), "-o", str(tmp_path / "r.html")],
                         ["surrogate", "fit", str(path), "--task", "t"]):
-            done = subprocess.run([sys.executable, "-m", "nasco.evo.cli", *command], capture_output=True, text=True,
-                                  timeout=60, env=ENV)
+            done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", *command], capture_output=True,
+                                  text=True, timeout=60, env=ENV)
             assert done.returncode == 2, (name, command, done.stderr[-2000:])
             assert done.stderr.startswith("error:") and "Traceback" not in done.stderr, (name, command, done.stderr)
             assert "truncated" in done.stderr or "damaged" in done.stderr
@@ -231,13 +231,13 @@ def test_damaged_archive_fails_fast_for_every_command(tmp_path):
 def test_resume_on_a_damaged_archive_says_what_can_be_recovered(tmp_path):
     from campaign_helpers import tiny_config
 
-    from nasco.evo.run_folder import prepare_run_folder
+    from nasco.evo.search.run_folder import prepare_run_folder
 
     damaged = _damaged_copies(tmp_path)["truncated"]
     folder = tmp_path / "run"
     prepare_run_folder(folder, tiny_config(folder), resume=False, force=False)
     (folder / "archive.h5").write_bytes(damaged.read_bytes())
-    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli", "resume", str(folder)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", "resume", str(folder)], capture_output=True,
                           text=True, timeout=120, env=ENV)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "is truncated" in done.stderr and "What can be recovered" in done.stderr

@@ -11,7 +11,7 @@ from test_archive_contract import COLUMNS, SPACE, make_record
 
 from nasco.archive import ArchiveError, HDF5Archive
 from nasco.archive.ops import export_table, merge_archives, summarize
-from nasco.evo.cli import main
+from nasco.evo.cli.main import main
 
 
 def _archive(path, records, *, space=SPACE, columns=COLUMNS):

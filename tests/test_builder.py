@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nasco.evo import build_model, decode, sample_genomes
-from nasco.evo.builder import ChannelMask
-from nasco.evo.quant import ActQuantizer, WeightQuantizer
+from nasco.evo.train.builder import ChannelMask
+from nasco.evo.train.quant import ActQuantizer, WeightQuantizer
 
 
 @pytest.mark.parametrize("slim", [True, False])

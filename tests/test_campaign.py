@@ -17,9 +17,9 @@ from campaign_helpers import archive_rows, tiny_config, write_config
 from pymoo.indicators.hv import HV
 
 from nasco.archive import HDF5Archive
-from nasco.evo.campaign import Campaign
-from nasco.evo.campaign_setup import objective_matrix
-from nasco.evo.run_folder import load_checkpoint, prepare_run_folder
+from nasco.evo.search.campaign import Campaign
+from nasco.evo.search.context import objective_matrix
+from nasco.evo.search.run_folder import load_checkpoint, prepare_run_folder
 from nasco.kernels.tables import COST_NAMES
 
 
@@ -145,7 +145,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from nasco.evo.executors import RayExecutor
+    from nasco.evo.search.executors import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield RayExecutor
@@ -167,8 +167,8 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     import psutil
 
     from nasco.evo import compile_space, default_space, sample_genomes
-    from nasco.evo.executors import TrainJob, WorkerSpec, run_job
-    from nasco.evo.task_spec import task_spec
+    from nasco.evo.search.executors import TrainJob, WorkerSpec, run_job
+    from nasco.evo.search.task import task_spec
 
     space = default_space((1, 8, 8), 10)
     spec = WorkerSpec(task_spec(tiny_config(Path("unused")).task, 0), space.to_dict(), {"device": "cpu"})

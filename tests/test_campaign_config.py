@@ -9,15 +9,15 @@ import pytest
 from campaign_helpers import tiny_config, write_config
 
 from nasco.archive import HDF5Archive
-from nasco.evo.campaign import RESULT_COLUMNS
-from nasco.evo.campaign_config import CampaignConfig, ConfigError, config_from_dict, example_config, load_config
-from nasco.evo.campaign_progress import CampaignMonitor
-from nasco.evo.campaign_setup import CampaignContext, cheapest_costs
-from nasco.evo.cli import main
-from nasco.evo.datasets import DatasetError
-from nasco.evo.default_space import default_space
-from nasco.evo.layout import compile_space
-from nasco.evo.run_folder import prepare_run_folder
+from nasco.evo.cli.main import main
+from nasco.evo.search.campaign import RESULT_COLUMNS
+from nasco.evo.search.config import CampaignConfig, ConfigError, config_from_dict, example_config, load_config
+from nasco.evo.search.context import CampaignContext, cheapest_costs
+from nasco.evo.search.progress import CampaignMonitor
+from nasco.evo.search.run_folder import prepare_run_folder
+from nasco.evo.space.default import default_space
+from nasco.evo.space.layout import compile_space
+from nasco.evo.train.datasets import DatasetError
 from nasco.kernels.tables import COST_NAMES
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from nasco.evo import compile_space, default_space
-from nasco.evo.cli import main
+from nasco.evo.cli.main import main
 
 
 def test_console_script_help_lists_subcommands():
-    out = subprocess.run([sys.executable, "-c", "from nasco.evo.cli import main; main(['--help'])"],
+    out = subprocess.run([sys.executable, "-c", "from nasco.evo.cli.main import main; main(['--help'])"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "space" in out.stdout
 
@@ -67,7 +67,7 @@ def test_out_of_bounds_genome_message(capsys):
 
 
 def test_train_prints_progress_and_saves(capsys, tmp_path):
-    from nasco.evo.candidate_io import load_candidate
+    from nasco.evo.train.candidate_io import load_candidate
 
     argv = ["train", "--epochs", "2", "--arch", "min", "--weight-bits", "4", "--prune", "0.25", "-o", str(tmp_path)]
     assert main(argv) == 0

@@ -18,11 +18,11 @@ import pytest
 from campaign_helpers import register_synthetic, synthetic_archive, synthetic_records, tiny_config, write_config
 
 from nasco.archive import HDF5Archive
-from nasco.evo.campaign import RESULT_COLUMNS
-from nasco.evo.cli import main
+from nasco.evo.cli.main import main
+from nasco.evo.search.campaign import RESULT_COLUMNS
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-NASCO = [sys.executable, "-m", "nasco.evo.cli"]
+NASCO = [sys.executable, "-m", "nasco.evo.cli.main"]
 
 
 def _error_line(capsys) -> str:
@@ -113,9 +113,9 @@ def test_teacher_that_is_not_a_state_dict(tmp_path):
     import torch
 
     from nasco.evo import compile_space, default_space
-    from nasco.evo.builder import build_model
-    from nasco.evo.candidate_io import WEIGHTS_FILE, CandidateFileError, load_candidate, save_candidate
-    from nasco.evo.genome import decode, fixed_genome
+    from nasco.evo.space.genome import decode, fixed_genome
+    from nasco.evo.train.builder import build_model
+    from nasco.evo.train.candidate_io import WEIGHTS_FILE, CandidateFileError, load_candidate, save_candidate
 
     layout = compile_space(default_space((1, 8, 8), 10))
     genome = fixed_genome(layout, arch="min")

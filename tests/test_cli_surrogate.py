@@ -7,9 +7,9 @@ import pytest
 
 from nasco.archive import HDF5Archive, Record
 from nasco.evo import compile_space, default_space, sample_genomes
-from nasco.evo.cli import main
-from nasco.evo.features import feature_names, genome_features
-from nasco.evo.genome import genome_costs
+from nasco.evo.cli.main import main
+from nasco.evo.space.features import feature_names, genome_features
+from nasco.evo.space.genome import genome_costs
 from nasco.kernels.tables import COST_NAMES
 
 LAYOUT = compile_space(default_space((1, 8, 8), 10))

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from nasco.evo import build_model, decode, sample_genomes
-from nasco.evo.genome import genome_costs
-from nasco.evo.model_stats import count_macs_params, per_layer_macs
+from nasco.evo.space.genome import genome_costs
+from nasco.evo.train.model_stats import count_macs_params, per_layer_macs
 from nasco.kernels.reference import costs_reference, decode_reference
 from nasco.kernels.tables import COST_NAMES
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasco.evo.datasets import DatasetError, load_task
+from nasco.evo.train.datasets import DatasetError, load_task
 
 
 def test_digits_splits_are_disjoint_and_seeded():
@@ -90,8 +90,8 @@ def test_imagefolder_streams(tmp_path):
     with pytest.raises(DatasetError, match="has no train/ folder"):
         load_task("imagefolder", root=tmp_path / "train")
     from nasco.evo import compile_space, default_space
-    from nasco.evo.genome import fixed_genome
-    from nasco.evo.trainer import TrainConfig, train_candidate
+    from nasco.evo.space.genome import fixed_genome
+    from nasco.evo.train.trainer import TrainConfig, train_candidate
 
     layout = compile_space(default_space(task.input_shape, task.num_classes))
     result, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=8, act_bits=8), task,
@@ -142,8 +142,8 @@ def test_bad_npz_data_is_refused_at_load(tmp_path):
 
 def test_missing_test_split_gives_nan_test_error_not_zero(tmp_path):
     from nasco.evo import compile_space, default_space
-    from nasco.evo.executors import TrainJob, WorkerSpec, run_job
-    from nasco.evo.genome import fixed_genome
+    from nasco.evo.search.executors import TrainJob, WorkerSpec, run_job
+    from nasco.evo.space.genome import fixed_genome
 
     rng = np.random.default_rng(0)
     path = tmp_path / "no_test.npz"

@@ -12,15 +12,15 @@ from campaign_helpers import synthetic_archive
 from matplotlib.image import imread
 
 from nasco.archive import HDF5Archive
-from nasco.evo.cli import main
-from nasco.evo.export import export_candidate, load_model
-from nasco.evo.front import writer_is_live
-from nasco.evo.genome import genome_costs
-from nasco.evo.layout import compile_space
-from nasco.evo.model_stats import count_macs_params
-from nasco.evo.space_io import space_from_dict
-from nasco.evo.task_spec import load_task_spec
-from nasco.evo.trainer import TrainConfig, train_candidate
+from nasco.evo.cli.main import main
+from nasco.evo.results.export import export_candidate, load_model
+from nasco.evo.results.front import writer_is_live
+from nasco.evo.search.task import load_task_spec
+from nasco.evo.space.genome import genome_costs
+from nasco.evo.space.layout import compile_space
+from nasco.evo.space.toml_io import space_from_dict
+from nasco.evo.train.model_stats import count_macs_params
+from nasco.evo.train.trainer import TrainConfig, train_candidate
 
 
 def _brute_front(path, objectives=("error", "bitops")):

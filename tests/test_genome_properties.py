@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nasco.evo import GenomeError, canonicalize, compile_space, decode, default_space, genome_hash
-from nasco.evo.genome import active_mask, space_size
+from nasco.evo.space.genome import active_mask, space_size
 
 LAYOUTS = [compile_space(default_space(s, 10)) for s in [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 224, 224)]]
 

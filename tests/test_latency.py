@@ -9,12 +9,12 @@ from campaign_helpers import tiny_config
 
 from nasco.archive import HDF5Archive
 from nasco.evo import compile_space, default_space, sample_genomes
-from nasco.evo.campaign import Campaign
-from nasco.evo.cli import main
-from nasco.evo.genome import decode
-from nasco.evo.latency_lut import LatencyError, LatencyTable, layer_configurations, slot_activations
-from nasco.evo.latency_profile import deploy_model, profile
-from nasco.evo.run_folder import prepare_run_folder
+from nasco.evo.cli.main import main
+from nasco.evo.latency.profile import deploy_model, profile
+from nasco.evo.latency.table import LatencyError, LatencyTable, layer_configurations, slot_activations
+from nasco.evo.search.campaign import Campaign
+from nasco.evo.search.run_folder import prepare_run_folder
+from nasco.evo.space.genome import decode
 from nasco.kernels.latency import latency_reference, layer_key, pack_key, unpack_key
 
 

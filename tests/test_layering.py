@@ -49,3 +49,75 @@ def test_package_imports_follow_layering(package):
 def test_no_root_conftest_and_no_nasco_init():
     assert not (ROOT / "conftest.py").exists()
     assert not list(ROOT.glob("*/nasco/__init__.py"))
+
+
+# Inside nasco.evo (DESIGN.md §2): subpackages from the bottom up; a module imports only its own
+# subpackage and those below it. The facade ``nasco.evo`` (its __init__) re-exports all of them.
+EVO_LAYERS = ("errors", "lazy", "space", "train", "latency", "search", "results", "cli")
+
+
+def _evo_unit(module: str) -> str:
+    """``nasco.evo.search.campaign`` → ``search``; ``nasco.evo`` → ``""`` (the facade)."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _evo_modules() -> dict[str, Path]:
+    modules = {}
+    for path in sorted((ROOT / "evo").rglob("*.py")):
+        parts = path.relative_to(ROOT / "evo").with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(("nasco", "evo", *parts))] = path
+    return modules
+
+
+def test_evo_subpackages_cover_every_module():
+    for module in _evo_modules():
+        unit = _evo_unit(module)
+        assert module == "nasco.evo" or unit in EVO_LAYERS, f"{module} is outside the subpackages of DESIGN.md §2"
+
+
+def test_evo_subpackages_import_only_downward():
+    for module, path in _evo_modules().items():
+        if module == "nasco.evo":
+            continue
+        level = EVO_LAYERS.index(_evo_unit(module))
+        for name in _imports(path):
+            if not name.startswith("nasco.evo"):
+                continue
+            target = _evo_unit(name)
+            assert target, f"{path} imports the facade {name}; import the defining module instead"
+            assert EVO_LAYERS.index(target) <= level, f"{path} imports {name}: upward ({target} is above)"
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
+    return names
+
+
+def test_evo_modules_have_no_import_cycle():
+    """Module-level imports between nasco.evo modules form no cycle (imports inside functions are lazy)."""
+    modules = _evo_modules()
+    graph = {m: {n for n in _top_level_imports(p) if n in modules and n != m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycle = trail[trail.index(nxt):] if nxt in trail else trail
+                raise AssertionError(f"import cycle: {' → '.join([*cycle, nxt])}")
+            if nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])

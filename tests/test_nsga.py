@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from nasco.evo import compile_space, default_space
-from nasco.evo.compression_strategy import reference_genome, scheduled_bounds, sensitivity_bounds
-from nasco.evo.genome import canonicalize, decode, genome_hash
-from nasco.evo.nsga import (
+from nasco.evo.search.compression import reference_genome, scheduled_bounds, sensitivity_bounds
+from nasco.evo.search.nsga import (
     GeneBounds,
     GenomeProblem,
     export_state,
@@ -19,6 +18,7 @@ from nasco.evo.nsga import (
     restore_state,
     set_evaluated,
 )
+from nasco.evo.space.genome import canonicalize, decode, genome_hash
 
 
 @pytest.fixture(scope="module")

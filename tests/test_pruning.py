@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes
-from nasco.evo.builder import ChannelMask
-from nasco.evo.genome import fixed_genome, genome_costs
-from nasco.evo.model_stats import count_macs_params
-from nasco.evo.pruning import cubic_fraction, slim, update_masks
+from nasco.evo.space.genome import fixed_genome, genome_costs
+from nasco.evo.train.builder import ChannelMask
+from nasco.evo.train.model_stats import count_macs_params
+from nasco.evo.train.pruning import cubic_fraction, slim, update_masks
 
 
 def test_cubic_schedule():

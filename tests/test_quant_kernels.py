@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasco.evo.quant import ActQuantizer, WeightQuantizer, act_qparams_torch
+from nasco.evo.train.quant import ActQuantizer, WeightQuantizer, act_qparams_torch
 from nasco.kernels.quant import (
     act_qparams,
     act_qrange,

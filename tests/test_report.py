@@ -8,9 +8,9 @@ import shutil
 import pytest
 from campaign_helpers import synthetic_archive, tiny_config
 
-from nasco.evo.campaign_config import dump_config
-from nasco.evo.cli import main
-from nasco.evo.report_data import load_report_data
+from nasco.evo.cli.main import main
+from nasco.evo.results.report_data import load_report_data
+from nasco.evo.search.config import dump_config
 
 EVIL = "<script>alert(1)</script>"
 

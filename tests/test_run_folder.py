@@ -11,8 +11,8 @@ import pytest
 from campaign_helpers import tiny_config, write_config
 
 from nasco.archive import ArchiveError, HDF5Archive
-from nasco.evo.cli import main
-from nasco.evo.run_folder import prepare_run_folder
+from nasco.evo.cli.main import main
+from nasco.evo.search.run_folder import prepare_run_folder
 
 WORKER = str(Path(__file__).with_name("archive_worker.py"))
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}

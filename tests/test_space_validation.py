@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nasco.evo import SpaceError, default_space, dump_space, load_space, space_from_dict
-from nasco.evo.space import CompressionSpec, SearchSpace, StageSpec
+from nasco.evo.space.mobilenet import CompressionSpec, SearchSpace, StageSpec
 
 
 def _base() -> dict:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nasco.evo import canonicalize, compile_space, default_space, sample_genomes
-from nasco.evo.features import feature_names, genome_features
-from nasco.evo.genome import genome_costs
+from nasco.evo.space.features import feature_names, genome_features
+from nasco.evo.space.genome import genome_costs
 from nasco.surrogate import (
     FAMILIES,
     FamilyScore,
@@ -200,7 +200,7 @@ def test_every_record_count_validation_accepts_selects_a_predictor(families):
     (10–15 crashed at the first surrogate generation): one number now serves validation and selection."""
     from campaign_helpers import tiny_config
 
-    from nasco.evo.campaign_config import ConfigError
+    from nasco.evo.search.config import ConfigError
     from nasco.surrogate import min_training_records
 
     fewest = min_training_records(families)

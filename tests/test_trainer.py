@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from nasco.evo import build_model, compile_space, decode, default_space
-from nasco.evo.candidate_io import CandidateFileError, load_candidate, save_candidate
-from nasco.evo.datasets import load_task
-from nasco.evo.genome import fixed_genome, genome_costs
-from nasco.evo.pruning import slim
-from nasco.evo.trainer import TrainConfig, TrainConfigError, TrainResult, evaluate, fit, train_candidate
+from nasco.evo.space.genome import fixed_genome, genome_costs
+from nasco.evo.train.candidate_io import CandidateFileError, load_candidate, save_candidate
+from nasco.evo.train.datasets import load_task
+from nasco.evo.train.pruning import slim
+from nasco.evo.train.trainer import TrainConfig, TrainConfigError, TrainResult, evaluate, fit, train_candidate
 
 EPOCHS = 15  # the fixed budget in which a default-size float candidate must reach ≥ 95%
 
@@ -133,7 +133,7 @@ def test_non_finite_loss_fails_cleanly(layout, task):
 
 
 def test_out_of_memory_retries_with_half_batch(layout, task, monkeypatch):
-    import nasco.evo.trainer as trainer
+    import nasco.evo.train.trainer as trainer
 
     calls = []
     real_fit = trainer.fit
@@ -150,7 +150,7 @@ def test_out_of_memory_retries_with_half_batch(layout, task, monkeypatch):
 
 
 def test_out_of_memory_at_batch_one_fails(layout, task, monkeypatch):
-    import nasco.evo.trainer as trainer
+    import nasco.evo.train.trainer as trainer
 
     def always_oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
@@ -161,7 +161,7 @@ def test_out_of_memory_at_batch_one_fails(layout, task, monkeypatch):
 
 
 def test_unexpected_error_becomes_failed_result(layout, task, monkeypatch):
-    import nasco.evo.trainer as trainer
+    import nasco.evo.train.trainer as trainer
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -1,0 +1,111 @@
+"""``nasco space``: summary of a search space, and the layer table and costs of genomes."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nasco.evo.errors import NascoError
+from nasco.evo.space.default import default_space
+from nasco.evo.space.genome import costs_dict, decode, genome_hash, parse_genome, sample_genomes, space_size
+from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.toml_io import dump_space, load_space
+from nasco.kernels.tables import KIND_NAMES
+
+MAX_RANDOM = 1000
+
+
+class CliError(NascoError, ValueError):
+    """A command-line value is invalid."""
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"1x28x28"`` → (1, 28, 28)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise CliError(f"--input: {text!r} is not allowed; allowed: CxHxW with positive integers, e.g. 1x28x28")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "space", help="summarize a search space; show genomes' layer tables and costs",
+        description="Print a search space's genes, choices and size; with --genome or --random, "
+                    "the layer table and exact costs of genomes.",
+    )
+    p.add_argument("--space", metavar="FILE.toml", help="space file (default: the default space)")
+    p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape for the default space (1x28x28)")
+    p.add_argument("--classes", type=int, default=10, help="number of classes for the default space (10)")
+    genomes = p.add_mutually_exclusive_group()
+    genomes.add_argument("--genome", metavar='"g0,g1,..."', help="one genome: integers separated by commas/spaces")
+    genomes.add_argument("--random", type=int, metavar="N", help="show N random genomes")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random (0)")
+    p.add_argument("--toml", action="store_true", help="print the space as TOML (a start for your own space)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> None:
+    space = load_space(args.space) if args.space else default_space(parse_shape(args.input), args.classes)
+    layout = compile_space(space)
+    if args.toml:
+        console.print(dump_space(space), markup=False, highlight=False)
+        return
+    print_summary(layout, console)
+    if args.genome is not None:
+        print_genome(layout, parse_genome(args.genome), console)
+    elif args.random is not None:
+        if args.seed < 0:
+            raise CliError(f"--seed: {args.seed} is not allowed; allowed: integers ≥ 0")
+        if not 1 <= args.random <= MAX_RANDOM:
+            raise CliError(f"--random: {args.random} is not allowed; allowed: 1..{MAX_RANDOM} (each genome prints its "
+                           "layer table)")
+        for genome in sample_genomes(layout, np.random.default_rng(args.seed), args.random):
+            print_genome(layout, genome, console)
+
+
+def _scientific(n: int) -> str:
+    """An exact integer of any size as d.ddde+XX (a float would overflow past 1e308)."""
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4].ljust(3, '0')}e+{len(digits) - 1:02d}"
+
+
+def print_summary(layout: GenomeLayout, console: Console) -> None:
+    space = layout.space
+    size = space_size(layout)
+    console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
+                  f"classes {space.num_classes}")
+    console.print(f"{layout.n_genes} genes, {len(layout.slot_names)} layer slots, "
+                  f"{_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
+    table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
+    for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
+        table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))
+    console.print(table)
+
+
+def short_name(name: str) -> str:
+    """``stages[1].blocks[0].depthwise`` → ``s1.b0.depthwise`` (table columns stay narrow)."""
+    return name.replace("stages[", "s").replace("].blocks[", ".b").replace("]", "")
+
+
+def print_genome(layout: GenomeLayout, genome: np.ndarray, console: Console) -> None:
+    layers = decode(layout, genome)
+    costs = costs_dict(layout, genome)
+    console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
+    table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
+    for row in layers.rows():
+        table.add_row(short_name(str(row["name"])), KIND_NAMES[int(row["kind"])],
+                      f"{row['c_in']}→{row['c_out']}", f"{row['kept_c_in']}→{row['kept_c_out']}",
+                      f"{row['kernel']}/{row['stride']}", f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
+                      f"{row['w_bits']}/{row['a_bits']}")
+    console.print(table)
+    console.print(
+        f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}\n"
+        f"weights {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
+        highlight=False)

@@ -1,0 +1,9 @@
+"""The campaign: NSGA-II ask/tell, costs, constraints, screening, evaluation, archive, resume."""
+
+from nasco.evo.lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "Campaign": "campaign", "CampaignConfig": "config", "ConfigError": "config", "config_from_dict": "config",
+    "dump_config": "config", "example_config": "config", "load_config": "config", "Executor": "executors",
+    "LocalExecutor": "executors", "RayExecutor": "executors",
+})

@@ -1,0 +1,351 @@
+"""The evolution campaign (DESIGN.md §1): NSGA-II ask/tell, exact costs, screening, training, archive.
+
+One generation: ask ``screen_factor × offspring`` genomes → exact costs (Numba) → infeasible
+ones dropped → the surrogate (fitted on the records known *before* this generation) screens
+``offspring`` of them → the executor trains them → each result is appended to the archive as
+it arrives → pymoo is told the true objectives → a checkpoint is written.
+
+Determinism and resume: every decision of generation ``g`` depends only on the seed, the
+checkpoint of ``g`` and the archive records known before ``g`` (this campaign's records of
+earlier generations and every other campaign's), and each candidate's training seed derives
+from the campaign seed and its genome hash. A genome whose record is already in the archive
+(same task and fidelity) is never trained again: its record is reused. A campaign killed in
+the middle of a generation therefore resumes from the last checkpoint, re-asks the same
+offspring, reuses what was trained, and ends with the same archive as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+from pymoo.core.population import Population
+from pymoo.indicators.hv import HV
+from rich.console import Console
+
+from nasco.archive import HDF5Archive, Record, RecordTable
+from nasco.evo.errors import NascoError
+from nasco.evo.search.compression import scheduled_bounds
+from nasco.evo.search.config import CampaignConfig
+from nasco.evo.search.context import CAMPAIGN_COSTS, CampaignContext, objective_matrix
+from nasco.evo.search.executors import TrainJob
+from nasco.evo.search.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
+from nasco.evo.search.progress import CampaignMonitor, GenerationStats
+from nasco.evo.search.run_folder import (
+    LOG_FILE,
+    SURROGATE_LOG,
+    discard_run_folder,
+    load_checkpoint,
+    open_campaign_archive,
+    save_checkpoint,
+)
+from nasco.evo.search.surrogate_io import from_target, to_target
+from nasco.evo.space.features import genome_features
+from nasco.evo.space.genome import canonicalize, genome_hash, sample_genomes
+from nasco.kernels.pareto import crowding_distance, non_dominated
+from nasco.surrogate import fit_with_transfer, screen, select_predictor
+
+
+def training_seed(campaign_seed: int, genome_hash: str) -> int:
+    """A candidate's training seed: from the campaign seed and its genome hash (order-independent)."""
+    digest = hashlib.sha256(f"{campaign_seed}/{genome_hash}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class Campaign:
+    """Runs (or resumes) one campaign in its run folder; :meth:`run` returns the final front's records."""
+
+    def __init__(self, config: CampaignConfig, folder: str | Path, *, console: Console | None = None) -> None:
+        self.config = config
+        self.folder = Path(folder)
+        self.console = console or Console()
+        self._stop = False
+        self._interrupts = 0
+        self.reference: np.ndarray | None = None  # hypervolume reference point, fixed after generation 0
+
+    # ---------------------------------------------------------------- control
+    @property
+    def stopped(self) -> bool:
+        """True when the campaign stopped on request (Ctrl-C) before finishing."""
+        return self._stop
+
+    def request_stop(self) -> None:
+        """Finish the in-flight candidates, record them, and stop (what Ctrl-C does)."""
+        self._stop = True
+
+    def _on_sigint(self, signum, frame) -> None:
+        self._interrupts += 1
+        if self._interrupts > 1:
+            raise KeyboardInterrupt
+        self._stop = True
+        self.console.print("stopping after the in-flight candidates are recorded (Ctrl-C again to abort)")
+
+    # ---------------------------------------------------------------- the run
+    def run(self) -> RecordTable:
+        c = self.config
+        monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
+                                  c.search.population + c.search.generations * c.search.offspring)
+        self.monitor = monitor
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        try:
+            with open_campaign_archive(self.folder, RESULT_COLUMNS) as archive:
+                if archive.recovered:
+                    monitor.log(f"archive recovered after a crash: {archive.recovered}")
+                try:
+                    self.ctx = CampaignContext.create(c, self.folder, archive, monitor)
+                except NascoError:
+                    if not len(archive) and load_checkpoint(self.folder) is None:  # nothing ran: leave no campaign
+                        archive.close()
+                        discard_run_folder(self.folder)
+                    raise
+                try:
+                    return self._search(archive)
+                finally:
+                    self.ctx.executor.close()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _search(self, archive: HDF5Archive) -> RecordTable:
+        c, ctx, monitor = self.config, self.ctx, self.monitor
+        problem = GenomeProblem(ctx.layout, len(c.objectives.names))
+        checkpoint = load_checkpoint(self.folder)
+        self.started = time.monotonic()
+        if checkpoint is not None and checkpoint[0].get("finished"):
+            monitor.log("campaign already finished; nothing to train")
+            return self._final_records(archive)
+        if checkpoint is None:
+            generation, self.elapsed_before = 0, 0.0
+            bounds = self._bounds(0)
+            initial = ctx.initial_population(bounds, archive)
+            algorithm = make_nsga2(problem, bounds, initial, len(initial), c.campaign.seed)
+        else:
+            scalars, arrays = checkpoint
+            generation, self.elapsed_before = scalars["generation"], scalars["elapsed_s"]
+            self.reference = np.array(scalars["hv_reference"])
+            algorithm = make_nsga2(problem, self._bounds(generation), problem.to_genomes(arrays["X"]),
+                                   c.search.offspring, c.campaign.seed)
+            restore_state(algorithm, scalars["nsga"], arrays)
+            monitor.log(f"resuming at generation {generation} ({len(archive)} archived records)")
+        while generation <= c.search.generations and not self._stop and self._budget_left(archive) > 0:
+            algorithm.repair.bounds = self._bounds(generation)
+            algorithm.n_offsprings = c.search.screen_factor * c.search.offspring
+            offspring = self._random_offspring(problem, generation) if c.search.algorithm == "random" and generation \
+                else algorithm.ask()
+            if offspring is None or not len(offspring):
+                monitor.log("NSGA-II produced no new offspring; stopping")
+                break
+            genomes = problem.to_genomes(offspring.get("X"))
+            stats = GenerationStats(generation, asked=len(genomes))
+            picked = self._select(archive, genomes, generation, stats)
+            outcome = self._evaluate(archive, genomes[picked], generation, stats)
+            if outcome is None:
+                break
+            F, infeasible = outcome
+            algorithm.tell(infills=set_evaluated(offspring[picked], F, infeasible))
+            if stats.predicted:
+                self._log_surrogate(genomes[picked], F[:, c.objectives.names.index("error")], infeasible, stats)
+            if self.reference is None:
+                self.reference = self._initial_reference(F[~infeasible], F)
+            _, F_archive = self._search_table(archive)
+            stats.hypervolume, stats.best = self._hypervolume(F_archive), self._best(F_archive)
+            monitor.end_generation(stats)
+            generation += 1
+            self._checkpoint(algorithm, generation, finished=False)
+        if self._stop:
+            monitor.log("stopped on request; resume with: nasco resume " + str(self.folder))
+            return self._search_front(archive)
+        front = self._final_fidelity(archive)
+        self._checkpoint(algorithm, generation, finished=True)
+        return front
+
+    # ---------------------------------------------------------------- pieces
+    def _bounds(self, generation: int):
+        if self.config.search.compression_schedule == "strict-to-relaxed":
+            return scheduled_bounds(self.ctx.base_bounds, generation, self.config.search.generations)
+        return self.ctx.base_bounds
+
+    def _random_offspring(self, problem: GenomeProblem, generation: int) -> Population:
+        """The random-search baseline: uniform canonical genomes within the bounds, distinct."""
+        bounds = self._bounds(generation)
+        rng = np.random.default_rng([self.config.campaign.seed, generation, 1])
+        genomes = bounds.clip(sample_genomes(self.ctx.layout, rng, self.config.search.screen_factor
+                                             * self.config.search.offspring))
+        genomes = np.unique(canonicalize(self.ctx.layout, genomes), axis=0)
+        return Population.new("X", problem.to_variables(genomes[rng.permutation(len(genomes))]))
+
+    def _budget_left(self, archive: HDF5Archive) -> float:
+        s = self.config.search
+        left = float("inf")
+        if s.max_trained:
+            left = s.max_trained - len(self.ctx.own_records(archive, self.config.training.epochs))
+        if s.max_wall_s and self.elapsed_before + time.monotonic() - self.started >= s.max_wall_s:
+            self.monitor.log(f"wall-time budget of {s.max_wall_s:.0f}s reached")
+            left = 0
+        return left
+
+    def _select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats) -> np.ndarray:
+        """Indices of the offspring to train (all of generation 0; screened afterwards)."""
+        c, ctx = self.config, self.ctx
+        k = c.search.population if generation == 0 else c.search.offspring
+        k = int(min(k, self._budget_left(archive)))
+        costs = ctx.costs(genomes)
+        feasible = ctx.feasible(costs)
+        known = ctx.known_records(archive, generation)
+        hashes = [genome_hash(ctx.layout, g) for g in genomes]
+        exclude = np.isin(np.array(hashes, dtype="S16"), known.column("genome_hash"))
+        allowed = feasible & ~exclude
+        stats.screened = min(k, int(allowed.sum()))
+        if generation == 0 or c.search.screen_factor == 1:
+            stats.screening = "none"
+            return np.flatnonzero(allowed)[:k]
+        ok = known.filter(status="ok")
+        if not c.search.surrogate or len(ok) < c.search.surrogate_min_records:
+            if c.search.surrogate:
+                self.monitor.log(f"gen {generation}: {len(ok)} records < surrogate_min_records="
+                                 f"{c.search.surrogate_min_records}; random screening")
+            rng = np.random.default_rng([c.campaign.seed, generation])
+            return np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
+        X = genome_features(ctx.layout, ok.genome_matrix())
+        y = to_target(ok.column("error"))
+        seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
+        if ctx.source is not None:
+            model, scores = fit_with_transfer(X, y, source=ctx.source, families=c.search.surrogate_families, seed=seed)
+            best = scores["transfer" if model.uses_transfer else "plain"][0]
+            stats.screening = f"{best.family}{'+transfer' if model.uses_transfer else ''}"
+        else:
+            model, family_scores = select_predictor(X, y, families=c.search.surrogate_families, seed=seed)
+            best = family_scores[0]
+            stats.screening = best.family
+        stats.tau = best.tau_mean
+        mean, std = model.predict(genome_features(ctx.layout, genomes))
+        F_costs = np.delete(objective_matrix(c, np.zeros(len(genomes)), costs), c.objectives.names.index("error"), 1)
+        picked = np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
+                                exclude=exclude))
+        stats.predicted = {hashes[i]: float(from_target(mean[i])) for i in picked}
+        return picked
+
+    def _evaluate(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats,
+                  *, epochs: int | None = None, test: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """Train (or reuse) ``genomes``; (objectives F (K, M), infeasible (K,)), or None when stopped early."""
+        c, ctx = self.config, self.ctx
+        epochs = epochs or c.training.epochs
+        hashes = [genome_hash(ctx.layout, g) for g in genomes]
+        rows: dict[str, Record] = {}
+        jobs = []
+        for h, g in zip(hashes, genomes, strict=True):
+            found = archive.find(h, task=ctx.task_id, fidelity=epochs)
+            if len(found):
+                rows[h] = found.record(0)
+            elif h not in {job_hash for job_hash, _ in jobs}:
+                jobs.append((h, TrainJob(g, training_seed(c.campaign.seed, h), epochs, test)))
+        stats.reused = len(rows)
+        self.monitor.start_generation(generation, len(jobs))
+        for done in ctx.executor.run([job for _, job in jobs], lambda: self._stop):
+            record = ctx.to_record(done, generation)
+            archive.append([record])
+            rows[record.genome_hash] = record
+            stats.trained += 1
+            stats.failed += int(done.result.status != "ok")
+            self.monitor.candidate_done(f"error {done.result.val_error:.3f}", trained=True)
+        if len(rows) < len(set(hashes)):
+            return None
+        records = [rows[h] for h in hashes]
+        errors = np.array([r.values["error"] if r.status == "ok" else 1.0 for r in records])
+        costs = np.array([[r.values[name] for name in CAMPAIGN_COSTS] for r in records])
+        infeasible = np.array([r.status != "ok" for r in records]) | ~ctx.accurate(errors)
+        return objective_matrix(c, errors, costs), infeasible
+
+    def _log_surrogate(self, genomes: np.ndarray, errors: np.ndarray, failed: np.ndarray,
+                       stats: GenerationStats) -> None:
+        """One line of ``surrogate.jsonl``: predicted and true errors of the generation's screened picks."""
+        hashes = [genome_hash(self.ctx.layout, g) for g in genomes]
+        keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
+        line = {"generation": stats.generation, "family": stats.screening, "tau": stats.tau,
+                "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
+                "true": [float(errors[i]) for i in keep]}
+        with open(self.folder / SURROGATE_LOG, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def _checkpoint(self, algorithm, generation: int, *, finished: bool) -> None:
+        nsga, arrays = export_state(algorithm)
+        elapsed = self.elapsed_before + time.monotonic() - self.started
+        save_checkpoint(self.folder, {"generation": generation, "finished": finished, "elapsed_s": elapsed,
+                                      "hv_reference": self.reference.tolist(), "nsga": nsga}, arrays)
+
+    # ---------------------------------------------------------------- fronts
+    def _search_table(self, archive: HDF5Archive) -> tuple[RecordTable, np.ndarray]:
+        """This campaign's feasible search records and their objectives F."""
+        ctx = self.ctx
+        rows = ctx.own_records(archive, self.config.training.epochs).filter(status="ok")
+        costs = np.column_stack([rows.column(name) for name in CAMPAIGN_COSTS]) if len(rows) \
+            else np.zeros((0, len(CAMPAIGN_COSTS)))
+        keep = ctx.accurate(rows.column("error")) & ctx.feasible(costs)
+        rows = rows.select(np.flatnonzero(keep))
+        return rows, objective_matrix(self.config, rows.column("error"), costs[keep])
+
+    def _search_front(self, archive: HDF5Archive) -> RecordTable:
+        rows, F = self._search_table(archive)
+        return rows.select(np.flatnonzero(non_dominated(F))) if len(rows) else rows
+
+    def _initial_reference(self, F_feasible: np.ndarray, F_all: np.ndarray) -> np.ndarray:
+        if self.config.objectives.reference:
+            return np.array(self.config.objectives.reference, dtype=np.float64)
+        F = F_feasible if len(F_feasible) else F_all
+        span = np.maximum(F.max(axis=0) - F.min(axis=0), 1e-3)
+        return F.max(axis=0) + 0.1 * span
+
+    def _hypervolume(self, F: np.ndarray) -> float:
+        """Hypervolume of the archive's search objectives F (N, M) against the fixed reference."""
+        F = F[np.all(self.reference > F, axis=1)]
+        return float(HV(ref_point=self.reference)(F)) if len(F) else 0.0
+
+    def _best(self, F: np.ndarray) -> dict[str, float]:
+        """Best value of every objective in F (N, M), costs back from log10."""
+        if not len(F):
+            return {}
+        best = F.min(axis=0)
+        return {name: (v if name == "error" else 10**v) for name, v in zip(self.config.objectives.names, best,
+                                                                          strict=True)}
+
+    def _final_fidelity(self, archive: HDF5Archive) -> RecordTable:
+        """Retrain the search front (at most ``final_max``, spread by crowding) at full fidelity, with test error."""
+        c = self.config
+        front = self._search_front(archive)
+        if not c.training.final_epochs or not len(front):
+            self.ctx.write_front(archive, front, None)
+            return front
+        rows, F = self._search_table(archive)
+        on_front = non_dominated(F)
+        crowd = crowding_distance(F[on_front])
+        chosen = rows.select(np.flatnonzero(on_front)[np.argsort(-crowd, kind="stable")[:c.training.final_max]])
+        stats = GenerationStats(c.search.generations + 1, asked=len(chosen), screened=len(chosen), screening="front")
+        self.monitor.log(f"retraining {len(chosen)} front members for {c.training.final_epochs} epochs")
+        outcome = self._evaluate(archive, chosen.genome_matrix(), stats.generation, stats,
+                                 epochs=c.training.final_epochs, test=True)
+        self.monitor.end_generation(stats)
+        if outcome is None:
+            return front
+        return self._final_records(archive)
+
+    def _final_records(self, archive: HDF5Archive) -> RecordTable:
+        front = self._search_front(archive)
+        final = self.ctx.own_records(archive, self.config.training.final_epochs) \
+            if self.config.training.final_epochs else None
+        self.ctx.write_front(archive, front, final)
+        return final if final is not None and len(final) else front
+
+
+RESULT_COLUMNS = ("error", *CAMPAIGN_COSTS, "test_error")
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+

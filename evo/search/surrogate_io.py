@@ -1,0 +1,69 @@
+"""From archive records to surrogate training data: features and (log) errors of one task.
+
+Surrogates learn ``log(error + ERROR_OFFSET)``: validation errors are skewed (most near the
+best, a long tail of broken configurations), and a monotone transform changes neither Kendall
+τ nor Pareto dominance, so screening uses the predictions as they are; :func:`from_target`
+turns them back into errors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from nasco.archive import RecordTable
+from nasco.evo.errors import NascoError
+from nasco.evo.space.features import genome_features
+from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.toml_io import space_from_dict
+
+ERROR_OFFSET = 0.01
+
+
+def to_target(errors: np.ndarray) -> np.ndarray:
+    """Errors in [0, 1] → the surrogate's target ``log(error + ERROR_OFFSET)``."""
+    return np.log(np.asarray(errors, dtype=np.float64) + ERROR_OFFSET)
+
+
+def from_target(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`to_target`."""
+    return np.exp(values) - ERROR_OFFSET
+
+
+def search_fidelity(table: RecordTable, task: str) -> int | None:
+    """The fidelity (epochs) with most successful records of ``task`` — a campaign's search fidelity
+    (its retrained front has a few records at another) — or None without records."""
+    rows = table.filter(task=task, status="ok")
+    return Counter(rows.rows["fidelity"].tolist()).most_common(1)[0][0] if len(rows) else None
+
+
+def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
+                 space_id: str | None = None) -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
+    """(layout, genomes (N, G), validation errors (N,)) of the task's successful records at one
+    fidelity: ``fidelity``, by default :func:`search_fidelity` (errors after different training
+    budgets are not comparable, so they are never fitted together).
+
+    Records of several spaces: ``space_id`` chooses; by default the space with most records.
+
+    Raises:
+        NascoError: no successful record of the task (the message lists the tasks there are).
+    """
+    fidelity = fidelity if fidelity is not None else search_fidelity(table, task)
+    rows = table.filter(task=task, status="ok", fidelity=fidelity)
+    if not len(rows):
+        tasks = sorted(set(table.column("task_id").tolist()))
+        raise NascoError(f"task {task!r}: no successful records" + (f" at fidelity {fidelity}" if fidelity else "")
+                         + f"; tasks in the archive: {tasks}")
+    if space_id is None:
+        space_id = Counter(rows.column("space_id").tolist()).most_common(1)[0][0]
+    rows = rows.filter(space=space_id)
+    layout = compile_space(space_from_dict(spaces[space_id]["space"]))
+    return layout, rows.genome_matrix(), rows.column("error")
+
+
+def task_features(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
+                  encoding: str = "ordinal") -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
+    """(layout, features X, targets y = :func:`to_target` of the errors) of a task's successful records."""
+    layout, genomes, errors = task_records(table, spaces, task, fidelity=fidelity)
+    return layout, genome_features(layout, genomes, encoding), to_target(errors)

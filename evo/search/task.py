@@ -1,0 +1,29 @@
+"""A campaign's task as plain data: load it anywhere (driver or worker) and name it in the archive."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nasco.evo.search.config import TaskSection
+from nasco.evo.train.datasets import Task, TensorSplit, load_task
+
+
+def task_spec(section: TaskSection, seed: int) -> dict:
+    """The JSON-ready description of a task (what the archive registers, what workers load)."""
+    return {**dataclasses.asdict(section), "split_seed": seed}
+
+
+def load_task_spec(spec: dict) -> Task:
+    """Load the task a :func:`task_spec` describes (optionally a prefix of the training split).
+
+    Raises:
+        DatasetError: missing or malformed data.
+    """
+    task = load_task(spec["dataset"], root=spec["root"] or None, download=spec["download"],
+                     val_fraction=spec["val_fraction"], seed=spec["split_seed"],
+                     image_size=spec["image_size"] or None)
+    subset = spec["train_subset"]
+    if subset and subset < len(task.train) and isinstance(task.train, TensorSplit):
+        task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
+        task.name = f"{task.name}:train{subset}"
+    return task

@@ -1,0 +1,157 @@
+"""What every search-space kind offers (DESIGN.md §2): the compiled layout the search works on,
+and the kind itself (declare, load/dump, compile, default space), with a registry of kinds.
+
+A **layout** is a compiled space: ``G`` genes, each an index into its choices. The campaign
+loop, NSGA-II, the surrogate and the archive only use what :class:`SpaceLayout` declares, so a
+new kind (a network family, or plain named genes) works everywhere by implementing it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nasco.archive.record import genome_key
+from nasco.evo.errors import GenomeError, SpaceError
+
+
+class SpaceLayout(ABC):
+    """A compiled search space. Subclasses set ``space`` (with ``space_id``, ``kind``, ``to_dict()``),
+    ``gene_names`` (G,) and ``gene_choices`` (G,) and implement the abstract methods."""
+
+    space: Any
+    gene_names: tuple[str, ...]
+    gene_choices: tuple[tuple, ...]
+
+    network: bool = False  # True for kinds that describe a network (exact kernel costs, a torch model)
+
+    @property
+    def n_genes(self) -> int:
+        return len(self.gene_names)
+
+    @property
+    def upper_bounds(self) -> np.ndarray:
+        """int64 (G,): exclusive upper bound of each gene (its number of choices)."""
+        return np.array([len(c) for c in self.gene_choices], dtype=np.int64)
+
+    @property
+    def cost_names(self) -> tuple[str, ...]:
+        """Names of the cheap costs :meth:`costs` returns (known before any evaluation)."""
+        return ()
+
+    def as_genomes(self, genomes: Sequence | np.ndarray) -> np.ndarray:
+        """Validate genomes and return them as int64 (N, G).
+
+        Raises:
+            GenomeError: wrong dimensionality or length, a non-integer value, or a gene out of
+                its bounds (the message names the gene, its value and the allowed range).
+        """
+        array = np.asarray(genomes)
+        if array.ndim == 1:
+            array = array[None, :]
+        n_genes = self.n_genes
+        if array.ndim != 2:
+            raise GenomeError(f"genomes: shape {array.shape} is not allowed; allowed: (G,) or (N, G) with G={n_genes}")
+        if array.shape[1] != n_genes:
+            raise GenomeError(f"genome length: {array.shape[1]} is not allowed; this space has G={n_genes} genes")
+        if array.size and not np.issubdtype(array.dtype, np.integer) and not _integral(array):
+            raise GenomeError(f"genome values: dtype {array.dtype} with non-integer values; allowed: integers")
+        array = array.astype(np.int64)
+        bad = (array < 0) | (array >= self.upper_bounds)
+        if bad.any():
+            n, g = np.argwhere(bad)[0]
+            raise GenomeError(
+                f"gene {g} ({self.gene_names[g]}) of genome {n}: value {array[n, g]} is out of bounds; "
+                f"allowed: 0..{self.upper_bounds[g] - 1} (choices {list(self.gene_choices[g])})")
+        return array
+
+    @abstractmethod
+    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
+        """The canonical form (inactive genes zeroed), int64, same shape as the input. Idempotent."""
+
+    def hash(self, genome: np.ndarray) -> str:
+        """Stable 16-hex-digit hash of (space id, canonical genome): the archive key."""
+        return genome_key(self.space.space_id, self.canonicalize(np.asarray(genome).reshape(-1)))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` canonical genomes drawn uniformly per gene, int64 (n, G)."""
+        return self.canonicalize(rng.integers(0, self.upper_bounds, size=(n, self.n_genes), dtype=np.int64))
+
+    def cheapest(self) -> np.ndarray:
+        """Genomes (k, G) likely to have the lowest costs (checked with random ones for constraints)."""
+        return np.zeros((0, self.n_genes), dtype=np.int64)
+
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        """float64 (N, len(cost_names)) cheap costs of genomes (N, G)."""
+        return np.zeros((len(self.as_genomes(genomes)), 0))
+
+    @abstractmethod
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        """float64 (N, F) surrogate features of genomes (N, G): encoded genes plus cheap costs."""
+
+    def gene_values(self, genome: np.ndarray) -> dict[str, Any]:
+        """``{gene name: chosen value}`` of one genome (G,)."""
+        genome = self.as_genomes(genome)[0]
+        return {name: _plain(choices[i]) for name, choices, i in zip(self.gene_names, self.gene_choices,
+                                                                     genome.tolist(), strict=True)}
+
+
+def _integral(array: np.ndarray) -> bool:
+    """True for a numeric array whose values are all finite whole numbers."""
+    if not np.issubdtype(array.dtype, np.number):
+        return False
+    return bool(np.all(np.isfinite(array)) and np.all(array == np.round(array)))
+
+
+def _plain(value: Any) -> Any:
+    """A choice as a plain Python value (whole floats of network spaces become ints)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class SpaceKind(ABC):
+    """A family of search spaces: how to read one from a dict (TOML), compile it, and make a default."""
+
+    name: str = ""
+    network: bool = False
+
+    @abstractmethod
+    def from_dict(self, data: dict) -> Any:
+        """The validated space declared by ``data`` (a TOML table)."""
+
+    @abstractmethod
+    def compile(self, space: Any) -> SpaceLayout:
+        """The compiled layout of ``space``."""
+
+    def default(self, input_shape: tuple[int, int, int], num_classes: int) -> Any:
+        """The default space for an input; kinds without one raise :class:`SpaceError`."""
+        raise SpaceError(f"space kind {self.name!r} has no default space; declare it ([space] file or genes)")
+
+
+_KINDS: dict[str, SpaceKind] = {}
+
+
+def register_space_kind(kind: SpaceKind) -> SpaceKind:
+    """Add a kind to the registry under ``kind.name`` (replacing one of that name)."""
+    if not kind.name:
+        raise SpaceError("a space kind needs a non-empty name")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def space_kinds() -> dict[str, SpaceKind]:
+    """The registered kinds by name (the built-ins register on first use)."""
+    from nasco.evo.space import kinds  # noqa: F401  (registers mobilenet and genes)
+
+    return dict(_KINDS)
+
+
+def space_kind(name: str) -> SpaceKind:
+    kinds = space_kinds()
+    if name not in kinds:
+        raise SpaceError(f"space kind {name!r} is not allowed; allowed: {', '.join(sorted(kinds))}")
+    return kinds[name]

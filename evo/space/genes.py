@@ -1,0 +1,168 @@
+"""The ``genes`` space kind: named genes with explicit choices and no network.
+
+For users whose evaluator does the rest (their own model and training, a tabular benchmark):
+the search, screening, archive and fronts work on the genes alone. TOML::
+
+    kind = "genes"
+    name = "my-space"
+    costs = "mypackage.costs:estimate"   # optional cheap costs, see below
+
+    [genes]
+    depth = [2, 4, 8]
+    activation = ["relu", "gelu"]
+
+Every gene is active (the canonical form is the genome itself). ``costs`` names a function
+``f(values: dict[str, numpy.ndarray]) -> dict[str, numpy.ndarray]`` that receives each gene's
+chosen values for a batch of N genomes and returns named cheap costs (float (N,) each): the
+loop calls it on *unevaluated* genomes for constraints, screening and surrogate features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from nasco.evo.errors import SpaceError
+from nasco.evo.space.base import SpaceKind, SpaceLayout, register_space_kind
+from nasco.evo.space.entry import load_entry
+
+MAX_GENES = 10_000
+MAX_CHOICES = 32_767  # genomes are stored as int16
+
+
+@dataclass(frozen=True)
+class GenesSpace:
+    """Named genes, each with its tuple of choices (numbers or strings); optional cost entry."""
+
+    genes: tuple[tuple[str, tuple], ...]
+    name: str = "genes"
+    costs: str = ""
+    kind = "genes"
+
+    def __post_init__(self) -> None:
+        if not self.genes:
+            raise SpaceError("genes: an empty table is not allowed; allowed: at least one gene with its choices")
+        if len(self.genes) > MAX_GENES:
+            raise SpaceError(f"genes: {len(self.genes)} genes are not allowed; allowed: at most {MAX_GENES}")
+        for gene, choices in self.genes:
+            where = f"genes.{gene}"
+            if not choices or len(choices) > MAX_CHOICES:
+                raise SpaceError(f"{where}: {len(choices)} choices are not allowed; allowed: 1..{MAX_CHOICES}")
+            kinds = {type(c) for c in choices}
+            if not (kinds <= {int, float} or kinds == {str}):
+                raise SpaceError(f"{where}: {list(choices)!r} is not allowed; allowed: a list of numbers or of strings")
+            if any(isinstance(c, float) and not math.isfinite(c) for c in choices):
+                raise SpaceError(f"{where}: {list(choices)!r} has a non-finite number; allowed: finite numbers")
+            if len(set(choices)) != len(choices):
+                raise SpaceError(f"{where}: {list(choices)!r} repeats a choice; allowed: distinct choices")
+
+    @property
+    def space_id(self) -> str:
+        """Stable id: sha256 of the canonical JSON of everything but ``name`` (16 hex digits)."""
+        data = self.to_dict()
+        data.pop("name")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        data: dict[str, Any] = {"kind": "genes", "name": self.name, "genes": {g: list(c) for g, c in self.genes}}
+        if self.costs:
+            data["costs"] = self.costs
+        return data
+
+
+class GenesLayout(SpaceLayout):
+    """The compiled ``genes`` space: genes in declaration order; cheap costs from the cost entry."""
+
+    def __init__(self, space: GenesSpace) -> None:
+        self.space = space
+        self.gene_names = tuple(g for g, _ in space.genes)
+        self.gene_choices = tuple(tuple(c) for _, c in space.genes)
+        self.numeric = np.array([not isinstance(c[0], str) for c in self.gene_choices])
+
+    @cached_property
+    def _cost_function(self):
+        return load_entry(self.space.costs, "space.costs") if self.space.costs else None
+
+    @cached_property
+    def cost_names(self) -> tuple[str, ...]:
+        if self._cost_function is None:
+            return ()
+        return tuple(self._call_costs(np.zeros((1, self.n_genes), dtype=np.int64)))
+
+    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
+        single = np.asarray(genomes).ndim == 1
+        array = self.as_genomes(genomes)
+        return array[0] if single else array
+
+    def _call_costs(self, genomes: np.ndarray) -> dict[str, np.ndarray]:
+        values = {name: np.array(choices, dtype=object if isinstance(choices[0], str) else np.float64)[genomes[:, g]]
+                  for g, (name, choices) in enumerate(zip(self.gene_names, self.gene_choices, strict=True))}
+        try:
+            out = self._cost_function(values)
+        except Exception as err:
+            raise SpaceError(f"space.costs = {self.space.costs!r} raised {type(err).__name__}: {err}") from err
+        if not isinstance(out, dict) or not out:
+            raise SpaceError(f"space.costs = {self.space.costs!r} returned {type(out).__name__}; allowed: a non-empty "
+                             "dict of cost name → array (N,)")
+        checked = {}
+        for name, column in out.items():
+            column = np.asarray(column, dtype=np.float64).reshape(-1)
+            if not isinstance(name, str) or column.shape != (len(genomes),) or not np.all(np.isfinite(column)):
+                raise SpaceError(f"space.costs = {self.space.costs!r}: cost {name!r} is not allowed; allowed: a name "
+                                 f"and {len(genomes)} finite numbers (one per genome)")
+            checked[name] = column
+        return checked
+
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        genomes = self.as_genomes(genomes)
+        if self._cost_function is None or not len(genomes):
+            return np.zeros((len(genomes), len(self.cost_names)))
+        out = self._call_costs(genomes)
+        if tuple(out) != self.cost_names:
+            raise SpaceError(f"space.costs = {self.space.costs!r} returned costs {list(out)}, earlier "
+                             f"{list(self.cost_names)}; allowed: the same names every call")
+        return np.column_stack([out[name] for name in self.cost_names])
+
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        """Each varying gene's choice index scaled to [0, 1], then log10(1 + cost) of each cheap cost."""
+        genomes = self.as_genomes(genomes)
+        n = self.upper_bounds
+        varying = np.flatnonzero(n > 1)
+        genes = genomes[:, varying] / (n[varying] - 1)
+        costs = np.log10(1.0 + np.maximum(self.costs(genomes), 0.0))
+        return np.column_stack([genes, costs]).astype(np.float64)
+
+
+class GenesKind(SpaceKind):
+    name = "genes"
+    network = False
+
+    def from_dict(self, data: dict) -> GenesSpace:
+        allowed = ("kind", "name", "genes", "costs")
+        if not isinstance(data, dict):
+            raise SpaceError(f"space: {data!r} is not allowed; allowed: a table with keys {list(allowed)}")
+        for key in data:
+            if key not in allowed:
+                raise SpaceError(f"space: unknown key {key!r}; allowed keys: {list(allowed)}")
+        genes = data.get("genes")
+        if not isinstance(genes, dict):
+            raise SpaceError(f"genes: {genes!r} is not allowed; allowed: a table of gene name = [choices]")
+        for gene, choices in genes.items():
+            if not isinstance(choices, list):
+                raise SpaceError(f"genes.{gene}: {choices!r} is not allowed; allowed: a list of choices")
+        name, costs = data.get("name", "genes"), data.get("costs", "")
+        if not isinstance(name, str) or not isinstance(costs, str):
+            raise SpaceError(f"space.name / space.costs: {name!r} / {costs!r}; allowed: strings")
+        return GenesSpace(tuple((g, tuple(c)) for g, c in genes.items()), name, costs)
+
+    def compile(self, space: GenesSpace) -> GenesLayout:
+        return GenesLayout(space)
+
+
+register_space_kind(GenesKind())

@@ -1,0 +1,155 @@
+"""Genomes: fixed-length integer vectors, one gene per choice (DESIGN.md §3).
+
+Functions take a :class:`GenomeLayout` (from :func:`compile_space`) and genomes as int
+arrays, shape (G,) for one or (N, G) for a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasco.archive.record import genome_key
+from nasco.evo.errors import GenomeError
+from nasco.evo.space.layout import GenomeLayout
+from nasco.kernels.cost import batch_costs
+from nasco.kernels.reference import decode_reference
+from nasco.kernels.tables import COST_NAMES, L_SLOT, LAYER_COLUMNS
+
+
+def as_genomes(layout: GenomeLayout, genomes: Sequence | np.ndarray) -> np.ndarray:
+    """Validate genomes and return them as int64 (N, G) (:meth:`SpaceLayout.as_genomes`).
+
+    Raises:
+        GenomeError: wrong dimensionality or length, a non-integer value, or a gene out of
+            its bounds (the message names the gene, its value and the allowed range).
+    """
+    return layout.as_genomes(genomes)
+
+
+def active_mask(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Boolean (N, G): which genes influence each network (others are inactive)."""
+    genomes = as_genomes(layout, genomes)
+    t = layout.tables
+    depth_gene, block_index = t.gene_active[:, 0], t.gene_active[:, 1]
+    has_depth = depth_gene >= 0
+    safe = np.where(has_depth, depth_gene, 0)
+    depth_values = t.gene_values[safe, genomes[:, safe]]
+    return ~has_depth | (depth_values > block_index)
+
+
+def canonicalize(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Zero every inactive gene; int64, same shape as the input. Idempotent."""
+    single = np.asarray(genomes).ndim == 1
+    array = as_genomes(layout, genomes)
+    out = np.where(active_mask(layout, array), array, 0)
+    return out[0] if single else out
+
+
+def genome_hash(layout: GenomeLayout, genome: np.ndarray) -> str:
+    """Stable 16-hex-digit hash of (space id, canonical genome); equal for the same network."""
+    return genome_key(layout.space.space_id, canonicalize(layout, np.asarray(genome).reshape(-1)))
+
+
+def sample_genomes(layout: GenomeLayout, rng: np.random.Generator, n: int, *, canonical: bool = True) -> np.ndarray:
+    """``n`` genomes drawn uniformly per gene, int64 (n, G); canonical unless asked otherwise."""
+    genomes = rng.integers(0, layout.upper_bounds, size=(n, layout.n_genes), dtype=np.int64)
+    return canonicalize(layout, genomes) if canonical else genomes
+
+
+def fixed_genome(layout: GenomeLayout, *, arch: str = "mid", weight_bits: int = 32, act_bits: int = 32,
+                 prune: float = 0.0) -> np.ndarray:
+    """A genome with every architecture gene at its ``"min"``, ``"mid"`` or ``"max"`` choice and
+    every bits/prune gene at the given value (or the nearest choice a layer allows)."""
+    if arch not in ("min", "mid", "max"):
+        raise GenomeError(f"arch: {arch!r} is not allowed; allowed: min, mid, max")
+    genome = np.zeros(layout.n_genes, dtype=np.int64)
+    for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
+        field = name.rsplit(".", 1)[1]
+        target = {"weight_bits": weight_bits, "act_bits": act_bits, "prune": prune}.get(field)
+        if target is not None:
+            genome[g] = int(np.argmin([abs(c - target) for c in choices]))
+        else:
+            genome[g] = {"min": 0, "mid": (len(choices) - 1) // 2, "max": len(choices) - 1}[arch]
+    return canonicalize(layout, genome)
+
+
+def genome_costs(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
+    """Exact costs of validated genomes, int64 (N, 5), columns ``COST_NAMES``."""
+    return batch_costs(layout.tables, as_genomes(layout, genomes))
+
+
+def parse_genome(text: str) -> np.ndarray:
+    """A genome from text: integers separated by commas and/or spaces (brackets allowed)."""
+    cleaned = text.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    try:
+        values = [int(v) for v in cleaned]
+    except ValueError:
+        raise GenomeError(f"genome {text!r}: allowed: integers separated by commas or spaces") from None
+    huge = [v for v in values if not -(2**63) <= v < 2**63]
+    if huge:
+        raise GenomeError(f"genome: gene value {huge[0]} is out of range; allowed: small integers (choice indices)")
+    return np.array(values, dtype=np.int64)
+
+
+def space_size(layout: GenomeLayout) -> int:
+    """Number of distinct canonical genomes (distinct networks) of the space."""
+    choices = layout.upper_bounds
+    by_block: dict[tuple[int, int], int] = {}
+    total = 1
+    for g, (depth_gene, block) in enumerate(layout.tables.gene_active):
+        if depth_gene < 0:
+            continue
+        by_block[(int(depth_gene), int(block))] = by_block.get((int(depth_gene), int(block)), 1) * int(choices[g])
+    depth_genes = {d for d, _ in by_block}
+    for g in range(layout.n_genes):
+        if layout.tables.gene_active[g, 0] >= 0:
+            continue
+        if g not in depth_genes:
+            total *= int(choices[g])
+            continue
+        stage_total = 0
+        for depth in layout.gene_choices[g]:
+            stage_total += math.prod(by_block[(g, b)] for b in range(int(depth)))
+        total *= stage_total
+    return total
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    """The decoded network of one genome: int64 array (n_layers, len(LAYER_COLUMNS)) + labels."""
+
+    array: np.ndarray
+    names: tuple[str, ...]
+    roles: tuple[str, ...]
+
+    def column(self, name: str) -> np.ndarray:
+        """One column by name (see ``LAYER_COLUMNS``)."""
+        return self.array[:, LAYER_COLUMNS.index(name)]
+
+    def rows(self) -> list[dict[str, int | str]]:
+        """One dict per layer: name, role and every column."""
+        return [dict(name=n, role=r, **dict(zip(LAYER_COLUMNS, map(int, row), strict=True)))
+                for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
+
+
+def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:
+    """Decode one genome (G,) into its :class:`LayerTable` (validated first)."""
+    genomes = as_genomes(layout, genome)
+    if genomes.shape[0] != 1:
+        raise GenomeError(f"decode: expects one genome, got {genomes.shape[0]}")
+    array = decode_reference(layout.tables, genomes[0])
+    slots = array[:, L_SLOT]
+    return LayerTable(
+        array=array,
+        names=tuple(layout.slot_names[s] for s in slots),
+        roles=tuple(layout.slot_roles[s] for s in slots),
+    )
+
+
+def costs_dict(layout: GenomeLayout, genome: np.ndarray) -> dict[str, int]:
+    """Costs of one genome by name."""
+    return dict(zip(COST_NAMES, map(int, genome_costs(layout, genome)[0]), strict=True))

@@ -1,0 +1,193 @@
+"""Torch network builder: layer table → classification ``nn.Module``.
+
+Every conv/linear layer carries a weight and an input-activation quantizer
+(:mod:`nasco.evo.train.quant`) at the genome's bit-widths (32 = float, identity), and every
+prunable channel group a :class:`ChannelMask` holding the number of channels the genome
+keeps; masks start at all ones (identity) and the trainer's pruning schedule sets them.
+
+``slim=True`` builds the pruned network with the kept channels physically removed (what
+costs are counted on); ``slim=False`` builds the full-width network with masks, as trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nasco.evo.space.genome import LayerTable
+from nasco.evo.train.quant import ActQuantizer, WeightQuantizer
+from nasco.kernels.tables import (
+    KIND_DEPTHWISE,
+    L_A_BITS,
+    L_C_IN,
+    L_C_OUT,
+    L_KEPT_C_IN,
+    L_KEPT_C_OUT,
+    L_KERNEL,
+    L_KIND,
+    L_RESIDUAL,
+    L_STRIDE,
+    L_W_BITS,
+)
+
+
+class ChannelMask(nn.Module):
+    """Multiplies channel ``c`` by ``mask[c]`` (all ones: identity).
+
+    Attributes:
+        kept: channels the genome keeps in this group (pruning targets it).
+        mask: float buffer (C,).
+    """
+
+    def __init__(self, channels: int, kept: int) -> None:
+        super().__init__()
+        self.kept = int(kept)
+        self.register_buffer("mask", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.mask.view(shape)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.mask.numel()}, kept={self.kept}"
+
+
+def _masked_columns(layer: QuantConv2d | QuantLinear) -> torch.Tensor:
+    """The weight with the input columns of pruned channels zeroed (``layer.input_mask``).
+
+    Zeroing them, not just their inputs, keeps per-channel quantization scales equal to those
+    of the slim network, where those columns do not exist.
+    """
+    if layer.input_mask is None:
+        return layer.weight
+    shape = (1, -1) + (1,) * (layer.weight.dim() - 2)
+    return layer.weight * layer.input_mask.mask.view(shape)
+
+
+class QuantConv2d(nn.Conv2d):
+    """Conv2d (no bias, padding k//2) whose input and weight pass through quantizers."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, *, stride: int, groups: int,
+                 w_bits: int, a_bits: int) -> None:
+        super().__init__(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
+        self.weight_quant = WeightQuantizer(w_bits)
+        self.act_quant = ActQuantizer(a_bits)
+        self.input_mask: ChannelMask | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(self.act_quant(x), self.weight_quant(_masked_columns(self)), None)
+
+
+class QuantLinear(nn.Linear):
+    """Linear layer whose input and weight pass through quantizers."""
+
+    def __init__(self, c_in: int, c_out: int, *, w_bits: int, a_bits: int) -> None:
+        super().__init__(c_in, c_out)
+        self.weight_quant = WeightQuantizer(w_bits)
+        self.act_quant = ActQuantizer(a_bits)
+        self.input_mask: ChannelMask | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(self.act_quant(x), self.weight_quant(_masked_columns(self)), self.bias)
+
+
+class ConvUnit(nn.Module):
+    """QuantConv2d → BatchNorm → optional ReLU6 → optional channel mask."""
+
+    def __init__(self, row, *, slim: bool, act: bool, mask: ChannelMask | None) -> None:
+        super().__init__()
+        c_in, c_out = (int(row[L_KEPT_C_IN]), int(row[L_KEPT_C_OUT])) if slim else (int(row[L_C_IN]), int(row[L_C_OUT]))
+        groups = c_in if row[L_KIND] == KIND_DEPTHWISE else 1
+        self.conv = QuantConv2d(c_in, c_out, int(row[L_KERNEL]), stride=int(row[L_STRIDE]), groups=groups,
+                                w_bits=int(row[L_W_BITS]), a_bits=int(row[L_A_BITS]))
+        self.bn = nn.BatchNorm2d(c_out)
+        self.act = nn.ReLU6(inplace=True) if act else nn.Identity()
+        self.mask = mask if mask is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mask(self.act(self.bn(self.conv(x))))
+
+
+def _mask(row, slim: bool) -> ChannelMask:
+    kept = int(row[L_KEPT_C_OUT])
+    return ChannelMask(kept if slim else int(row[L_C_OUT]), kept)
+
+
+@dataclass
+class ChannelGroup:
+    """Channels removed together: output rows of ``rows`` layers, input columns of ``columns``.
+
+    A depthwise layer appears in ``rows`` (its channel c is row c of its weight).
+    """
+
+    mask: ChannelMask
+    rows: list[nn.Module]
+    columns: list[nn.Module]
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1×1 expand, k×k depthwise, 1×1 linear project (+ input if residual).
+
+    The hidden channels are one prunable group; its mask follows the expand and the
+    depthwise units (the depthwise BN bias would otherwise revive pruned channels).
+    """
+
+    def __init__(self, rows, *, slim: bool) -> None:
+        super().__init__()
+        expand, depthwise, project = rows
+        self.residual = bool(expand[L_RESIDUAL])
+        self.hidden_mask = _mask(expand, slim)
+        self.expand = ConvUnit(expand, slim=slim, act=True, mask=self.hidden_mask)
+        self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask)
+        self.project = ConvUnit(project, slim=slim, act=False, mask=None)
+        self.project.conv.input_mask = self.hidden_mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        return x + out if self.residual else out
+
+
+class CandidateNet(nn.Module):
+    """Stem → inverted-residual blocks → head 1×1 conv → global average pool → classifier."""
+
+    def __init__(self, table: LayerTable, *, slim: bool = True) -> None:
+        super().__init__()
+        rows = list(table.array)
+        roles = table.roles
+        if roles[0] != "stem" or roles[-2:] != ("head", "classifier"):
+            raise ValueError(f"layer table roles {roles} do not describe a stem/blocks/head network")
+        self.stem = ConvUnit(rows[0], slim=slim, act=True, mask=_mask(rows[0], slim))
+        self.blocks = nn.Sequential(*(InvertedResidual(rows[i:i + 3], slim=slim) for i in range(1, len(rows) - 2, 3)))
+        self.head = ConvUnit(rows[-2], slim=slim, act=True, mask=_mask(rows[-2], slim))
+        cls = rows[-1]
+        c_in = int(cls[L_KEPT_C_IN]) if slim else int(cls[L_C_IN])
+        self.classifier = QuantLinear(c_in, int(cls[L_C_OUT]), w_bits=int(cls[L_W_BITS]), a_bits=int(cls[L_A_BITS]))
+        self.blocks[0].expand.conv.input_mask = self.stem.mask
+        self.classifier.input_mask = self.head.mask
+
+    def conv_units(self) -> list[ConvUnit]:
+        """Every conv unit in execution order (stem, expand, depthwise, project …, head)."""
+        units = [self.stem]
+        for block in self.blocks:
+            units += [block.expand, block.depthwise, block.project]
+        return [*units, self.head]
+
+    def channel_groups(self) -> list[ChannelGroup]:
+        """The prunable channel groups: stem outputs, each block's hidden channels, head outputs."""
+        groups = [ChannelGroup(self.stem.mask, rows=[self.stem.conv], columns=[self.blocks[0].expand.conv])]
+        for block in self.blocks:
+            groups.append(ChannelGroup(block.hidden_mask, rows=[block.expand.conv, block.depthwise.conv],
+                                       columns=[block.project.conv]))
+        groups.append(ChannelGroup(self.head.mask, rows=[self.head.conv], columns=[self.classifier]))
+        return groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.blocks(self.stem(x)))
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def build_model(table: LayerTable, *, slim: bool = True) -> CandidateNet:
+    """Build the network of a decoded genome (see the module docstring for ``slim``)."""
+    return CandidateNet(table, slim=slim)
