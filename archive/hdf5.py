@@ -255,11 +255,13 @@ class WriterLock:
 
 class HDF5Archive(Archive):
     """An archive file. ``mode="r"``: a SWMR reader (follows a growing file with :meth:`refresh`);
-    ``mode="a"``: the one writer (creates the file, with ``columns``, when missing).
+    ``mode="a"``: the one writer (creates the file, with ``columns``, when missing). ``columns``
+    the file lacks are added (the file is rewritten once, old records NaN there); the writer's
+    columns are then the file's (:attr:`columns`), which every appended record gives.
 
     Raises:
         ArchiveError: not HDF5, not a nasco archive, a newer schema, a read-only file opened
-            for writing, columns that differ from the file's, another live writer.
+            for writing, another live writer.
     """
 
     def __init__(self, path: str | Path, mode: str = "r", *, columns: tuple[str, ...] | list[str] | None = None
@@ -309,9 +311,10 @@ class HDF5Archive(Archive):
                     _create_file(self.path, tuple(columns), {}, {}, None)
             with _open_swmr_read(self.path) as f:  # validates format and schema before any write
                 file_columns = tuple(json.loads(f.attrs["columns_json"]))
-            if columns is not None and tuple(columns) != file_columns:
-                raise ArchiveError(f"columns: {list(columns)} do not match the archive's columns {list(file_columns)}")
+            added = [c for c in dict.fromkeys(columns or ()) if c not in file_columns]
             with self._writing():
+                if added:
+                    self._rewrite(extra_columns=tuple(added))
                 self._reopen()
         except BaseException:
             self._release_lock()
@@ -370,11 +373,23 @@ class HDF5Archive(Archive):
 
     def _recover(self) -> None:
         """Copy the committed records into a fresh file that atomically replaces this one."""
+        n, written = self._rewrite()
+        self.recovered = (f"{self.path}: recovered after an interrupted write: kept {n} committed records, "
+                          f"dropped {max(written - n, 0)} uncommitted rows")
+        log.warning(self.recovered)
+
+    def _rewrite(self, extra_columns: tuple[str, ...] = ()) -> tuple[int, int]:
+        """Copy the committed records, with ``extra_columns`` appended to ``values`` (NaN: not measured),
+        into a fresh file that atomically replaces this one; (committed, rows written)."""
         with _open_swmr_read(self.path) as f:
             columns = tuple(json.loads(f.attrs["columns_json"]))
             spaces, tasks = json.loads(f.attrs["spaces_json"]), json.loads(f.attrs["tasks_json"])
             written = f["records"].shape[0]
             n, table = _read_committed(f, 0, columns, (0, 0, 0))
+        if extra_columns:
+            values = np.hstack([table.values, np.full((n, len(extra_columns)), np.nan)])
+            columns = (*columns, *extra_columns)
+            table = RecordTable(table.rows, values, columns, table.genomes, table.curves, table.text)
         tmp = self.path.with_name(self.path.name + ".recovering")
         try:
             _create_file(tmp, columns, spaces, tasks, table)
@@ -383,9 +398,9 @@ class HDF5Archive(Archive):
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
-        self.recovered = (f"{self.path}: recovered after an interrupted write: kept {n} committed records, "
-                          f"dropped {max(written - n, 0)} uncommitted rows")
-        log.warning(self.recovered)
+        if extra_columns:
+            log.info("%s: added value columns %s", self.path, list(extra_columns))
+        return n, written
 
     # ----------------------------------------------------------------- contract
     def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:

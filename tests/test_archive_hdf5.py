@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -134,11 +135,20 @@ def test_read_only_file_refused_for_writing(tmp_path):
     assert len(HDF5Archive(path)) == 0 and path.read_bytes() == before
 
 
-def test_columns_mismatch_and_reader_cannot_write(tmp_path):
+def test_new_columns_widen_the_file_and_reader_cannot_write(tmp_path):
     path = tmp_path / "c.h5"
-    _writer(path).close()
-    with pytest.raises(ArchiveError, match=r"columns: \['error'\] do not match the archive's columns"):
-        HDF5Archive(path, "a", columns=("error",))
+    with _writer(path) as archive:
+        archive.append([expected(0)])
+        before = archive.table()
+    with HDF5Archive(path, "a", columns=("error",)) as archive:  # a subset: the file's columns stay
+        assert archive.columns == before.columns
+    with HDF5Archive(path, "a", columns=("error", "flops")) as archive:  # a new column: added, NaN in old records
+        assert archive.columns == (*before.columns, "flops")
+        archive.append([dataclasses.replace(expected(1), values={**expected(1).values, "flops": 5.0})])
+        table = archive.table()
+    assert np.isnan(table.column("flops")[0]) and table.column("flops")[1] == 5.0
+    assert table.select([0]).genome(0).tolist() == before.genome(0).tolist()
+    np.testing.assert_array_equal(table.values[:1, : len(before.columns)], before.values)
     with HDF5Archive(path) as reader, pytest.raises(ArchiveError, match="opened for reading"):
         reader.register_task("x", {})
     with pytest.raises(ArchiveError, match="columns: None is not allowed for a new archive"):

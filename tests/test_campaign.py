@@ -18,7 +18,8 @@ from pymoo.indicators.hv import HV
 
 from nasco.archive import HDF5Archive
 from nasco.evo.search.campaign import Campaign
-from nasco.evo.search.context import objective_matrix
+from nasco.evo.search.objectives import objective
+from nasco.evo.search.plan import objective_matrix
 from nasco.evo.search.run_folder import load_checkpoint, prepare_run_folder
 from nasco.kernels.tables import COST_NAMES
 
@@ -49,7 +50,8 @@ def test_tiny_campaign_archive_front_and_hypervolume(tiny_run):
     # Hypervolume on the archive's front never decreases from one generation to the next.
     ok = search.filter(status="ok")
     costs = np.column_stack([ok.column(k) for k in COST_NAMES])
-    F = objective_matrix(config, ok.column("error"), costs)
+    F = objective_matrix([objective(n) for n in config.objectives.names],
+                         {"error": ok.column("error"), **dict(zip(COST_NAMES, costs.T, strict=True))})
     reference = np.array(load_checkpoint(folder)[0]["hv_reference"])
     history = []
     for g in range(config.search.generations + 1):
@@ -167,20 +169,21 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     import psutil
 
     from nasco.evo import compile_space, default_space, sample_genomes
-    from nasco.evo.search.executors import TrainJob, WorkerSpec, run_job
+    from nasco.evo.search.executors import EvalJob
     from nasco.evo.search.task import task_spec
+    from nasco.evo.search.train_evaluator import TrainEvaluator, TrainJob, WorkerSpec, run_job
 
     space = default_space((1, 8, 8), 10)
     spec = WorkerSpec(task_spec(tiny_config(Path("unused")).task, 0), space.to_dict(), {"device": "cpu"})
     layout = compile_space(space)
-    jobs = [TrainJob(g, 100 + i, 2) for i, g in enumerate(sample_genomes(layout, np.random.default_rng(5), 3))]
+    jobs = [EvalJob(g, 100 + i, 2) for i, g in enumerate(sample_genomes(layout, np.random.default_rng(5), 3))]
     killed = []
 
     def kill_one_worker():
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
             for p in psutil.process_iter(["cmdline"]):
-                if any("_ray_train" in part for part in (p.info["cmdline"] or [])):
+                if any("_ray_evaluate" in part for part in (p.info["cmdline"] or [])):
                     time.sleep(0.3)  # let it get into training
                     p.kill()
                     killed.append(p.pid)
@@ -189,11 +192,12 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
 
     killer = threading.Thread(target=kill_one_worker)
     killer.start()
-    executor = local_ray(spec, max_retries=2)
+    executor = local_ray(TrainEvaluator(spec, "digits", {}), max_retries=2)
     results = list(executor.run(jobs, lambda: False))
     killer.join()
     assert killed, "no Ray worker was seen running a training task"
-    assert sorted(r.job.seed for r in results) == [100, 101, 102]
-    for r in results:
-        assert r.result.status == "ok"
-        assert r.result.val_error == run_job(spec, r.job).result.val_error
+    assert sorted(job.seed for job, _ in results) == [100, 101, 102]
+    for job, result in results:
+        assert result.status == "ok"
+        again = run_job(spec, TrainJob(job.genome, job.seed, job.fidelity)).result
+        assert result.metrics["error"] == again.val_error

@@ -142,7 +142,7 @@ def test_bad_npz_data_is_refused_at_load(tmp_path):
 
 def test_missing_test_split_gives_nan_test_error_not_zero(tmp_path):
     from nasco.evo import compile_space, default_space
-    from nasco.evo.search.executors import TrainJob, WorkerSpec, run_job
+    from nasco.evo.search.train_evaluator import TrainJob, WorkerSpec, run_job
     from nasco.evo.space.genome import fixed_genome
 
     rng = np.random.default_rng(0)

@@ -17,28 +17,42 @@ import numpy as np
 
 from nasco.archive import RecordTable
 from nasco.evo.errors import NascoError
-from nasco.evo.search.config import COST_OF_OBJECTIVE, OBJECTIVES
+from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.space.features import FIELD_CODES, _field
-from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.kinds import compile_any
+from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.toml_io import space_from_dict
 from nasco.kernels.encode import encode_genomes
 from nasco.kernels.pareto import non_dominated
 
-UNITS = {"error": "%", "macs": "M", "params": "k", "bitops": "G", "size": "KiB", "peak_memory": "KiB", "latency": "ms"}
-SCALE = {"error": 100.0, "macs": 1e-6, "params": 1e-3, "bitops": 1e-9, "size": 1 / 8192, "peak_memory": 1 / 8192,
-         "latency": 1e-3}
+
+class _ObjectiveAttribute(dict):
+    """``UNITS[name]`` / ``SCALE[name]`` of any objective name, from the registry."""
+
+    def __init__(self, attribute: str) -> None:
+        super().__init__()
+        self.attribute = attribute
+
+    def __missing__(self, name: str):
+        return getattr(objective(name), self.attribute)
+
+
+UNITS = _ObjectiveAttribute("unit")
+SCALE = _ObjectiveAttribute("scale")
 
 
 def objective_column(name: str) -> str:
-    """The archive column of an objective name (``size`` → ``size_bits`` …)."""
-    return "error" if name == "error" else COST_OF_OBJECTIVE[name]
+    """The archive column of an objective name (``size`` → ``size_bits``, ``metric:flops`` → ``flops``)."""
+    return objective(name).column
 
 
 def parse_objectives(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in OBJECTIVES]
-    if unknown or len(names) < 2 or len(set(names)) != len(names):
-        raise NascoError(f"--objectives: {text!r} is not allowed; allowed: ≥ 2 distinct of {', '.join(OBJECTIVES)}")
+    allowed = f"≥ 2 distinct of {', '.join(BUILTIN)} or metric:NAME"
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise NascoError(f"--objectives: {text!r} is not allowed; allowed: {allowed}")
+    for name in names:
+        objective(name)
     return names
 
 
@@ -126,6 +140,10 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
                          f"{sorted(fidelities)}")
     space_id = Counter(rows.column("space_id").tolist()).most_common(1)[0][0]
     rows = rows.filter(space=space_id)
+    absent = [n for n in objectives if objective_column(n) not in rows.columns]
+    if absent:
+        raise NascoError(f"objectives {absent} are not in this archive; its value columns: {list(rows.columns)} "
+                         "(use metric:NAME for any of them)")
     F = np.column_stack([rows.column(objective_column(n)) for n in objectives])
     measured = ~np.isnan(F).any(axis=1)
     if not measured.any():
@@ -133,7 +151,7 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
         raise NascoError(f"objectives {missing} are not measured in the records of {task!r} (latency needs a "
                          "campaign with objectives.latency_lut)")
     rows, F = rows.select(np.flatnonzero(measured)), F[measured]
-    layout = compile_space(space_from_dict(spaces[space_id]["space"]))
+    layout = compile_any(space_from_dict(spaces[space_id]["space"]))
     return Front(rows, F, objectives, non_dominated(F), layout, task, int(fidelity), stage)
 
 
@@ -153,7 +171,9 @@ def front_rows(front: Front, rows: np.ndarray | None = None) -> list[dict]:
     """Table rows (plain values) of the front or of the given record indices."""
     rows = front.indices if rows is None else rows
     table = front.records
-    info = summaries(front.layout, table.select(rows).genome_matrix()) if len(rows) else {}
+    network = front.layout.network
+    info = summaries(front.layout, table.select(rows).genome_matrix()) if len(rows) and network else {}
+    values = [c for c in table.columns if c not in ("error", "test_error") and np.isfinite(table.column(c)).any()]
     out = []
     for k, i in enumerate(rows):
         row = {"index": int(i), "genome_hash": table.rows["genome_hash"][i].decode()}
@@ -161,11 +181,13 @@ def front_rows(front: Front, rows: np.ndarray | None = None) -> list[dict]:
             row[n] = float(v)
         test = float(table.column("test_error")[i]) if "test_error" in table.columns else math.nan
         row["test_error"] = None if math.isnan(test) else test
-        row.update({"macs": int(table.column("macs")[i]), "size_kib": float(table.column("size_bits")[i]) / 8192,
-                    "bitops": int(table.column("bitops")[i]),
-                    **{key: float(val[k]) for key, val in info.items()},
-                    "generation": int(table.rows["generation"][i]), "campaign": table.rows["campaign_id"][i].decode()})
-        row["depth"] = int(row["depth"])
+        if network:
+            row.update({"macs": int(table.column("macs")[i]), "size_kib": float(table.column("size_bits")[i]) / 8192,
+                        "bitops": int(table.column("bitops")[i]), **{key: float(val[k]) for key, val in info.items()}})
+            row["depth"] = int(row["depth"])
+        else:
+            row.update({c: float(table.column(c)[i]) for c in values if c not in row})
+        row.update({"generation": int(table.rows["generation"][i]), "campaign": table.rows["campaign_id"][i].decode()})
         out.append(row)
     return out
 

@@ -20,7 +20,9 @@ import hashlib
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pymoo.core.population import Population
@@ -31,11 +33,14 @@ from nasco.archive import HDF5Archive, Record, RecordTable
 from nasco.evo.errors import NascoError
 from nasco.evo.search.compression import scheduled_bounds
 from nasco.evo.search.config import CampaignConfig
-from nasco.evo.search.context import CAMPAIGN_COSTS, CampaignContext, objective_matrix
-from nasco.evo.search.executors import TrainJob
+from nasco.evo.search.context import CampaignContext, record_values
+from nasco.evo.search.evaluators import Evaluator
+from nasco.evo.search.executors import EvalJob
 from nasco.evo.search.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
+from nasco.evo.search.plan import RESULT_COLUMNS, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor, GenerationStats
 from nasco.evo.search.run_folder import (
+    ARCHIVE_FILE,
     LOG_FILE,
     SURROGATE_LOG,
     discard_run_folder,
@@ -44,8 +49,6 @@ from nasco.evo.search.run_folder import (
     save_checkpoint,
 )
 from nasco.evo.search.surrogate_io import from_target, to_target
-from nasco.evo.space.features import genome_features
-from nasco.evo.space.genome import canonicalize, genome_hash, sample_genomes
 from nasco.kernels.pareto import crowding_distance, non_dominated
 from nasco.surrogate import fit_with_transfer, screen, select_predictor
 
@@ -59,8 +62,11 @@ def training_seed(campaign_seed: int, genome_hash: str) -> int:
 class Campaign:
     """Runs (or resumes) one campaign in its run folder; :meth:`run` returns the final front's records."""
 
-    def __init__(self, config: CampaignConfig, folder: str | Path, *, console: Console | None = None) -> None:
+    def __init__(self, config: CampaignConfig, folder: str | Path, *, console: Console | None = None,
+                 evaluator: Evaluator | Callable | None = None, space: Any = None) -> None:
+        """``evaluator``/``space``: objects from the Python API, instead of the config's ``[evaluator]``/``[space]``."""
         self.config = config
+        self.evaluator, self.space = evaluator, space
         self.folder = Path(folder)
         self.console = console or Console()
         self._stop = False
@@ -92,11 +98,17 @@ class Campaign:
         self.monitor = monitor
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         try:
-            with open_campaign_archive(self.folder, RESULT_COLUMNS) as archive:
+            try:
+                plan = plan_campaign(c, evaluator=self.evaluator, space=self.space)
+            except NascoError:
+                if not (self.folder / ARCHIVE_FILE).exists() and load_checkpoint(self.folder) is None:
+                    discard_run_folder(self.folder)  # nothing ran: leave no campaign
+                raise
+            with open_campaign_archive(self.folder, plan.columns) as archive:
                 if archive.recovered:
                     monitor.log(f"archive recovered after a crash: {archive.recovered}")
                 try:
-                    self.ctx = CampaignContext.create(c, self.folder, archive, monitor)
+                    self.ctx = CampaignContext.create(c, self.folder, archive, monitor, plan)
                 except NascoError:
                     if not len(archive) and load_checkpoint(self.folder) is None:  # nothing ran: leave no campaign
                         archive.close()
@@ -106,6 +118,7 @@ class Campaign:
                     return self._search(archive)
                 finally:
                     self.ctx.executor.close()
+                    plan.evaluator.close()
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -173,9 +186,9 @@ class Campaign:
         """The random-search baseline: uniform canonical genomes within the bounds, distinct."""
         bounds = self._bounds(generation)
         rng = np.random.default_rng([self.config.campaign.seed, generation, 1])
-        genomes = bounds.clip(sample_genomes(self.ctx.layout, rng, self.config.search.screen_factor
-                                             * self.config.search.offspring))
-        genomes = np.unique(canonicalize(self.ctx.layout, genomes), axis=0)
+        layout = self.ctx.layout
+        genomes = bounds.clip(layout.sample(rng, self.config.search.screen_factor * self.config.search.offspring))
+        genomes = np.unique(layout.canonicalize(genomes), axis=0)
         return Population.new("X", problem.to_variables(genomes[rng.permutation(len(genomes))]))
 
     def _budget_left(self, archive: HDF5Archive) -> float:
@@ -196,7 +209,7 @@ class Campaign:
         costs = ctx.costs(genomes)
         feasible = ctx.feasible(costs)
         known = ctx.known_records(archive, generation)
-        hashes = [genome_hash(ctx.layout, g) for g in genomes]
+        hashes = [ctx.layout.hash(g) for g in genomes]
         exclude = np.isin(np.array(hashes, dtype="S16"), known.column("genome_hash"))
         allowed = feasible & ~exclude
         stats.screened = min(k, int(allowed.sum()))
@@ -210,7 +223,7 @@ class Campaign:
                                  f"{c.search.surrogate_min_records}; random screening")
             rng = np.random.default_rng([c.campaign.seed, generation])
             return np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
-        X = genome_features(ctx.layout, ok.genome_matrix())
+        X = ctx.features(ok.genome_matrix())
         y = to_target(ok.column("error"))
         seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
         if ctx.source is not None:
@@ -222,8 +235,10 @@ class Campaign:
             best = family_scores[0]
             stats.screening = best.family
         stats.tau = best.tau_mean
-        mean, std = model.predict(genome_features(ctx.layout, genomes))
-        F_costs = np.delete(objective_matrix(c, np.zeros(len(genomes)), costs), c.objectives.names.index("error"), 1)
+        mean, std = model.predict(ctx.features(genomes))
+        cheap = [o for o in ctx.plan.objectives if o.source == "cost"]  # metrics are unknown before evaluation
+        F_costs = objective_matrix(cheap, dict(zip(ctx.plan.cost_columns, costs.T, strict=True))) if cheap \
+            else np.zeros((len(genomes), 0))
         picked = np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
                                 exclude=exclude))
         stats.predicted = {hashes[i]: float(from_target(mean[i])) for i in picked}
@@ -234,7 +249,7 @@ class Campaign:
         """Train (or reuse) ``genomes``; (objectives F (K, M), infeasible (K,)), or None when stopped early."""
         c, ctx = self.config, self.ctx
         epochs = epochs or c.training.epochs
-        hashes = [genome_hash(ctx.layout, g) for g in genomes]
+        hashes = [ctx.layout.hash(g) for g in genomes]
         rows: dict[str, Record] = {}
         jobs = []
         for h, g in zip(hashes, genomes, strict=True):
@@ -242,28 +257,32 @@ class Campaign:
             if len(found):
                 rows[h] = found.record(0)
             elif h not in {job_hash for job_hash, _ in jobs}:
-                jobs.append((h, TrainJob(g, training_seed(c.campaign.seed, h), epochs, test)))
+                jobs.append((h, EvalJob(g, training_seed(c.campaign.seed, h), epochs, test)))
         stats.reused = len(rows)
         self.monitor.start_generation(generation, len(jobs))
-        for done in ctx.executor.run([job for _, job in jobs], lambda: self._stop):
-            record = ctx.to_record(done, generation)
+        for job, result in ctx.executor.run([job for _, job in jobs], lambda: self._stop):
+            record = ctx.to_record(archive, job, result, generation)
             archive.append([record])
             rows[record.genome_hash] = record
             stats.trained += 1
-            stats.failed += int(done.result.status != "ok")
-            self.monitor.candidate_done(f"error {done.result.val_error:.3f}", trained=True)
+            stats.failed += int(result.status != "ok")
+            self.monitor.candidate_done(f"error {record.values['error']:.3f}" if result.status == "ok"
+                                        else f"failed: {result.reason[:120]}", trained=True)
         if len(rows) < len(set(hashes)):
             return None
         records = [rows[h] for h in hashes]
-        errors = np.array([r.values["error"] if r.status == "ok" else 1.0 for r in records])
-        costs = np.array([[r.values[name] for name in CAMPAIGN_COSTS] for r in records])
-        infeasible = np.array([r.status != "ok" for r in records]) | ~ctx.accurate(errors)
-        return objective_matrix(c, errors, costs), infeasible
+        failed = np.array([r.status != "ok" for r in records])
+        values = {name: np.array([r.values.get(name, np.nan) for r in records], dtype=np.float64)
+                  for name in archive.columns}
+        values["error"] = np.where(failed, 1.0, values["error"])
+        F = ctx.objective_matrix(values)
+        failed |= ~np.all(np.isfinite(F), axis=1)  # a failed record's metrics are unknown
+        return np.nan_to_num(F, nan=np.inf), failed | ~ctx.acceptable(values)
 
     def _log_surrogate(self, genomes: np.ndarray, errors: np.ndarray, failed: np.ndarray,
                        stats: GenerationStats) -> None:
         """One line of ``surrogate.jsonl``: predicted and true errors of the generation's screened picks."""
-        hashes = [genome_hash(self.ctx.layout, g) for g in genomes]
+        hashes = [self.ctx.layout.hash(g) for g in genomes]
         keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
         line = {"generation": stats.generation, "family": stats.screening, "tau": stats.tau,
                 "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
@@ -282,11 +301,11 @@ class Campaign:
         """This campaign's feasible search records and their objectives F."""
         ctx = self.ctx
         rows = ctx.own_records(archive, self.config.training.epochs).filter(status="ok")
-        costs = np.column_stack([rows.column(name) for name in CAMPAIGN_COSTS]) if len(rows) \
-            else np.zeros((0, len(CAMPAIGN_COSTS)))
-        keep = ctx.accurate(rows.column("error")) & ctx.feasible(costs)
+        costs = np.column_stack([rows.column(name) for name in ctx.plan.cost_columns]) if len(rows) \
+            else np.zeros((0, len(ctx.plan.cost_columns)))
+        keep = ctx.acceptable(record_values(rows)) & ctx.feasible(costs)
         rows = rows.select(np.flatnonzero(keep))
-        return rows, objective_matrix(self.config, rows.column("error"), costs[keep])
+        return rows, ctx.objective_matrix(record_values(rows))
 
     def _search_front(self, archive: HDF5Archive) -> RecordTable:
         rows, F = self._search_table(archive)
@@ -309,8 +328,7 @@ class Campaign:
         if not len(F):
             return {}
         best = F.min(axis=0)
-        return {name: (v if name == "error" else 10**v) for name, v in zip(self.config.objectives.names, best,
-                                                                          strict=True)}
+        return {o.name: (10**v if o.log else v) for o, v in zip(self.ctx.plan.objectives, best, strict=True)}
 
     def _final_fidelity(self, archive: HDF5Archive) -> RecordTable:
         """Retrain the search front (at most ``final_max``, spread by crowding) at full fidelity, with test error."""
@@ -340,7 +358,7 @@ class Campaign:
         return final if final is not None and len(final) else front
 
 
-RESULT_COLUMNS = ("error", *CAMPAIGN_COSTS, "test_error")
+__all__ = ["RESULT_COLUMNS", "Campaign", "training_seed"]
 
 
 def _main_thread() -> bool:

@@ -19,15 +19,11 @@ from typing import Any
 import tomli_w
 
 from nasco.evo.errors import NascoError
+from nasco.evo.search.evaluators import evaluator_kinds
+from nasco.evo.search.executors import executor_kinds
+from nasco.evo.search.objectives import BUILTIN, objective
 
-OBJECTIVES = ("error", "macs", "params", "bitops", "size", "peak_memory", "latency")
-COST_OF_OBJECTIVE = {"macs": "macs", "params": "params", "bitops": "bitops", "size": "size_bits",
-                     "peak_memory": "peak_act_bits", "latency": "latency_us"}
-CONSTRAINTS = {"max_macs": ("macs", 1.0), "max_params": ("params", 1.0), "max_bitops": ("bitops", 1.0),
-               "max_size_kb": ("size_bits", 8 * 1024.0), "max_peak_memory_kb": ("peak_act_bits", 8 * 1024.0),
-               "max_latency_ms": ("latency_us", 1000.0)}
 SCHEDULES = ("none", "strict-to-relaxed")
-EXECUTORS = ("local", "ray")
 
 
 class ConfigError(NascoError, ValueError):
@@ -35,8 +31,8 @@ class ConfigError(NascoError, ValueError):
 
 
 def _f(default: Any, doc: str) -> Any:
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"doc": doc})
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc})
     return field(default=default, metadata={"doc": doc})
 
 
@@ -59,12 +55,17 @@ class TaskSection:
 
 @dataclass(frozen=True)
 class SpaceSection:
-    file: str = _f("", "search space TOML (nasco space --toml); empty: the default space for the task's input")
+    kind: str = _f("mobilenet", "space kind: mobilenet (image networks) or genes (named genes, no network)")
+    file: str = _f("", "search space TOML (nasco space --toml); empty: the default space for the task's input, "
+                       "or the genes below")
+    genes: dict = _f({}, "genes kind without a file: gene name = [choices], e.g. {depth = [2, 4], act = ['relu']}")
+    costs: str = _f("", "genes kind: 'package.module:function' giving cheap costs of unevaluated genomes")
 
 
 @dataclass(frozen=True)
 class ObjectivesSection:
-    names: list = _f(["error", "bitops"], f"objectives to minimise, from {', '.join(OBJECTIVES)}")
+    names: list = _f(["error", "bitops"], f"objectives to minimise: {', '.join(BUILTIN)}, or metric:NAME for any "
+                                          "value the evaluator returns (or declares cheap)")
     reference: list = _f([], "hypervolume reference point, one value per objective (costs in log10); "
                              "empty: from the first generation")
     latency_lut: str = _f("", "latency look-up table (nasco latency profile) for the latency objective/constraint")
@@ -79,6 +80,21 @@ class ConstraintsSection:
     max_peak_memory_kb: float = _f(0.0, "upper bound on peak activation memory in KiB (0: none)")
     max_latency_ms: float = _f(0.0, "upper bound on predicted latency in ms (needs objectives.latency_lut; 0: none)")
     min_accuracy: float = _f(0.0, "trained candidates below this validation accuracy count as infeasible")
+    limits: dict = _f({}, "upper bounds by objective name, e.g. {'metric:flops' = 3e8}: cheap values are checked "
+                          "before evaluation, metrics after (over the bound: infeasible)")
+
+
+@dataclass(frozen=True)
+class EvaluatorSection:
+    kind: str = _f("train", "how a genome is scored: train (nasco's QAT trainer), table (look-up in a file) "
+                            "or python (your function)")
+    entry: str = _f("", "python: 'package.module:callable' taking a Candidate, returning a dict of metrics")
+    file: str = _f("", "table: a .csv, .tsv, .json or .h5 table with one row per genome")
+    key: str = _f("", "table: key column (the genome's values joined by key_separator); empty: one column per gene")
+    key_separator: str = _f("", "table: separator of the values in the key column")
+    metrics: list = _f([], "python/table: metric names the evaluator returns (python default: error; table "
+                           "default: every numeric column besides keys and cheap)")
+    cheap: list = _f([], "table: columns known for every genome before evaluation (e.g. flops, params)")
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,7 @@ class TrainingSection:
 
 @dataclass(frozen=True)
 class ExecutorSection:
-    kind: str = _f("local", "local (in process, one at a time) or ray")
+    kind: str = _f("local", "local (in process, one candidate at a time) or ray")
     address: str = _f("", "Ray cluster address; empty: start a local Ray instance")
     num_cpus: float = _f(1.0, "CPUs per training task; torch trains with this many threads (local and Ray)")
     num_gpus: float = _f(0.0, "GPUs per training task (Ray); fractions share a GPU")
@@ -134,6 +150,7 @@ class CampaignConfig:
     constraints: ConstraintsSection = field(default_factory=ConstraintsSection)
     search: SearchSection = field(default_factory=SearchSection)
     training: TrainingSection = field(default_factory=TrainingSection)
+    evaluator: EvaluatorSection = field(default_factory=EvaluatorSection)
     executor: ExecutorSection = field(default_factory=ExecutorSection)
 
     def to_dict(self) -> dict:
@@ -163,6 +180,8 @@ def _coerce(where: str, value: Any, default: Any) -> Any:
         value = float(value) if ok else value
     elif isinstance(default, list):
         ok = isinstance(value, list)
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
     else:
         ok = isinstance(value, str)
     if not ok:
@@ -215,8 +234,9 @@ def _check(c: CampaignConfig) -> None:
     _require("task.train_subset", 0 <= c.task.train_subset < 2**31, c.task.train_subset, "integers 0..2147483647")
     names = c.objectives.names
     for name in names:
-        if name not in OBJECTIVES:
-            raise _unknown("objective", str(name), list(OBJECTIVES))
+        if not isinstance(name, str) or (name not in BUILTIN and not name.startswith("metric:")):
+            raise _unknown("objective", str(name), [*BUILTIN, "metric:NAME"])
+        objective(name)
     _require("objectives.names", len(names) >= 2 and len(set(names)) == len(names) and "error" in names, names,
              "≥ 2 distinct objectives including error")
     needs_lut = "latency" in names or c.constraints.max_latency_ms > 0
@@ -228,9 +248,23 @@ def _check(c: CampaignConfig) -> None:
         "empty, or one finite number per objective")
     for f in dataclasses.fields(c.constraints):
         value = getattr(c.constraints, f.name)
+        if f.name == "limits":
+            continue
         _require(f"constraints.{f.name}", value >= 0, value, "numbers ≥ 0 (0: no bound)")
     _require("constraints.min_accuracy", c.constraints.min_accuracy < 1, c.constraints.min_accuracy,
              "numbers in [0, 1)")
+    for name, bound in c.constraints.limits.items():
+        _require(f"constraints.limits.{name}", name in BUILTIN or name.startswith("metric:"), name,
+                 f"{', '.join(BUILTIN)} or metric:NAME")
+        _require(f"constraints.limits.{name}", isinstance(bound, int | float) and not isinstance(bound, bool)
+                 and math.isfinite(bound), bound, "a finite number")
+    sp = c.space
+    _require("space.kind", sp.kind in ("mobilenet", "genes") or bool(sp.file), sp.kind,
+             "mobilenet, genes (or any registered kind declared in a space file)")
+    _require("space.genes", not sp.genes or (sp.kind == "genes" and not sp.file), sp.genes,
+             "genes only with space.kind = 'genes' and no space.file")
+    _require("space.file", sp.kind != "genes" or bool(sp.file) or bool(sp.genes), sp.file,
+             "a genes space needs space.file or space.genes")
     s = c.search
     for name, (low, high) in SEARCH_RANGES.items():
         _require(f"search.{name}", low <= getattr(s, name) <= high, getattr(s, name), f"integers {low}..{high:,}")
@@ -256,8 +290,14 @@ def _check(c: CampaignConfig) -> None:
     _require("training.lr", t.lr > 0, t.lr, "numbers > 0")
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
+    ev = c.evaluator
+    _require("evaluator.kind", ev.kind in evaluator_kinds(), ev.kind, ", ".join(evaluator_kinds()))
+    for name in ("metrics", "cheap"):
+        values = getattr(ev, name)
+        _require(f"evaluator.{name}", all(isinstance(v, str) and v for v in values) and len(set(values)) == len(values),
+                 values, "distinct non-empty names")
     e = c.executor
-    _require("executor.kind", e.kind in EXECUTORS, e.kind, ", ".join(EXECUTORS))
+    _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")
     _require("executor.num_gpus", e.num_gpus >= 0, e.num_gpus, "numbers ≥ 0")
     _require("executor.max_retries", 0 <= e.max_retries <= 1000, e.max_retries, "integers 0..1000")
@@ -290,7 +330,8 @@ def example_config() -> str:
     for section, factory in _SECTION_TYPES.items():
         lines.append(f"[{section}]")
         for f in dataclasses.fields(factory()):
-            value = tomli_w.dumps({"v": getattr(factory(), f.name)}).strip()[len("v = "):]
+            default = getattr(factory(), f.name)
+            value = "{}" if default == {} else tomli_w.dumps({"v": default}).strip()[len("v = "):]
             lines.append(f"# {f.metadata['doc']}")
             lines.append(f"{f.name} = {value}")
         lines.append("")

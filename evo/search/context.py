@@ -1,133 +1,95 @@
-"""Everything a campaign sets up once: task, space, constraints, gene bounds, executor, transfer source.
+"""Everything a campaign sets up once in its archive: registered space and task, gene bounds,
+cost limits, executor, transfer source.
 
-:class:`CampaignContext` also answers the questions the loop asks about records (which are
-known before a generation, which are feasible) and turns training results into records.
+:class:`CampaignContext` also answers the questions the loop asks about genomes and records
+(their cheap costs, which are feasible, which are known before a generation) and turns
+evaluation results into records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from nasco.archive import HDF5Archive, Record, RecordTable
+from nasco.archive.base import canonical_json
 from nasco.evo.latency.table import LatencyTable
 from nasco.evo.search.compression import reference_genome, sensitivity_bounds
-from nasco.evo.search.config import CONSTRAINTS, COST_OF_OBJECTIVE, CampaignConfig, ConfigError
-from nasco.evo.search.executors import Executor, JobResult, LocalExecutor, RayExecutor, WorkerSpec, load_worker_context
+from nasco.evo.search.config import CampaignConfig, ConfigError
+from nasco.evo.search.evaluators import EvalResult
+from nasco.evo.search.executors import EvalJob, Executor, make_executor
+from nasco.evo.search.front_table import write_front
 from nasco.evo.search.nsga import GeneBounds, latin_hypercube
+from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
-from nasco.evo.search.run_folder import BOUNDS_FILE, FRONT_FILE, write_atomic, write_front_csv
+from nasco.evo.search.run_folder import BOUNDS_FILE, write_atomic
 from nasco.evo.search.surrogate_io import to_target
-from nasco.evo.search.task import load_task_spec, task_spec
-from nasco.evo.space.default import default_space
-from nasco.evo.space.features import genome_features
-from nasco.evo.space.genome import fixed_genome, genome_costs, sample_genomes
-from nasco.evo.space.layout import GenomeLayout, compile_space
-from nasco.evo.space.toml_io import load_space
-from nasco.evo.train.trainer import TrainConfig, train_candidate
 from nasco.kernels.pareto import pareto_ranks
-from nasco.kernels.tables import COST_NAMES
 from nasco.surrogate import Predictor, select_predictor
-
-CAMPAIGN_COSTS = (*COST_NAMES, "latency_us")  # the kernels' exact costs, then the LUT's latency (NaN without one)
-
-
-def objective_matrix(config: CampaignConfig, errors: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """Objectives to minimise, (N, M), from errors (N,) and costs (N, 6) in ``CAMPAIGN_COSTS`` order: the
-    error as is, costs as log10 (crowding then sees decades)."""
-    columns = []
-    for name in config.objectives.names:
-        if name == "error":
-            columns.append(np.asarray(errors, dtype=np.float64))
-        else:
-            columns.append(np.log10(np.maximum(costs[:, CAMPAIGN_COSTS.index(COST_OF_OBJECTIVE[name])], 1.0)))
-    return np.column_stack(columns) if columns else np.zeros((len(errors), 0))
-
-
-def space_costs(layout: GenomeLayout, latency: LatencyTable | None, genomes: np.ndarray) -> np.ndarray:
-    """float64 (N, 6) costs in ``CAMPAIGN_COSTS`` order (latency in µs from the table, NaN without one)."""
-    costs = np.full((len(genomes), len(CAMPAIGN_COSTS)), np.nan)
-    costs[:, : len(COST_NAMES)] = genome_costs(layout, genomes)
-    if latency is not None and len(genomes):
-        costs[:, -1] = latency.predict(layout, genomes)
-    return costs
-
-
-def cheapest_costs(layout: GenomeLayout, seed: int, latency: LatencyTable | None = None) -> np.ndarray:
-    """Lowest value of every cost over the space: the most compressed genome and 20,000 random ones."""
-    candidates = np.vstack([fixed_genome(layout, arch="min", weight_bits=0, act_bits=0, prune=1.0),
-                            sample_genomes(layout, np.random.default_rng(seed), 20_000)])
-    return np.min(space_costs(layout, latency, candidates), axis=0)
 
 
 @dataclass
 class CampaignContext:
     config: CampaignConfig
-    layout: GenomeLayout
+    plan: CampaignPlan
     task_id: str
-    spec: WorkerSpec
     executor: Executor
     base_bounds: GeneBounds
-    bounds_limits: np.ndarray
+    limits: np.ndarray  # (C,) upper bound of each cheap cost column (inf: none)
+    metric_limits: dict[str, float]  # expensive metric column → upper bound
+    limit_fields: dict[int, tuple[str, float, float]]  # cost column index → (config field, bound, unit)
     source: Predictor | None
     monitor: CampaignMonitor
     folder: Path
     latency: LatencyTable | None = None
 
+    @property
+    def layout(self):
+        return self.plan.layout
+
     @staticmethod
-    def create(config: CampaignConfig, folder: Path, archive: HDF5Archive, monitor: CampaignMonitor
-               ) -> CampaignContext:
+    def create(config: CampaignConfig, folder: Path, archive: HDF5Archive, monitor: CampaignMonitor,
+               plan: CampaignPlan | None = None) -> CampaignContext:
         c = config
-        spec_task = task_spec(c.task, c.campaign.seed)
-        task = load_task_spec(spec_task)
-        space = load_space(c.space.file) if c.space.file else default_space(task.input_shape, task.num_classes)
-        layout = compile_space(space)
+        plan = plan or plan_campaign(c)
+        layout, evaluator = plan.layout, plan.evaluator
         latency = None
         if c.objectives.latency_lut:
             latency = LatencyTable.load(c.objectives.latency_lut)
             latency.check_layout(layout)
-        limits = np.full(len(CAMPAIGN_COSTS), np.inf)
-        for name, (cost, unit) in CONSTRAINTS.items():
-            bound = getattr(c.constraints, name)
-            if bound:
-                limits[CAMPAIGN_COSTS.index(cost)] = bound * unit
-        cheapest = cheapest_costs(layout, c.campaign.seed, latency)
-        for name, (cost, unit) in CONSTRAINTS.items():
-            i = CAMPAIGN_COSTS.index(cost)
-            if cheapest[i] > limits[i]:
-                raise ConfigError(f"constraints.{name} = {getattr(c.constraints, name)} cannot be met: the cheapest "
-                                  f"network of the space needs {cheapest[i] / unit:.6g}")
-        recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
-        archive.register_space(space.space_id, space.to_dict(), layout.n_genes)
-        # A task is its data and its training recipe: records under one task id are comparable, and
-        # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
-        threads = max(1, math.floor(c.executor.num_cpus))
-        archive.register_task(task.name, {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
-                                          "train": recipe, "threads": threads, "teacher": c.training.teacher})
-        train = {**recipe, "device": c.training.device}
-        TrainConfig(**train)  # validates the device here, not in a worker
-        spec = WorkerSpec(spec_task, space.to_dict(), train, c.training.teacher, threads)
-        context = load_worker_context(spec)
-        if c.executor.kind == "ray":
-            e = c.executor
-            executor: Executor = RayExecutor(spec, address=e.address, num_cpus=e.num_cpus, num_gpus=e.num_gpus,
-                                             max_retries=e.max_retries, workers=e.workers)
-        else:
-            executor = LocalExecutor(spec, context)
-        ctx = CampaignContext(c, layout, task.name, spec, executor, GeneBounds(layout), limits, None, monitor,
-                              folder, latency)
-        ctx.base_bounds = ctx._base_bounds(context)
+        limits, metric_limits, fields = _limits(c, plan)
+        archive.register_space(layout.space.space_id, layout.space.to_dict(), layout.n_genes)
+        task_id = _task_id(archive, evaluator.task_name(), evaluator.describe(), monitor)
+        archive.register_task(task_id, evaluator.describe())
+        ctx = CampaignContext(c, plan, task_id, make_executor(evaluator, c.executor), GeneBounds(layout), limits,
+                              metric_limits, fields, None, monitor, folder, latency)
+        ctx._check_limits_reachable()
+        ctx.base_bounds = ctx._base_bounds()
         ctx.source = ctx._transfer_source(archive)
         return ctx
 
     # ------------------------------------------------------------- set-up pieces
-    def _base_bounds(self, context: tuple) -> GeneBounds:
+    def _check_limits_reachable(self) -> None:
+        """Refuse a cost limit no genome can meet: the cheapest genome and 20,000 random ones."""
+        if not np.isfinite(self.limits).any():
+            return
+        layout = self.layout
+        candidates = np.vstack([layout.cheapest(), layout.sample(np.random.default_rng(self.config.campaign.seed),
+                                                                 20_000)])
+        costs = self.costs(candidates)
+        cheapest = np.where(np.isfinite(costs), costs, np.inf).min(axis=0)
+        for i, (name, bound, unit) in self.limit_fields.items():
+            if cheapest[i] > self.limits[i]:
+                raise ConfigError(f"{name} = {bound} cannot be met: the cheapest genome of the space needs "
+                                  f"{cheapest[i] / unit:.6g}")
+
+    def _base_bounds(self) -> GeneBounds:
         """The space's bounds, narrowed by the sensitivity pre-processing when configured (cached on disk)."""
         bounds = GeneBounds(self.layout)
         s = self.config.search
@@ -138,10 +100,15 @@ class CampaignContext:
             saved = json.loads(path.read_text(encoding="utf-8"))
             bounds.low, bounds.high = np.array(saved["low"]), np.array(saved["high"])
             return bounds
-        layout, task, _ = context
-        genome = reference_genome(layout)
-        config = TrainConfig(**{**self.spec.train, "epochs": self.config.training.epochs})
-        result, model = train_candidate(layout, genome, task, config, seed=self.config.campaign.seed)
+        if self.config.evaluator.kind != "train":
+            raise ConfigError("search.preprocess: needs evaluator.kind = 'train' (it trains the reference network)")
+        from nasco.evo.search.train_evaluator import load_worker_context
+        from nasco.evo.train.trainer import TrainConfig, train_candidate
+
+        spec = self.plan.evaluator.spec
+        layout, task, _ = load_worker_context(spec)
+        config = TrainConfig(**{**spec.train, "epochs": self.config.training.epochs})
+        result, model = train_candidate(layout, reference_genome(layout), task, config, seed=self.config.campaign.seed)
         if model is None:
             raise ConfigError(f"search.preprocess: the reference network failed to train ({result.reason})")
         weights = [u.conv.weight.detach().cpu().numpy() for u in model.conv_units()]
@@ -162,9 +129,8 @@ class CampaignContext:
                                                  table.rows["campaign_id"][others]))])
         if len(others) < 50:
             return None
-        model, _ = select_predictor(genome_features(self.layout, others.genome_matrix()),
-                                    to_target(others.column("error")), families=self.config.search.surrogate_families,
-                                    seed=self.config.campaign.seed)
+        model, _ = select_predictor(self.features(others.genome_matrix()), to_target(others.column("error")),
+                                    families=self.config.search.surrogate_families, seed=self.config.campaign.seed)
         self.monitor.log(f"transfer: {len(others)} records of other tasks warm-start the surrogate")
         return model
 
@@ -185,8 +151,7 @@ class CampaignContext:
         if self.config.search.initial == "archive":
             rows = self.known_records(archive, 0).filter(status="ok")
             if len(rows):
-                F = objective_matrix(self.config, rows.column("error"),
-                                     np.column_stack([rows.column(k) for k in CAMPAIGN_COSTS]))
+                F = self.objective_matrix(record_values(rows))
                 take(bounds.clip(rows.genome_matrix()[np.argsort(pareto_ranks(F), kind="stable")][: n // 2]))
         for _ in range(100):
             if len(chosen) >= n:
@@ -197,20 +162,44 @@ class CampaignContext:
                               "in 100 Latin-hypercube rounds; relax the constraints or lower the population")
         return np.array(chosen)
 
-    # ------------------------------------------------------------- records
+    # ------------------------------------------------------------- genomes
     def costs(self, genomes: np.ndarray) -> np.ndarray:
-        """float64 (N, 6) costs of genomes in ``CAMPAIGN_COSTS`` order."""
-        return space_costs(self.layout, self.latency, genomes)
+        """float64 (N, C) cheap costs of genomes in ``plan.cost_columns`` order (latency NaN without a table)."""
+        layout, evaluator = self.layout, self.plan.evaluator
+        parts = [layout.costs(genomes)]
+        if layout.network:
+            latency = np.full((len(genomes), 1), np.nan)
+            if self.latency is not None and len(genomes):
+                latency[:, 0] = self.latency.predict(layout, genomes)
+            parts.append(latency)
+        if evaluator.cheap:
+            parts.append(evaluator.cheap_values(genomes))
+        return np.hstack(parts) if len(parts) > 1 else parts[0]
+
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        """Surrogate features (N, F): the space's, plus log10(1 + cost) of the evaluator's cheap values."""
+        features = self.layout.features(genomes)
+        if self.plan.evaluator.cheap:
+            cheap = self.plan.evaluator.cheap_values(genomes)
+            features = np.hstack([features, np.log10(1.0 + np.clip(np.nan_to_num(cheap, posinf=1e30), 0, None))])
+        return features
 
     def feasible(self, costs: np.ndarray) -> np.ndarray:
-        """Which genomes meet the cost constraints, from their costs (N, 6); NaN (no latency table) passes."""
+        """Which genomes meet the cost limits, from their costs (N, C); NaN (no latency table) passes."""
         costs = np.nan_to_num(np.asarray(costs, dtype=np.float64), nan=0.0)
-        return np.all(costs <= self.bounds_limits, axis=1)
+        return np.all(costs <= self.limits, axis=1)
 
-    def accurate(self, errors: np.ndarray) -> np.ndarray:
-        """Which validation errors meet ``min_accuracy``."""
-        return np.asarray(errors) <= 1.0 - self.config.constraints.min_accuracy
+    def acceptable(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Which evaluated genomes meet ``min_accuracy`` and the metric limits, from value columns."""
+        ok = np.asarray(values["error"]) <= 1.0 - self.config.constraints.min_accuracy
+        for column, bound in self.metric_limits.items():
+            ok &= np.nan_to_num(np.asarray(values[column], dtype=np.float64), nan=np.inf) <= bound
+        return ok
 
+    def objective_matrix(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return objective_matrix(self.plan.objectives, values)
+
+    # ------------------------------------------------------------- records
     def known_records(self, archive: HDF5Archive, generation: int) -> RecordTable:
         """Search-fidelity records of this task and space known before ``generation``, ordered by
         (campaign, genome hash) — not by arrival, which depends on the executor."""
@@ -227,48 +216,57 @@ class CampaignContext:
                                       campaign=self.config.campaign.name)
         return rows.select(np.argsort(rows.rows["genome_hash"], kind="stable"))
 
-    def to_record(self, done: JobResult, generation: int) -> Record:
-        r, job = done.result, done.job
+    def to_record(self, archive: HDF5Archive, job: EvalJob, result: EvalResult, generation: int) -> Record:
         costs = self.costs(job.genome[None, :])[0]
-        values = {"error": r.val_error, **dict(zip(CAMPAIGN_COSTS, costs.tolist(), strict=True)),
-                  "test_error": done.test_error}
+        values = dict.fromkeys(archive.columns, math.nan)
+        values.update({k: (v if math.isfinite(v) else math.nan) for k, v in zip(self.plan.cost_columns,
+                                                                               costs.tolist(), strict=True)})
+        values.update({k: v for k, v in result.metrics.items() if k in values})
         return Record(genome=job.genome, space_id=self.layout.space.space_id, task_id=self.task_id,
-                      fidelity=job.epochs, values=values, status=r.status, reason=r.reason,
-                      wall_time_s=r.wall_time_s, device=r.device[:16], seed=job.seed, generation=generation,
-                      campaign_id=self.config.campaign.name, curve=np.array(r.val_error_curve, np.float32))
+                      fidelity=job.fidelity, values=values, status=result.status, reason=result.reason,
+                      wall_time_s=float(result.wall_time_s), device=result.device[:16], seed=job.seed,
+                      generation=generation, campaign_id=self.config.campaign.name,
+                      curve=np.array(result.curve, np.float32))
 
     def write_front(self, archive: HDF5Archive, front: RecordTable, final: RecordTable | None) -> None:
-        """``front.csv`` and a console table: the search front, with full-fidelity errors where retrained."""
-        final_by_hash = {}
-        if final is not None:
-            final_by_hash = {final.rows["genome_hash"][i]: i for i in range(len(final))}
-        rows = []
-        for i in np.argsort(front.column("error"), kind="stable"):
-            j = final_by_hash.get(front.rows["genome_hash"][i])
-            rows.append({
-                "genome_hash": front.rows["genome_hash"][i].decode(), "search_error": front.column("error")[i],
-                "final_val_error": final.column("error")[j] if j is not None else "",
-                "test_error": _measured(final.column("test_error")[j]) if j is not None else "",
-                **{name: int(front.column(name)[i]) for name in COST_NAMES},
-                "latency_us": front.column("latency_us")[i],
-                "genome": " ".join(map(str, front.genome(i).tolist())),
-            })
-        write_front_csv(self.folder / FRONT_FILE, rows)
-        show_front(self.monitor.console, rows, f"Pareto front ({len(rows)} candidates) → {self.folder / FRONT_FILE}")
+        write_front(self.folder, self.monitor.console, self.plan, front, final)
 
 
-def _measured(value: float) -> float | str:
-    """A value for front.csv: empty where nothing was measured (NaN: e.g. no test split)."""
-    return "" if math.isnan(value) else float(value)
+def record_values(rows: RecordTable) -> dict[str, np.ndarray]:
+    """Value columns of archived records by name."""
+    return {name: rows.column(name) for name in rows.columns}
 
 
-def show_front(console: Console, rows: list[dict], title: str) -> None:
-    table = Table("hash", "search err", "final val err", "test err", "MACs", "BitOps", "size KiB", title=title,
-                  title_justify="left")
-    def fmt(v: float | str) -> str:
-        return f"{v:.4f}" if v != "" else "—"
+def _limits(c: CampaignConfig, plan: CampaignPlan
+            ) -> tuple[np.ndarray, dict[str, float], dict[int, tuple[str, float, float]]]:
+    """(upper bound per cost column, upper bound per metric column, the config field of each cost bound)."""
+    from nasco.evo.search.objectives import BUILTIN, objective
 
-    for r in rows:
-        table.add_row(r["genome_hash"], f"{r['search_error']:.4f}", fmt(r["final_val_error"]), fmt(r["test_error"]),
-                      f"{r['macs']:,}", f"{r['bitops']:,}", f"{r['size_bits'] / 8192:.2f}")
-    console.print(table)
+    limits = np.full(len(plan.cost_columns), np.inf)
+    metric_limits: dict[str, float] = {}
+    fields: dict[int, tuple[str, float, float]] = {}
+    bounds = [(o.column, f"constraints.{o.constraint}", getattr(c.constraints, o.constraint), o.constraint_unit)
+              for o in BUILTIN.values() if o.constraint and getattr(c.constraints, o.constraint)]
+    bounds += [(objective(name, plan.cost_columns).column, f"constraints.limits.{name}", float(bound), 1.0)
+               for name, bound in c.constraints.limits.items()]
+    for column, field, bound, unit in bounds:
+        if column in plan.cost_columns:
+            i = plan.cost_columns.index(column)
+            if bound * unit < limits[i]:
+                limits[i], fields[i] = bound * unit, (field, bound, unit)
+        else:
+            metric_limits[column] = min(metric_limits.get(column, math.inf), bound * unit)
+    return limits, metric_limits, fields
+
+
+def _task_id(archive: HDF5Archive, name: str, description: dict, monitor: CampaignMonitor) -> str:
+    """``name``, or — when the archive holds ``name`` with another description (another training
+    recipe on the same data) — a derived id ``name~HASH`` that is stable for this description."""
+    known = archive.tasks.get(name)
+    if known is None or canonical_json(known) == canonical_json(description):
+        return name
+    digest = hashlib.sha256(canonical_json(description).encode()).hexdigest()[:8]
+    derived = f"{name[:23]}~{digest}"
+    monitor.log(f"task {name!r} is in the archive with another description (recipe); this campaign's records use "
+                f"the derived task id {derived!r}")
+    return derived

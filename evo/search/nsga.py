@@ -21,14 +21,13 @@ from pymoo.core.termination import NoTermination
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 
-from nasco.evo.space.genome import canonicalize
-from nasco.evo.space.layout import GenomeLayout
+from nasco.evo.space.base import SpaceLayout
 
 
 class GeneBounds:
     """Per-gene allowed index ranges ``[low, high]`` (inclusive), narrowed by compression strategies."""
 
-    def __init__(self, layout: GenomeLayout) -> None:
+    def __init__(self, layout: SpaceLayout) -> None:
         self.layout = layout
         self.low = np.zeros(layout.n_genes, dtype=np.int64)
         self.high = np.asarray(layout.upper_bounds, dtype=np.int64) - 1
@@ -40,7 +39,7 @@ class GeneBounds:
 class GenomeProblem(Problem):
     """The variable genes of a layout as a pymoo problem (objectives come from outside: ask/tell)."""
 
-    def __init__(self, layout: GenomeLayout, n_obj: int) -> None:
+    def __init__(self, layout: SpaceLayout, n_obj: int) -> None:
         self.variable = np.flatnonzero(np.asarray(layout.upper_bounds) > 1)
         self.n_genes = layout.n_genes
         xu = np.asarray(layout.upper_bounds, dtype=np.float64)[self.variable] - 1
@@ -65,7 +64,7 @@ class GenomeRepair(Repair):
         self.bounds = bounds
 
     def _do(self, problem: GenomeProblem, X, **kwargs):
-        genomes = canonicalize(self.bounds.layout, self.bounds.clip(problem.to_genomes(X)))
+        genomes = self.bounds.layout.canonicalize(self.bounds.clip(problem.to_genomes(X)))
         return problem.to_variables(genomes)
 
 
@@ -86,7 +85,7 @@ class CanonicalDuplicates(DuplicateElimination):
         return is_duplicate
 
 
-def latin_hypercube(layout: GenomeLayout, bounds: GeneBounds, n: int, rng: np.random.Generator) -> np.ndarray:
+def latin_hypercube(layout: SpaceLayout, bounds: GeneBounds, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` canonical genomes from a Latin hypercube over the gene indices (McKay et al. 1979).
 
     Every gene's range is cut into ``n`` equal strata; each stratum is used once per gene.
@@ -95,7 +94,7 @@ def latin_hypercube(layout: GenomeLayout, bounds: GeneBounds, n: int, rng: np.ra
     strata = np.stack([rng.permutation(n) for _ in range(layout.n_genes)], axis=1)
     u = (strata + rng.random((n, layout.n_genes))) / n
     genomes = bounds.low + np.minimum(np.floor(u * width), width - 1).astype(np.int64)
-    return canonicalize(layout, genomes)
+    return layout.canonicalize(genomes)
 
 
 def make_nsga2(problem: GenomeProblem, bounds: GeneBounds, initial: np.ndarray, n_offspring: int,

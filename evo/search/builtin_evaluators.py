@@ -1,0 +1,26 @@
+"""The factory of the built-in ``train`` evaluator (the registry names it by import path)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nasco.evo.search.task import task_spec
+from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec
+from nasco.evo.train.trainer import TrainConfig
+
+
+def train_evaluator(config: Any, layout: Any, task: Any) -> TrainEvaluator:
+    """nasco's trainer with the campaign's recipe; the task id is the data's, its description the recipe."""
+    c = config
+    spec_task = task_spec(c.task, c.campaign.seed)
+    recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
+    threads = max(1, math.floor(c.executor.num_cpus))
+    train = {**recipe, "device": c.training.device}
+    TrainConfig(**train)  # validates the device here, not in a worker
+    # A task is its data and its training recipe: records under one task id are comparable, and
+    # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
+    description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
+                   "train": recipe, "threads": threads, "teacher": c.training.teacher}
+    spec = WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads)
+    return TrainEvaluator(spec, task.name, description)

@@ -1,0 +1,181 @@
+"""The evaluator extension point (DESIGN.md §2): how a genome is scored is the evaluator's business.
+
+An :class:`Evaluator` takes a batch of canonical genomes with their fidelity and seeds and
+returns one :class:`EvalResult` per genome: metrics by name, status ok/failed with a reason, an
+optional curve and the wall time. Executors (local, Ray) run any evaluator through
+:func:`evaluate_safely`, which turns an exception, a wrong shape, a missing metric or a NaN into
+failed results naming the problem, so nothing already archived is lost. Built-ins: ``train``
+(nasco's QAT trainer), ``table`` (look-up in a user file) and ``python`` (a user callable).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nasco.evo.errors import NascoError
+from nasco.evo.space.base import SpaceLayout
+
+TEST_METRIC = "test_error"  # what a final-fidelity evaluation may add (error on held-out test data)
+
+
+@dataclass
+class EvalResult:
+    """The outcome of one genome: ``metrics`` by name (the declared ones when ``status == "ok"``)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"
+    reason: str = ""
+    curve: tuple[float, ...] = ()
+    wall_time_s: float = 0.0
+    device: str = ""
+
+    @staticmethod
+    def failed(reason: str, wall_time_s: float = 0.0) -> EvalResult:
+        return EvalResult({}, "failed", reason[:2000], (), wall_time_s)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a ``python`` evaluator's function receives for one genome.
+
+    Attributes:
+        genome: canonical genome int64 (G,); ``genes``: ``{gene name: chosen value}``.
+        fidelity: the budget (``training.epochs``; ``training.final_epochs`` for the final front).
+        seed: a seed for this genome (from the campaign seed and the genome hash).
+        test: True for the final front (report ``test_error`` too when you can).
+        hash: the archive key of the genome; ``layout``: the compiled space.
+    """
+
+    genome: np.ndarray
+    genes: dict[str, Any]
+    fidelity: int
+    seed: int
+    test: bool
+    hash: str
+    layout: SpaceLayout
+
+
+class Evaluator(ABC):
+    """Scores genomes. Subclasses set ``metrics`` (returned for every ok genome; ``"error"`` first
+    when the campaign minimises it) and may declare ``cheap`` values known for any genome."""
+
+    metrics: tuple[str, ...] = ("error",)
+    cheap: tuple[str, ...] = ()
+    batched: bool = False  # True: executors may pass whole batches (look-ups), else one genome per call
+    layout: SpaceLayout | None = None
+
+    def bind(self, layout: SpaceLayout) -> None:
+        """Called once by the campaign, in the driver, before any evaluation: check what can be checked."""
+        self.layout = layout
+
+    def task_name(self) -> str:
+        """The archive's task id for records of this evaluator (≤ 32 bytes)."""
+        return type(self).__name__[:32]
+
+    def describe(self) -> dict:
+        """A JSON-ready description registered with the task in the archive."""
+        return {"evaluator": type(self).__name__}
+
+    def cheap_values(self, genomes: np.ndarray) -> np.ndarray:
+        """float64 (N, len(cheap)): the declared cheap values of genomes (N, G)."""
+        return np.zeros((len(genomes), 0))
+
+    @abstractmethod
+    def evaluate(self, genomes: np.ndarray, fidelity: int, seeds: np.ndarray, *, test: bool = False
+                 ) -> list[EvalResult]:
+        """One result per genome of ``genomes`` (N, G), evaluated at ``fidelity`` with ``seeds`` (N,)."""
+
+    def close(self) -> None:  # noqa: B027 (an optional hook)
+        """Release resources (the driver calls it at the end of a campaign)."""
+
+
+def evaluate_safely(evaluator: Evaluator, genomes: np.ndarray, fidelity: int, seeds: np.ndarray,
+                    test: bool = False) -> list[EvalResult]:
+    """``evaluator.evaluate`` that never raises: a bad outcome becomes failed results naming why."""
+    name = type(evaluator).__name__
+    started = time.perf_counter()
+    try:
+        results = evaluator.evaluate(genomes, fidelity, seeds, test=test)
+    except Exception as err:
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        reason = f"evaluator {name} raised {type(err).__name__}: {err} ({where.filename}:{where.lineno})"
+        return [EvalResult.failed(reason, time.perf_counter() - started) for _ in range(len(genomes))]
+    if not isinstance(results, list | tuple) or len(results) != len(genomes):
+        got = f"{len(results)} results" if isinstance(results, list | tuple) else type(results).__name__
+        reason = f"evaluator {name} returned {got} for {len(genomes)} genomes; allowed: one EvalResult per genome"
+        return [EvalResult.failed(reason, time.perf_counter() - started) for _ in range(len(genomes))]
+    return [check_result(evaluator, r) for r in results]
+
+
+def check_result(evaluator: Evaluator, result: Any) -> EvalResult:
+    """``result`` if it is a valid :class:`EvalResult` with the declared metrics, else a failed one."""
+    name = type(evaluator).__name__
+    if not isinstance(result, EvalResult):
+        return EvalResult.failed(f"evaluator {name} returned {type(result).__name__}; allowed: EvalResult")
+    if result.status not in ("ok", "failed"):
+        return EvalResult.failed(f"evaluator {name} returned status {result.status!r}; allowed: ok, failed")
+    if result.status != "ok":
+        return result
+    allowed = {*evaluator.metrics, TEST_METRIC}
+    missing = [m for m in evaluator.metrics if m not in result.metrics]
+    extra = [m for m in result.metrics if m not in allowed]
+    if missing or extra:
+        return EvalResult.failed(f"evaluator {name} returned metrics {sorted(result.metrics)}; declared: "
+                                 f"{list(evaluator.metrics)}" + (f" (missing {missing})" if missing else "")
+                                 + (f" (undeclared {extra})" if extra else ""), result.wall_time_s)
+    metrics = {}
+    for key, value in result.metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return EvalResult.failed(f"evaluator {name} returned {key} = {value!r}; allowed: a number",
+                                     result.wall_time_s)
+        if key != TEST_METRIC and not math.isfinite(number):
+            return EvalResult.failed(f"evaluator {name} returned {key} = {number}; allowed: a finite number",
+                                     result.wall_time_s)
+        metrics[key] = number
+    result.metrics = metrics
+    return result
+
+
+# ----------------------------------------------------------------------------- registry
+EvaluatorFactory = Callable[..., Evaluator]
+# Built-ins by import path, so that validating a config does not import torch (the trainer's).
+_EVALUATORS: dict[str, EvaluatorFactory | str] = {
+    "train": "nasco.evo.search.builtin_evaluators:train_evaluator",
+    "table": "nasco.evo.search.table_evaluator:table_evaluator",
+    "python": "nasco.evo.search.python_evaluator:python_evaluator",
+}
+
+
+def register_evaluator(kind: str, factory: EvaluatorFactory) -> None:
+    """Make ``[evaluator] kind = "<kind>"`` build evaluators with ``factory(config, layout, task)``."""
+    _EVALUATORS[kind] = factory
+
+
+def evaluator_kinds() -> list[str]:
+    return sorted(_EVALUATORS)
+
+
+def make_evaluator(config: Any, layout: SpaceLayout, task: Any) -> Evaluator:
+    """The evaluator ``config.evaluator.kind`` names, bound to ``layout``."""
+    kinds = evaluator_kinds()
+    kind = config.evaluator.kind
+    if kind not in _EVALUATORS:
+        raise NascoError(f"evaluator.kind = {kind!r} is not allowed; allowed: {', '.join(kinds)}")
+    factory = _EVALUATORS[kind]
+    if isinstance(factory, str):
+        from nasco.evo.space.entry import load_entry
+
+        factory = load_entry(factory, "evaluator.kind")
+    evaluator = factory(config, layout, task)
+    evaluator.bind(layout)
+    return evaluator

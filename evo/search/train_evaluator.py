@@ -1,0 +1,105 @@
+"""The ``train`` evaluator: nasco's own candidate trainer (QAT, gradual pruning, optional KD).
+
+Workers load the task and space themselves from a plain description (:class:`WorkerSpec`),
+cache them per process, set torch's threads to their CPU share, and never touch the archive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasco.evo.search.evaluators import TEST_METRIC, EvalResult, Evaluator
+from nasco.evo.train.trainer import TrainConfig, TrainResult, evaluate, train_candidate
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One candidate to train: canonical genome (G,), training seed, epochs, and whether to test it."""
+
+    genome: np.ndarray
+    seed: int
+    epochs: int
+    test: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs, as plain data: task options, the space as a dict, training settings."""
+
+    task: dict
+    space: dict
+    train: dict
+    teacher: str = ""
+    threads: int = 1  # torch threads while training (results depend on it: part of the recipe)
+
+
+@dataclass
+class JobResult:
+    job: TrainJob
+    result: TrainResult
+    test_error: float = float("nan")
+
+
+_CACHE: dict[str, tuple] = {}
+
+
+def load_worker_context(spec: WorkerSpec) -> tuple:
+    """(layout, task, teacher) of a spec, loaded once per process."""
+    key = json.dumps([spec.task, spec.space, spec.teacher], sort_keys=True)
+    if key not in _CACHE:
+        from nasco.evo.search.task import load_task_spec
+        from nasco.evo.space.kinds import compile_any
+        from nasco.evo.space.toml_io import space_from_dict
+        from nasco.evo.train.candidate_io import load_candidate
+
+        teacher = load_candidate(spec.teacher)[2] if spec.teacher else None
+        _CACHE[key] = (compile_any(space_from_dict(spec.space)), load_task_spec(spec.task), teacher)
+    return _CACHE[key]
+
+
+def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None) -> JobResult:
+    """Train one job (in any process); never raises for a failing candidate."""
+    import torch
+
+    layout, task, teacher = context or load_worker_context(spec)
+    config = TrainConfig(**{**spec.train, "epochs": job.epochs})
+    previous = torch.get_num_threads()
+    torch.set_num_threads(spec.threads)
+    try:
+        result, model = train_candidate(layout, job.genome, task, config, seed=job.seed, teacher=teacher)
+        test_error = float("nan")
+        if job.test and model is not None:
+            test_error = evaluate(model, task, "test", batch_size=config.eval_batch_size,
+                                  device=next(model.parameters()).device)
+    finally:
+        torch.set_num_threads(previous)
+    return JobResult(job, result, test_error)
+
+
+class TrainEvaluator(Evaluator):
+    """Trains each genome with the campaign's recipe; ``error`` is the validation error under compression."""
+
+    metrics = ("error",)
+
+    def __init__(self, spec: WorkerSpec, task_name: str, description: dict) -> None:
+        self.spec, self._task_name, self._description = spec, task_name, description
+
+    def task_name(self) -> str:
+        return self._task_name
+
+    def describe(self) -> dict:
+        return self._description
+
+    def evaluate(self, genomes: np.ndarray, fidelity: int, seeds: np.ndarray, *, test: bool = False
+                 ) -> list[EvalResult]:
+        return [self.result(run_job(self.spec, TrainJob(g, int(s), fidelity, test)))
+                for g, s in zip(genomes, seeds, strict=True)]
+
+    @staticmethod
+    def result(done: JobResult) -> EvalResult:
+        r = done.result
+        metrics = {"error": r.val_error, TEST_METRIC: done.test_error}
+        return EvalResult(metrics, r.status, r.reason, tuple(r.val_error_curve), r.wall_time_s, r.device)
