@@ -20,6 +20,7 @@ from nasco.evo.results.front import (
     UNITS,
     Front,
     campaign_final_epochs,
+    campaign_objectives,
     find_record,
     front_rows,
     parse_objectives,
@@ -28,7 +29,7 @@ from nasco.evo.results.front import (
 )
 from nasco.evo.search.run_folder import front_csv_text
 from nasco.evo.space.genome import decode
-from nasco.evo.space.layout import compile_space
+from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import space_from_dict
 
 SORT_KEYS = ("error", "macs", "params", "bitops", "size", "peak_memory", "mean_w_bits", "mean_prune", "depth")
@@ -51,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "on an archive a campaign is writing (SWMR); --watch follows it.")
     p.add_argument("archive", metavar="ARCHIVE", help="archive (.h5) or run folder")
     p.add_argument("--task", help="task id (default: the archive's only task)")
-    p.add_argument("--objectives", default="error,bitops", help="comma-separated objectives (error,bitops)")
+    p.add_argument("--objectives", help="comma-separated objectives (default: the campaign's, else error,bitops)")
     p.add_argument("--fidelity", type=int, help="epochs (default: the retrained final front if the campaign made "
                                                   "one, else the search fidelity)")
     p.add_argument("--search", action="store_true", help="the search-fidelity front (short trainings) instead of the "
@@ -82,24 +83,31 @@ def _fmt(name: str, value: float) -> str:
 
 
 def _front_table(front: Front, rows: list[dict], title: str, knee: int | None) -> Table:
-    names = [f"val {n} ({UNITS[n]})" if n == "error" and front.stage == "final" else f"{n} ({UNITS[n]})"
-             for n in front.objectives]
+    names = [f"val {n} ({UNITS[n]})" if n == "error" and front.stage == "final"
+             else (f"{n} ({UNITS[n]})" if UNITS[n] else n) for n in front.objectives]
     tested = front.stage == "final"
-    table = Table("hash", *names, *(["test error (%)"] if tested else []), "MACs", "size KiB", "w bits", "a bits",
-                  "prune", "depth", "gen", title=title, title_justify="left")
+    network = front.layout.network
+    extra = ["MACs", "size KiB", "w bits", "a bits", "prune", "depth"] if network else \
+        [k for k in (rows[0] if rows else {}) if k not in ("index", "genome_hash", "test_error", "generation",
+                                                          "campaign", *front.objectives)]
+    table = Table("hash", *names, *(["test error (%)"] if tested else []), *extra, "gen", title=title,
+                  title_justify="left")
     for r in rows:
         mark = " ★" if knee is not None and r["index"] == knee else ""
         test = ([_fmt("error", r["test_error"]) if r["test_error"] is not None else "—"] if tested else [])
-        table.add_row(r["genome_hash"] + mark, *(_fmt(n, r[n]) for n in front.objectives), *test, f"{r['macs']:,}",
-                      f"{r['size_kib']:.2f}", f"{r['mean_w_bits']:.1f}", f"{r['mean_a_bits']:.1f}",
-                      f"{r['mean_prune']:.2f}", str(r["depth"]), str(r["generation"]))
+        cells = [f"{r['macs']:,}", f"{r['size_kib']:.2f}", f"{r['mean_w_bits']:.1f}", f"{r['mean_a_bits']:.1f}",
+                 f"{r['mean_prune']:.2f}", str(r["depth"])] if network else [f"{r[k]:.6g}" for k in extra]
+        table.add_row(r["genome_hash"] + mark, *(_fmt(n, r[n]) for n in front.objectives), *test, *cells,
+                      str(r["generation"]))
     return table
 
 
 def _load(path: Path, args: argparse.Namespace) -> tuple[Front, list[dict], int | None]:
     with HDF5Archive(path) as archive:
         table, spaces = archive.table(), dict(archive.spaces)
-    front = select_front(table, spaces, task=args.task, objectives=parse_objectives(args.objectives),
+    objectives = parse_objectives(args.objectives) if args.objectives else \
+        campaign_objectives(path.parent) or ["error", "bitops"]
+    front = select_front(table, spaces, task=args.task, objectives=objectives,
                          fidelity=args.fidelity, stage="search" if args.search else "final",
                          final_fidelity=campaign_final_epochs(path.parent))
     rows = front_rows(front)
@@ -169,16 +177,37 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
         table, spaces = archive.table(), dict(archive.spaces)
     i = find_record(table, args.id, args.task)
     record = table.record(i)
-    layout = compile_space(space_from_dict(spaces[record.space_id]["space"]))
-    layers = decode(layout, record.genome)
+    layout = compile_any(space_from_dict(spaces[record.space_id]["space"]))
+    if args.plot and not layout.network:
+        raise CliError("--plot: per-layer bars need a network space kind; this record's space has plain genes")
     console.print(f"{record.genome_hash}  task {record.task_id}  fidelity {record.fidelity}  status {record.status}"
                   f"{' (' + record.reason + ')' if record.reason else ''}  campaign {record.campaign_id or '—'}  "
                   f"generation {record.generation}  seed {record.seed}  {record.wall_time_s:.1f}s on {record.device}",
                   highlight=False, markup=False, soft_wrap=True)
     values = Table("value", "", title="objectives and costs", title_justify="left")
     for name, value in record.values.items():
-        values.add_row(name, f"{value:.4f}" if name.endswith("error") else f"{value:,.0f}")
+        values.add_row(name, f"{value:.4f}" if name.endswith("error") else f"{value:,.6g}")
     console.print(values)
+    if not layout.network:
+        genes = Table("gene", "value", title="genes", title_justify="left")
+        for name, value in layout.gene_values(record.genome).items():
+            genes.add_row(name, str(value))
+        console.print(genes)
+    else:
+        _print_layers(console, decode(layout, record.genome))
+    curve = np.asarray(record.curve)
+    if len(curve):
+        console.print("val error per epoch: " + " ".join(f"{v:.3f}" for v in curve), highlight=False)
+    if args.plot:
+        from nasco.evo.results.plots import plot_candidate
+
+        plot_candidate(decode(layout, record.genome), curve, args.plot, f"{record.genome_hash} ({record.task_id}, "
+                                                                        f"{record.fidelity} epochs)")
+        console.print(f"wrote {args.plot}", highlight=False)
+    return 0
+
+
+def _print_layers(console: Console, layers) -> None:
     layer_table = Table("layer", "kind", "c_in→c_out", "kept", "k", "s", "in HxW", "w bits", "a bits", "pruned",
                         title="layers", title_justify="left")
     kinds = ("conv", "depthwise", "linear")
@@ -188,13 +217,3 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
                             f"{r['h_in']}x{r['w_in']}", str(r["w_bits"]), str(r["a_bits"]),
                             f"{1 - r['kept_c_out'] / r['c_out']:.2f}")
     console.print(layer_table)
-    curve = np.asarray(record.curve)
-    if len(curve):
-        console.print("val error per epoch: " + " ".join(f"{v:.3f}" for v in curve), highlight=False)
-    if args.plot:
-        from nasco.evo.results.plots import plot_candidate
-
-        plot_candidate(layers, curve, args.plot, f"{record.genome_hash} ({record.task_id}, {record.fidelity} "
-                                                  f"epochs)")
-        console.print(f"wrote {args.plot}", highlight=False)
-    return 0

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from nasco.evo.cli.space import CliError
+from nasco.evo.search import api
 from nasco.evo.search.config import CampaignConfig, example_config, load_config
-from nasco.evo.search.run_folder import prepare_run_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,24 +53,10 @@ def run_campaign(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config) if args.config else CampaignConfig()
     if args.seed is not None:
         config = config.replace("campaign", seed=args.seed)
-    if args.out:
-        config = config.replace("campaign", out=args.out)
-    folder = Path(config.campaign.out)
-    config = prepare_run_folder(folder, config, resume=args.resume, force=args.force)
-    return _run(config, folder, console)
+    result = api.run_campaign(config, folder=args.out, resume=args.resume, force=args.force, console=console)
+    return 130 if result.stopped else 0
 
 
 def run_resume(args: argparse.Namespace, console: Console) -> int:
-    folder = Path(args.folder)
-    config = prepare_run_folder(folder, None, resume=True, force=False)
-    return _run(config, folder, console)
-
-
-def _run(config: CampaignConfig, folder: Path, console: Console) -> int:
-    console.print(f"campaign {config.campaign.name!r} in {folder} (seed {config.campaign.seed}, objectives "
-                  f"{', '.join(config.objectives.names)})", highlight=False, markup=False)
-    from nasco.evo.search.campaign import Campaign
-
-    campaign = Campaign(config, folder, console=console)
-    campaign.run()
-    return 130 if campaign.stopped else 0
+    result = api.run_campaign(None, folder=args.folder, resume=True, console=console)
+    return 130 if result.stopped else 0

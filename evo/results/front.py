@@ -207,15 +207,26 @@ def writer_is_live(archive_path: str | Path) -> bool | None:
         return any(line.split()[5].rsplit(":", 1)[-1] == str(inode) for line in f if len(line.split()) > 5)
 
 
-def campaign_final_epochs(folder: Path) -> int | None:
-    """``training.final_epochs`` of the campaign whose run folder is ``folder`` (None: not a run folder)."""
+def _campaign_setting(folder: Path, section: str, key: str):
+    """``[section] key`` of the config of the campaign whose run folder is ``folder`` (None: not a run folder)."""
     import tomllib
 
-    path = Path(folder) / "config.toml"
     try:
-        return int(tomllib.loads(path.read_text(encoding="utf-8"))["training"]["final_epochs"]) or None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        return tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))[section][key]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         return None
+
+
+def campaign_final_epochs(folder: Path) -> int | None:
+    """``training.final_epochs`` of the campaign whose run folder is ``folder`` (None: not a run folder)."""
+    value = _campaign_setting(folder, "training", "final_epochs")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def campaign_objectives(folder: Path) -> list[str] | None:
+    """``objectives.names`` of the campaign whose run folder is ``folder`` (None: not a run folder)."""
+    names = _campaign_setting(folder, "objectives", "names")
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
 
 
 def find_record(table: RecordTable, ident: str, task: str | None) -> int:

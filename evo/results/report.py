@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from nasco.evo.results.front import SCALE, UNITS
 from nasco.evo.results.report_data import ReportData, load_report_data
+from nasco.evo.search.objectives import objective
 
 LAYER_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "stride", "h_in", "w_bits",
                  "a_bits", "pruned")
@@ -36,9 +37,15 @@ def _hover(row: dict, objectives: list[str]) -> str:
     parts += [f"{n}: {row[n] * SCALE[n]:.4g} {UNITS[n]}" for n in objectives]
     if row.get("test_error") is not None:
         parts.append(f"test error: {row['test_error'] * 100:.4g} %")
-    parts += [f"MACs {row['macs']:,}", f"size {row['size_kib']:.2f} KiB", f"mean w/a bits {row['mean_w_bits']:.1f}/"
-              f"{row['mean_a_bits']:.1f}", f"mean prune {row['mean_prune']:.2f}", f"depth {row['depth']}"]
+    if "macs" in row and "size_kib" in row:  # a network space
+        parts += [f"MACs {row['macs']:,}", f"size {row['size_kib']:.2f} KiB", f"mean w/a bits "
+                  f"{row['mean_w_bits']:.1f}/{row['mean_a_bits']:.1f}", f"mean prune {row['mean_prune']:.2f}",
+                  f"depth {row['depth']}"]
     return "<br>".join(parts)
+
+
+def _axis_title(name: str) -> str:
+    return f"{name} ({UNITS[name]})" if UNITS[name] else name
 
 
 def _front_figure(data: ReportData) -> go.Figure:
@@ -62,10 +69,10 @@ def _front_figure(data: ReportData) -> go.Figure:
                              marker={"size": 9}, customdata=list(range(len(order))),
                              hovertext=[_hover(r, names) for r in data.rows], hoverinfo="text"))
     fig.update_layout(title="Pareto front (click a point for its layer table)", height=480,
-                      xaxis_title=f"{names[0]} ({UNITS[names[0]]})", yaxis_title=f"{names[1]} ({UNITS[names[1]]})")
-    if names[1] != "error":
+                      xaxis_title=_axis_title(names[0]), yaxis_title=_axis_title(names[1]))
+    if objective(names[1]).log:
         fig.update_yaxes(type="log")
-    if names[0] != "error":
+    if objective(names[0]).log:
         fig.update_xaxes(type="log")
     return fig
 
@@ -107,6 +114,14 @@ def _parity_figure(data: ReportData) -> go.Figure:
 def _heatmap_figure(data: ReportData) -> go.Figure:
     labels = [r["genome_hash"] for r in data.rows]
     fig = go.Figure()
+    if not data.front.layout.network:
+        fig.add_trace(go.Heatmap(z=data.bits_map.tolist(), x=labels, y=data.slot_names, colorscale="Viridis", zmin=0,
+                                 zmax=1, colorbar={"title": "choice"},
+                                 hovertemplate="%{y}<br>%{x}: choice position %{z:.2f}<extra></extra>"))
+        fig.update_layout(title="Gene choices across the front (0: first choice, 1: last; ordered by the first "
+                                "objective)", height=max(420, 18 * len(data.slot_names) + 160),
+                          yaxis={"autorange": "reversed"})
+        return fig
     fig.add_trace(go.Heatmap(z=np.log2(data.bits_map).tolist(), x=labels, y=data.slot_names, colorscale="Viridis",
                              colorbar={"title": "log2 w bits", "x": 0.46}, xaxis="x", yaxis="y",
                              hovertemplate="%{y}<br>%{x}: log2 bits %{z}<extra></extra>"))
@@ -122,6 +137,9 @@ def _heatmap_figure(data: ReportData) -> go.Figure:
 
 
 def _layer_table_data(data: ReportData) -> list[dict]:
+    if not data.front.layout.network:
+        return [{"hash": row["genome_hash"], "rows": [[r["gene"], r["value"]] for r in genes]}
+                for row, genes in zip(data.rows, data.layer_tables, strict=True)]
     out = []
     for row, layers in zip(data.rows, data.layer_tables, strict=True):
         out.append({"hash": row["genome_hash"], "rows": [
@@ -177,7 +195,7 @@ def render_report(data: ReportData) -> str:
                        heading=html.escape(f"nasco report: {data.title}"), summary=html.escape(summary),
                        timings=timings, config=html.escape(data.config_text or "(not a run folder)"),
                        figures=fig_json, layers=_script_json(_layer_table_data(data)),
-                       columns=_script_json(list(LAYER_COLUMNS)))
+                       columns=_script_json(list(LAYER_COLUMNS) if front.layout.network else ["gene", "value"]))
 
 
 def write_report(source: str | Path, out: str | Path, **selection) -> Path:

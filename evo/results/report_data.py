@@ -16,6 +16,7 @@ from pymoo.indicators.hv import HV
 
 from nasco.archive import HDF5Archive
 from nasco.evo.results.front import Front, campaign_final_epochs, front_rows, select_front
+from nasco.evo.search.objectives import objective
 from nasco.evo.search.run_folder import CHECKPOINT_JSON, CONFIG_FILE, SURROGATE_LOG
 from nasco.evo.space.genome import decode
 
@@ -40,7 +41,7 @@ class ReportData:
 def _hv_space(front: Front) -> np.ndarray:
     """Objectives with costs in log10 (the space the campaign measures hypervolume in)."""
     G = front.F.astype(np.float64)
-    costs = [i for i, n in enumerate(front.objectives) if n != "error"]
+    costs = [i for i, n in enumerate(front.objectives) if objective(n).log]
     G[:, costs] = np.log10(np.maximum(G[:, costs], 1.0))
     return G
 
@@ -85,22 +86,21 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
     search = front if front.stage == "search" else select_front(table, spaces, task=front.task,
                                                                  objectives=front.objectives, stage="search")
     if folder is not None and (folder / CHECKPOINT_JSON).is_file() and front.objectives == campaign_objectives:
-        reference = np.array(json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))["hv_reference"])
+        saved = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))["hv_reference"]
+        reference = None if saved is None else np.array(saved)
     by_generation, by_trained, reference = hv_history(search, reference)
     rows = front_rows(front)
     idx = [r["index"] for r in rows]
-    layouts = front.layout
-    slot_names = list(layouts.slot_names)
-    bits = np.full((len(slot_names), len(idx)), np.nan)
-    prune = np.full((len(slot_names), len(idx)), np.nan)
-    layer_tables = []
-    for col, i in enumerate(idx):
-        layers = decode(layouts, front.records.genome(i))
-        table_rows = layers.rows()
-        layer_tables.append(table_rows)
-        for r in table_rows:
-            bits[r["slot"], col] = r["w_bits"]
-            prune[r["slot"], col] = 1 - r["kept_c_out"] / r["c_out"]
+    if front.layout.network:
+        slot_names, bits, prune, layer_tables = _layer_maps(front, idx)
+    else:  # a genes space: each member's gene values; the map shows each gene's choice position in [0, 1]
+        layout = front.layout
+        slot_names = list(layout.gene_names)
+        genomes = front.records.select(idx).genome_matrix() if idx else np.zeros((0, layout.n_genes), int)
+        bits = (genomes / np.maximum(layout.upper_bounds - 1, 1)).T.astype(np.float64)
+        prune = np.zeros((0, len(idx)))
+        layer_tables = [[{"gene": name, "value": value} for name, value in layout.gene_values(g).items()]
+                        for g in genomes]
     used = ~np.all(np.isnan(bits), axis=1)
     parity = []
     if folder is not None and (folder / SURROGATE_LOG).is_file():
@@ -117,4 +117,21 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
     return ReportData(title=str(title), front=front, rows=rows, layer_tables=layer_tables,
                       hv_by_generation=by_generation, hv_by_trained=by_trained, parity=parity,
                       slot_names=[n for n, u in zip(slot_names, used, strict=True) if u], bits_map=bits[used],
-                      prune_map=prune[used], config_text=config_text, timings=timings, search=search)
+                      prune_map=prune[used] if len(prune) else prune, config_text=config_text, timings=timings,
+                      search=search)
+
+
+def _layer_maps(front: Front, idx: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, list[list[dict]]]:
+    """(layer names, weight bits (L, K), prune ratio (L, K), layer table rows per member) of a network front."""
+    layout = front.layout
+    slot_names = list(layout.slot_names)
+    bits = np.full((len(slot_names), len(idx)), np.nan)
+    prune = np.full((len(slot_names), len(idx)), np.nan)
+    layer_tables = []
+    for col, i in enumerate(idx):
+        table_rows = decode(layout, front.records.genome(i)).rows()
+        layer_tables.append(table_rows)
+        for r in table_rows:
+            bits[r["slot"], col] = r["w_bits"]
+            prune[r["slot"], col] = 1 - r["kept_c_out"] / r["c_out"]
+    return slot_names, bits, prune, layer_tables

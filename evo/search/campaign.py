@@ -73,6 +73,11 @@ class Campaign:
         self._interrupts = 0
         self.reference: np.ndarray | None = None  # hypervolume reference point, fixed after generation 0
 
+    def evaluator_name(self) -> str:
+        if self.evaluator is None:
+            return self.config.evaluator.kind
+        return getattr(self.evaluator, "__qualname__", type(self.evaluator).__name__)
+
     # ---------------------------------------------------------------- control
     @property
     def stopped(self) -> bool:
@@ -96,6 +101,8 @@ class Campaign:
         monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
                                   c.search.population + c.search.generations * c.search.offspring)
         self.monitor = monitor
+        monitor.log(f"campaign {c.campaign.name!r} in {self.folder} (seed {c.campaign.seed}, objectives "
+                    f"{', '.join(c.objectives.names)}, evaluator {self.evaluator_name()})")
         previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
         try:
             try:
@@ -139,7 +146,7 @@ class Campaign:
         else:
             scalars, arrays = checkpoint
             generation, self.elapsed_before = scalars["generation"], scalars["elapsed_s"]
-            self.reference = np.array(scalars["hv_reference"])
+            self.reference = None if scalars["hv_reference"] is None else np.array(scalars["hv_reference"])
             algorithm = make_nsga2(problem, self._bounds(generation), problem.to_genomes(arrays["X"]),
                                    c.search.offspring, c.campaign.seed)
             restore_state(algorithm, scalars["nsga"], arrays)
@@ -293,16 +300,17 @@ class Campaign:
     def _checkpoint(self, algorithm, generation: int, *, finished: bool) -> None:
         nsga, arrays = export_state(algorithm)
         elapsed = self.elapsed_before + time.monotonic() - self.started
+        reference = None if self.reference is None else self.reference.tolist()
         save_checkpoint(self.folder, {"generation": generation, "finished": finished, "elapsed_s": elapsed,
-                                      "hv_reference": self.reference.tolist(), "nsga": nsga}, arrays)
+                                      "hv_reference": reference, "nsga": nsga}, arrays)
 
     # ---------------------------------------------------------------- fronts
     def _search_table(self, archive: HDF5Archive) -> tuple[RecordTable, np.ndarray]:
         """This campaign's feasible search records and their objectives F."""
         ctx = self.ctx
         rows = ctx.own_records(archive, self.config.training.epochs).filter(status="ok")
-        costs = np.column_stack([rows.column(name) for name in ctx.plan.cost_columns]) if len(rows) \
-            else np.zeros((0, len(ctx.plan.cost_columns)))
+        costs = np.array([rows.column(name) for name in ctx.plan.cost_columns], dtype=np.float64) \
+            .reshape(len(ctx.plan.cost_columns), len(rows)).T
         keep = ctx.acceptable(record_values(rows)) & ctx.feasible(costs)
         rows = rows.select(np.flatnonzero(keep))
         return rows, ctx.objective_matrix(record_values(rows))
@@ -311,15 +319,21 @@ class Campaign:
         rows, F = self._search_table(archive)
         return rows.select(np.flatnonzero(non_dominated(F))) if len(rows) else rows
 
-    def _initial_reference(self, F_feasible: np.ndarray, F_all: np.ndarray) -> np.ndarray:
+    def _initial_reference(self, F_feasible: np.ndarray, F_all: np.ndarray) -> np.ndarray | None:
+        """The hypervolume reference: configured, or 10% beyond the worst of the first measured objectives
+        (None while no candidate has finite objectives: every one failed so far)."""
         if self.config.objectives.reference:
             return np.array(self.config.objectives.reference, dtype=np.float64)
-        F = F_feasible if len(F_feasible) else F_all
+        F = F_feasible if len(F_feasible) else F_all[np.all(np.isfinite(F_all), axis=1)]
+        if not len(F):
+            return None
         span = np.maximum(F.max(axis=0) - F.min(axis=0), 1e-3)
         return F.max(axis=0) + 0.1 * span
 
     def _hypervolume(self, F: np.ndarray) -> float:
         """Hypervolume of the archive's search objectives F (N, M) against the fixed reference."""
+        if self.reference is None:
+            return 0.0
         F = F[np.all(self.reference > F, axis=1)]
         return float(HV(ref_point=self.reference)(F)) if len(F) else 0.0
 

@@ -1,0 +1,241 @@
+"""The campaign contract over user evaluators (python, table) on a genes space, and their bad input.
+
+The ``train`` evaluator runs the same contract in test_campaign.py (archive, resume after
+SIGKILL, Ctrl-C, Ray = local)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasco.archive import HDF5Archive
+from nasco.evo import NascoError, run_campaign
+from nasco.evo.search.evaluators import EvalResult
+from nasco.kernels.pareto import non_dominated
+
+GENES = {"x": list(range(8)), "y": list(range(8)), "z": ["a", "b", "c"]}
+
+
+def toy_metrics(x: int, y: int, z: str) -> dict[str, float]:
+    return {"error": ((x - 3) ** 2 + (y - 5) ** 2) / 100 + {"a": 0.0, "b": 0.01, "c": 0.02}[z], "cost": float(x + y)}
+
+
+STOP_AFTER: dict = {}  # {"calls": n, "campaign": Campaign}: ask that campaign to stop at the n-th call
+
+
+def toy_evaluator(candidate):
+    if STOP_AFTER:
+        STOP_AFTER["calls"] -= 1
+        if STOP_AFTER["calls"] == 0:  # Ctrl-C while this candidate is in flight: it is still recorded
+            STOP_AFTER.pop("campaign").request_stop()
+    return toy_metrics(**candidate.genes)
+
+
+def config(tmp_path, name="toy", **sections):
+    base = {"campaign": {"name": name, "seed": 3, "out": str(tmp_path / name)},
+            "space": {"kind": "genes", "genes": GENES},
+            "objectives": {"names": ["error", "metric:cost"]},
+            "search": {"population": 8, "offspring": 4, "generations": 3, "screen_factor": 4,
+                       "surrogate_min_records": 10, "surrogate_families": ["trees"]},
+            "training": {"epochs": 1, "final_epochs": 0},
+            "evaluator": {"kind": "python", "entry": "test_evaluators:toy_evaluator", "metrics": ["error", "cost"]}}
+    for section, values in sections.items():
+        base[section] = {**base.get(section, {}), **values}
+    return base
+
+
+@pytest.fixture
+def table_file(tmp_path):
+    path = tmp_path / "toy.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["x", "y", "z", "error", "cost"])
+        for x, y, z in itertools.product(*GENES.values()):
+            m = toy_metrics(x, y, z)
+            writer.writerow([x, y, z, m["error"], m["cost"]])
+    return path
+
+
+def table_config(tmp_path, table_file, name="table"):
+    return config(tmp_path, name, evaluator={"kind": "table", "file": str(table_file), "entry": "",
+                                             "metrics": ["error"], "cheap": ["cost"]})
+
+
+def archive_rows(folder):
+    with HDF5Archive(folder / "archive.h5") as archive:
+        t = archive.table()
+        return sorted((t.rows["genome_hash"][i].decode(), t.rows["generation"][i], t.rows["status"][i],
+                       tuple(np.nan_to_num(t.values[i], nan=-1).tolist())) for i in range(len(t)))
+
+
+def check_contract(result, expected_count):
+    records = result.records
+    assert len(records) == expected_count
+    assert len(set(records.column("genome_hash").tolist())) == len(records)
+    for i in range(len(records)):  # every archived value is what the evaluator gave for that genome
+        x, y, z = (GENES[k][g] for k, g in zip(GENES, records.genome(i), strict=True))
+        assert math.isclose(records.column("error")[i], toy_metrics(x, y, z)["error"])
+        assert records.column("cost")[i] == x + y
+    F = np.column_stack([records.column("error"), records.column("cost")])
+    brute = {records.rows["genome_hash"][i] for i in range(len(F))
+             if not any(np.all(F[j] <= F[i]) and np.any(F[j] < F[i]) for j in range(len(F)))}
+    assert set(result.front.rows["genome_hash"].tolist()) == brute == \
+        set(records.rows["genome_hash"][non_dominated(np.column_stack([F[:, 0], np.log10(np.maximum(F[:, 1], 1))]))])
+
+
+@pytest.fixture(autouse=True)
+def _importable_tests(monkeypatch):
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))
+
+
+def test_python_evaluator_campaign_contract(tmp_path):
+    result = run_campaign(config(tmp_path))
+    check_contract(result, 8 + 3 * 4)
+    assert result.records.rows["task_id"][0].decode() == "python:test_evaluators:toy_evaluat"[:32]
+
+
+@pytest.mark.parametrize("kind", ["table", "python"])
+def test_genes_campaign_through_nasco_run_front_report(tmp_path, table_file, kind):
+    import tomli_w
+
+    settings = table_config(tmp_path, table_file, kind) if kind == "table" else config(tmp_path, kind)
+    path = tmp_path / f"{kind}.toml"
+    path.write_text(tomli_w.dumps(settings))
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)}  # the python entry's module
+    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", "run", str(path)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = tmp_path / kind
+    result = run_campaign(settings)  # a finished campaign: nothing evaluated again
+    check_contract(result, 8 + 3 * 4)
+    for command in (["front", str(folder)], ["front", str(folder), "--objectives", "error,metric:cost", "--csv", "-"],
+                    ["show", str(folder), result.front.rows["genome_hash"][0].decode()],
+                    ["report", str(folder), "-o", str(tmp_path / "r.html")]):
+        done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", *command], capture_output=True, text=True,
+                              timeout=300, env=env)
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-3000:])
+    assert "cost" in (tmp_path / "r.html").read_text() and "Gene choices across the front" in \
+        (tmp_path / "r.html").read_text()
+
+
+def test_a_callable_evaluator_and_stop_then_resume_give_the_same_archive(tmp_path):
+    whole = run_campaign(config(tmp_path, "whole"), evaluator=toy_evaluator)
+    from nasco.evo.search.api import as_config
+    from nasco.evo.search.campaign import Campaign
+    from nasco.evo.search.run_folder import prepare_run_folder
+
+    folder = tmp_path / "whole2"
+    c = prepare_run_folder(folder, as_config(config(tmp_path, "whole", campaign={"out": str(folder)})), resume=False,
+                           force=False)
+    campaign = Campaign(c, folder, evaluator=toy_evaluator)
+    STOP_AFTER.update(calls=11, campaign=campaign)
+    campaign.run()
+    assert campaign.stopped and "campaign" not in STOP_AFTER
+    STOP_AFTER.clear()
+    with HDF5Archive(folder / "archive.h5") as archive:
+        assert len(archive) == 11
+    resumed = run_campaign(c, evaluator=toy_evaluator, folder=folder, resume=True)
+    assert archive_rows(folder) == archive_rows(whole.folder)
+    assert len(resumed.records) == len(whole.records)
+
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+
+def test_table_evaluator_on_ray_equals_local(tmp_path, table_file):
+    local = run_campaign(table_config(tmp_path, table_file, "local"))
+    remote = run_campaign(config(tmp_path, "local", **{k: v for k, v in table_config(tmp_path, table_file).items()
+                                                       if k == "evaluator"},
+                                 campaign={"out": str(tmp_path / "ray")}, executor={"kind": "ray", "workers": 2}))
+    assert archive_rows(remote.folder) == archive_rows(local.folder)
+
+
+# ----------------------------------------------------------------------------- bad input
+def bad_shape(candidate):
+    return [1, 2]
+
+
+def returns_nan(candidate):
+    return {"error": float("nan"), "cost": 1.0}
+
+
+def raises(candidate):
+    raise ValueError("my model diverged")
+
+
+def forgets_cost(candidate):
+    return {"error": 0.5}
+
+
+@pytest.mark.parametrize(("function", "reason"), [
+    (bad_shape, "returned list"), (returns_nan, "error = nan"), (raises, "raised ValueError: my model diverged"),
+    (forgets_cost, "missing ['cost']")])
+def test_a_bad_evaluator_result_is_a_failed_record_naming_why(tmp_path, function, reason):
+    result = run_campaign(config(tmp_path, search={"generations": 0}), evaluator=function)
+    records = result.records
+    assert len(records) == 8 and set(records.rows["status"].tolist()) == {1}
+    assert reason in records.record(0).reason
+
+
+@pytest.mark.parametrize(("sections", "message"), [
+    ({"evaluator": {"entry": "no_such_module:f"}}, "cannot import module 'no_such_module'"),
+    ({"evaluator": {"entry": "test_evaluators:missing"}}, "has no attribute 'missing'"),
+    ({"objectives": {"names": ["error", "metric:flops"]}}, "objective 'metric:flops'"),
+    ({"objectives": {"names": ["error", "bitops"]}}, "need a network space kind"),
+    ({"evaluator": {"kind": "train", "entry": ""}}, "needs a network space kind"),
+])
+def test_bad_config_is_refused_before_any_evaluation(tmp_path, sections, message):
+    with pytest.raises(NascoError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        run_campaign(config(tmp_path, **sections))
+    assert not (tmp_path / "toy").exists()  # nothing ran: no campaign left behind
+
+
+def test_table_with_duplicate_keys_or_missing_columns_is_refused(tmp_path, table_file):
+    rows = table_file.read_text().splitlines()
+    duplicate = tmp_path / "dup.csv"
+    duplicate.write_text("\n".join([*rows, rows[1]]) + "\n")
+    with pytest.raises(NascoError, match="duplicate key"):
+        run_campaign(config(tmp_path, evaluator={"kind": "table", "file": str(duplicate), "entry": ""}))
+    missing = tmp_path / "missing.csv"
+    missing.write_text("\n".join(",".join(r.split(",")[1:]) for r in rows) + "\n")  # no x column
+    with pytest.raises(NascoError, match=r"lacks column\(s\) \['x'\]"):
+        run_campaign(config(tmp_path, evaluator={"kind": "table", "file": str(missing), "entry": ""}))
+
+
+def test_a_genome_missing_from_the_table_is_a_failed_record_naming_it(tmp_path, table_file):
+    rows = table_file.read_text().splitlines()
+    partial = tmp_path / "partial.csv"
+    partial.write_text("\n".join(rows[:60]) + "\n")
+    result = run_campaign(config(tmp_path, evaluator={"kind": "table", "file": str(partial), "entry": "",
+                                                      "metrics": ["error", "cost"]}, search={"generations": 1}))
+    failed = result.records.filter(status="failed")
+    assert len(failed) and "is not in the table partial.csv" in failed.record(0).reason
+
+
+def test_eval_result_check_accepts_a_test_error_nan():
+    from nasco.evo.search.evaluators import check_result
+    from nasco.evo.search.python_evaluator import PythonEvaluator
+
+    evaluator = PythonEvaluator(toy_evaluator, ("error", "cost"))
+    ok = check_result(evaluator, EvalResult({"error": 0.1, "cost": 2, "test_error": float("nan")}))
+    assert ok.status == "ok" and ok.metrics["cost"] == 2.0
+
+
+def test_table_keyed_by_a_column_equals_table_keyed_by_gene_columns(tmp_path, table_file):
+    keyed = tmp_path / "keyed.json"  # JSON this time: an object of key → row
+    rows = list(csv.DictReader(table_file.read_text().splitlines()))
+    keyed.write_text(json.dumps({f"{r['x']}-{r['y']}-{r['z']}": {"error": float(r["error"]),
+                                                                           "cost": float(r["cost"])} for r in rows}))
+    by_genes = run_campaign(table_config(tmp_path, table_file, "genes"))
+    by_key = run_campaign(config(tmp_path, "keyed", evaluator={
+        "kind": "table", "file": str(keyed), "entry": "", "key": "key", "key_separator": "-", "metrics": ["error"],
+        "cheap": ["cost"]}))
+    assert archive_rows(by_key.folder) == archive_rows(by_genes.folder)
