@@ -13,6 +13,7 @@ Every archive guarantees (tested by one contract suite over both):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,13 @@ class Batch:
 
 def canonical_json(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def derived_task_id(name: str, description: dict) -> str:
+    """The task id of ``name`` under another description (another training recipe on the same
+    data): ``name~HASH`` (8 hex digits of the description), at most 32 bytes, stable."""
+    digest = hashlib.sha256(canonical_json(description).encode()).hexdigest()[:8]
+    return f"{name.encode()[:23].decode('utf-8', 'ignore')}~{digest}"
 
 
 class Archive(ABC):

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import numpy as np
 
-from nasco.archive.base import canonical_json
+from nasco.archive.base import canonical_json, derived_task_id
 from nasco.archive.errors import ArchiveError
 from nasco.archive.hdf5 import SCHEMA_VERSION, HDF5Archive
 from nasco.archive.record import STATUSES
@@ -30,8 +30,11 @@ def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, 
     (or keep the provenance it already had). Every input is checked before ``out`` is made.
 
     Raises:
-        ArchiveError: ``out`` exists, no inputs, differing value columns, or a space/task id
-            defined differently in two inputs.
+        ArchiveError: ``out`` exists, no inputs, or a space id defined differently in two inputs.
+
+    Value columns are the union of the inputs' (NaN where an input lacks one). A task id that
+    two inputs define differently (the same data trained with another recipe) keeps its name for
+    the first and becomes :func:`~nasco.archive.base.derived_task_id` for the others.
     """
     out = Path(out)
     if out.exists():
@@ -40,19 +43,22 @@ def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, 
         raise ArchiveError("merge: no input archives given")
     readers = [HDF5Archive(p) for p in inputs]
     try:
-        columns = readers[0].columns
+        columns = tuple(dict.fromkeys(c for reader in readers for c in reader.columns))  # union, first-seen order
         spaces: dict[str, dict] = {}
         tasks: dict[str, dict] = {}
+        renamed: list[dict[str, str]] = []  # per input: task id → the id its records get in ``out``
         for reader in readers:
-            if reader.columns != columns:
-                raise ArchiveError(f"{reader.path}: columns {list(reader.columns)} differ from "
-                                   f"{readers[0].path}'s {list(columns)}")
-            for kind, known, entries in (("space", spaces, reader.spaces), ("task", tasks, reader.tasks)):
-                for key, entry in entries.items():
-                    if key in known and canonical_json(known[key]) != canonical_json(entry):
-                        raise ArchiveError(f"{reader.path}: {kind} id {key!r} is defined differently in another "
-                                           "input; these archives cannot be merged")
-                    known[key] = entry
+            for key, entry in reader.spaces.items():
+                if key in spaces and canonical_json(spaces[key]) != canonical_json(entry):
+                    raise ArchiveError(f"{reader.path}: space id {key!r} is defined differently in another "
+                                       "input; these archives cannot be merged")
+                spaces[key] = entry
+            mapping = {}
+            for key, entry in reader.tasks.items():
+                if key in tasks and canonical_json(tasks[key]) != canonical_json(entry):
+                    mapping[key] = derived_task_id(key, entry)  # another recipe on the same data
+                tasks[mapping.get(key, key)] = entry
+            renamed.append(mapping)
         kept = dropped = 0
         seen: set[tuple[bytes, bytes, int]] = set()
         with HDF5Archive(out, "a", columns=columns) as merged:
@@ -60,16 +66,19 @@ def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, 
                 merged.register_space(key, entry["space"], entry["n_genes"])
             for key, entry in tasks.items():
                 merged.register_task(key, entry)
-            for reader in readers:
+            for reader, mapping in zip(readers, renamed, strict=True):
                 table = reader.table()
                 batch = []
                 for i, row in enumerate(table.rows):
-                    key3 = (row["genome_hash"], row["task_id"], int(row["fidelity"]))
+                    task = mapping.get(row["task_id"].decode(), row["task_id"].decode())
+                    key3 = (row["genome_hash"], task.encode(), int(row["fidelity"]))
                     if key3 in seen:
                         dropped += 1
                         continue
                     seen.add(key3)
                     record = table.record(i)
+                    record.task_id = task
+                    record.values = {c: record.values.get(c, math.nan) for c in columns}
                     if not record.origin:
                         record.origin, record.origin_index = Path(reader.path).name[:64], i
                     batch.append(record)

@@ -14,10 +14,10 @@ from nasco.archive.ops import export_table, merge_archives, summarize
 from nasco.evo.cli.main import main
 
 
-def _archive(path, records, *, space=SPACE, columns=COLUMNS):
+def _archive(path, records, *, space=SPACE, columns=COLUMNS, task=None):
     with HDF5Archive(path, "a", columns=columns) as archive:
         archive.register_space("sp1", space, n_genes=6)
-        archive.register_task("digits", {"name": "digits"})
+        archive.register_task("digits", task or {"name": "digits"})
         archive.append(records)
     return path
 
@@ -39,17 +39,32 @@ def test_merge_deduplicates_and_keeps_provenance(tmp_path):
         assert again.table().column("origin").tolist() == origins
 
 
-def test_merge_refuses_conflicting_spaces_and_columns(tmp_path):
+def test_merge_refuses_conflicting_spaces(tmp_path):
     a = _archive(tmp_path / "a.h5", [make_record(0)])
     b = _archive(tmp_path / "b.h5", [make_record(1)], space={**SPACE, "num_classes": 3})
     with pytest.raises(ArchiveError, match="space id 'sp1' is defined differently"):
         merge_archives(tmp_path / "m.h5", [a, b])
     assert not (tmp_path / "m.h5").exists()
-    c = _archive(tmp_path / "c.h5", [], columns=("error", "macs"))
-    with pytest.raises(ArchiveError, match="columns"):
-        merge_archives(tmp_path / "m.h5", [a, c])
     with pytest.raises(ArchiveError, match="already exists"):
         merge_archives(a, [b])
+
+
+def test_merge_unites_columns_and_derives_the_id_of_another_recipe(tmp_path):
+    from nasco.archive.base import derived_task_id
+
+    a = _archive(tmp_path / "a.h5", [make_record(0)])
+    recipe = {"name": "digits", "train": {"lr": 0.01}}
+    c = _archive(tmp_path / "c.h5", [make_record(1, values={"error": 0.2, "flops": 7.0})], columns=("error", "flops"),
+                 task=recipe)
+    merge_archives(tmp_path / "m.h5", [a, c])
+    with HDF5Archive(tmp_path / "m.h5") as merged:
+        table = merged.table()
+        assert merged.columns == ("error", "macs", "size_bits", "flops")
+        assert np.isnan(table.column("flops")[0]) and table.column("flops")[1] == 7.0
+        assert np.isnan(table.column("macs")[1])
+        derived = derived_task_id("digits", recipe)
+        assert table.column("task_id").tolist() == ["digits", derived] and merged.tasks[derived] == recipe
+        assert derived.startswith("digits~") and len(derived) == len("digits~") + 8
 
 
 def test_export_round_trip(tmp_path):

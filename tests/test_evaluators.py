@@ -115,10 +115,15 @@ def test_genes_campaign_through_nasco_run_front_report(tmp_path, table_file, kin
     assert done.returncode == 0, done.stderr[-3000:]
     folder = tmp_path / kind
     result = run_campaign(settings)  # a finished campaign: nothing evaluated again
+    space_file = tmp_path / "genes.toml"
+    space_file.write_text(tomli_w.dumps({"kind": "genes", "genes": GENES}))
     check_contract(result, 8 + 3 * 4)
     for command in (["front", str(folder)], ["front", str(folder), "--objectives", "error,metric:cost", "--csv", "-"],
                     ["show", str(folder), result.front.rows["genome_hash"][0].decode()],
-                    ["report", str(folder), "-o", str(tmp_path / "r.html")]):
+                    ["report", str(folder), "-o", str(tmp_path / "r.html")],
+                    ["surrogate", "fit", str(folder / "archive.h5"), "--task",
+                     result.records.rows["task_id"][0].decode(), "--families", "trees,gp"],
+                    ["space", "--space", str(space_file), "--random", "2"]):
         done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", *command], capture_output=True, text=True,
                               timeout=300, env=env)
         assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-3000:])
@@ -239,3 +244,62 @@ def test_table_keyed_by_a_column_equals_table_keyed_by_gene_columns(tmp_path, ta
         "kind": "table", "file": str(keyed), "entry": "", "key": "key", "key_separator": "-", "metrics": ["error"],
         "cheap": ["cost"]}))
     assert archive_rows(by_key.folder) == archive_rows(by_genes.folder)
+
+
+def test_another_recipe_on_the_same_task_gets_a_derived_task_id_said_in_the_log(tmp_path):
+    from rich.console import Console
+
+    from nasco.archive.base import derived_task_id
+    from nasco.evo.search.context import _task_id
+    from nasco.evo.search.progress import CampaignMonitor
+
+    monitor = CampaignMonitor(Console(quiet=True), tmp_path / "log.txt", 1)
+    with HDF5Archive(tmp_path / "a.h5", "a", columns=("error",)) as archive:
+        archive.register_task("digits", {"train": {"lr": 0.005}})
+        assert _task_id(archive, "digits", {"train": {"lr": 0.005}}, monitor) == "digits"
+        other = {"train": {"lr": 0.01}}
+        derived = _task_id(archive, "digits", other, monitor)
+        assert derived == derived_task_id("digits", other) != "digits"
+        archive.register_task(derived, other)  # what the campaign does next: no refusal
+    assert derived in (tmp_path / "log.txt").read_text()
+
+
+def slow_toy_evaluator(candidate):
+    __import__("time").sleep(0.15)
+    return toy_metrics(**candidate.genes)
+
+
+def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
+    import os
+    import signal
+    import time
+
+    import tomli_w
+
+    entry = {"evaluator": {"entry": "test_evaluators:slow_toy_evaluator"}}
+    whole = run_campaign(config(tmp_path, "whole", **entry))
+    settings = config(tmp_path, "whole", campaign={"out": str(tmp_path / "killed")}, **entry)
+    path = tmp_path / "killed.toml"
+    path.write_text(tomli_w.dumps(settings))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    process = subprocess.Popen([sys.executable, "-m", "nasco.evo.cli.main", "run", str(path)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    archive_file = tmp_path / "killed" / "archive.h5"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if archive_file.exists():
+            try:
+                with HDF5Archive(archive_file) as reader:
+                    if len(reader) >= 10:
+                        break
+            except Exception:  # the writer is creating the file
+                pass
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with HDF5Archive(archive_file) as reader:
+        assert 10 <= len(reader) < len(whole.records)
+    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", "resume", str(tmp_path / "killed")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert archive_rows(tmp_path / "killed") == archive_rows(whole.folder)

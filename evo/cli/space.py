@@ -12,9 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from nasco.evo.errors import NascoError
+from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genome import costs_dict, decode, genome_hash, parse_genome, sample_genomes, space_size
-from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.kinds import compile_any
+from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.toml_io import dump_space, load_space
 from nasco.kernels.tables import KIND_NAMES
 
@@ -40,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Print a search space's genes, choices and size; with --genome or --random, "
                     "the layer table and exact costs of genomes.",
     )
-    p.add_argument("--space", metavar="FILE.toml", help="space file (default: the default space)")
+    p.add_argument("--space", metavar="FILE.toml", help="space file of any kind (default: the default mobilenet "
+                                                        "space)")
     p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape for the default space (1x28x28)")
     p.add_argument("--classes", type=int, default=10, help="number of classes for the default space (10)")
     genomes = p.add_mutually_exclusive_group()
@@ -53,10 +56,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> None:
     space = load_space(args.space) if args.space else default_space(parse_shape(args.input), args.classes)
-    layout = compile_space(space)
+    layout = compile_any(space)
     if args.toml:
         console.print(dump_space(space), markup=False, highlight=False)
         return
+    if not layout.network:
+        return print_genes(layout, args, console)
     print_summary(layout, console)
     if args.genome is not None:
         print_genome(layout, parse_genome(args.genome), console)
@@ -68,6 +73,31 @@ def run(args: argparse.Namespace, console: Console) -> None:
                            "layer table)")
         for genome in sample_genomes(layout, np.random.default_rng(args.seed), args.random):
             print_genome(layout, genome, console)
+
+
+def print_genes(layout: SpaceLayout, args: argparse.Namespace, console: Console) -> None:
+    """A space without a network: its genes, and the gene values (and cheap costs) of genomes."""
+    size = math.prod(int(n) for n in layout.upper_bounds)
+    console.print(f"[bold]space[/] {escape(layout.space.name)}  kind {layout.space.kind}  id {layout.space.space_id}"
+                  f"  {layout.n_genes} genes, {_scientific(size)} distinct genomes")
+    table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
+    for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
+        table.add_row(str(g), escape(name), escape(", ".join(map(str, choices))))
+    console.print(table)
+    if args.genome is not None:
+        genomes = layout.as_genomes(parse_genome(args.genome))
+    elif args.random is not None:
+        if not 1 <= args.random <= MAX_RANDOM:
+            raise CliError(f"--random: {args.random} is not allowed; allowed: 1..{MAX_RANDOM}")
+        genomes = layout.sample(np.random.default_rng(args.seed), args.random)
+    else:
+        return
+    costs = layout.costs(genomes)
+    table = Table("hash", *layout.gene_names, *layout.cost_names, box=box.SIMPLE_HEAD)
+    for genome, cost in zip(genomes, costs, strict=True):
+        table.add_row(layout.hash(genome), *(escape(str(v)) for v in layout.gene_values(genome).values()),
+                      *(f"{c:.6g}" for c in cost))
+    console.print(table)
 
 
 def _scientific(n: int) -> str:

@@ -8,7 +8,6 @@ evaluation results into records.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nasco.archive import HDF5Archive, Record, RecordTable
-from nasco.archive.base import canonical_json
+from nasco.archive.base import canonical_json, derived_task_id
 from nasco.evo.latency.table import LatencyTable
 from nasco.evo.search.compression import reference_genome, sensitivity_bounds
 from nasco.evo.search.config import CampaignConfig, ConfigError
@@ -265,8 +264,7 @@ def _task_id(archive: HDF5Archive, name: str, description: dict, monitor: Campai
     known = archive.tasks.get(name)
     if known is None or canonical_json(known) == canonical_json(description):
         return name
-    digest = hashlib.sha256(canonical_json(description).encode()).hexdigest()[:8]
-    derived = f"{name[:23]}~{digest}"
+    derived = derived_task_id(name, description)
     monitor.log(f"task {name!r} is in the archive with another description (recipe); this campaign's records use "
                 f"the derived task id {derived!r}")
     return derived

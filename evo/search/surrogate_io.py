@@ -14,8 +14,9 @@ import numpy as np
 
 from nasco.archive import RecordTable
 from nasco.evo.errors import NascoError
+from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.features import genome_features
-from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import space_from_dict
 
 ERROR_OFFSET = 0.01
@@ -39,7 +40,7 @@ def search_fidelity(table: RecordTable, task: str) -> int | None:
 
 
 def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
-                 space_id: str | None = None) -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
+                 space_id: str | None = None) -> tuple[SpaceLayout, np.ndarray, np.ndarray]:
     """(layout, genomes (N, G), validation errors (N,)) of the task's successful records at one
     fidelity: ``fidelity``, by default :func:`search_fidelity` (errors after different training
     budgets are not comparable, so they are never fitted together).
@@ -58,12 +59,13 @@ def task_records(table: RecordTable, spaces: dict, task: str, *, fidelity: int |
     if space_id is None:
         space_id = Counter(rows.column("space_id").tolist()).most_common(1)[0][0]
     rows = rows.filter(space=space_id)
-    layout = compile_space(space_from_dict(spaces[space_id]["space"]))
+    layout = compile_any(space_from_dict(spaces[space_id]["space"]))
     return layout, rows.genome_matrix(), rows.column("error")
 
 
 def task_features(table: RecordTable, spaces: dict, task: str, *, fidelity: int | None = None,
-                  encoding: str = "ordinal") -> tuple[GenomeLayout, np.ndarray, np.ndarray]:
+                  encoding: str = "ordinal") -> tuple[SpaceLayout, np.ndarray, np.ndarray]:
     """(layout, features X, targets y = :func:`to_target` of the errors) of a task's successful records."""
     layout, genomes, errors = task_records(table, spaces, task, fidelity=fidelity)
-    return layout, genome_features(layout, genomes, encoding), to_target(errors)
+    features = genome_features(layout, genomes, encoding) if layout.network else layout.features(genomes)
+    return layout, features, to_target(errors)
