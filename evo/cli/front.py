@@ -19,20 +19,15 @@ from nasco.evo.results.front import (
     SCALE,
     UNITS,
     Front,
-    campaign_final_epochs,
-    campaign_objectives,
     find_record,
-    front_rows,
+    load_front,
     parse_objectives,
-    select_front,
     writer_is_live,
 )
 from nasco.evo.search.run_folder import front_csv_text
 from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import space_from_dict
-
-SORT_KEYS = ("error", "macs", "params", "bitops", "size", "peak_memory", "mean_w_bits", "mean_prune", "depth")
 
 
 def archive_path(path: str, *, must_exist: bool = True) -> Path:
@@ -57,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                   "one, else the search fidelity)")
     p.add_argument("--search", action="store_true", help="the search-fidelity front (short trainings) instead of the "
                                                          "retrained final front")
-    p.add_argument("--sort", default=None, choices=SORT_KEYS, help="sort column (default: first objective)")
+    p.add_argument("--sort", default=None, help="sort column: an objective, or macs, mean_w_bits, mean_prune, depth "
+                                                "… (default: the first objective)")
     p.add_argument("--csv", metavar="PATH", help="write the front as CSV ('-' for stdout)")
     p.add_argument("--json", metavar="PATH", help="write the front as JSON ('-' for stdout)")
     p.add_argument("--plot", metavar="PNG", help="draw the front (2 objectives: scatter + step; 3+: pairs)")
@@ -103,16 +99,9 @@ def _front_table(front: Front, rows: list[dict], title: str, knee: int | None) -
 
 
 def _load(path: Path, args: argparse.Namespace) -> tuple[Front, list[dict], int | None]:
-    with HDF5Archive(path) as archive:
-        table, spaces = archive.table(), dict(archive.spaces)
-    objectives = parse_objectives(args.objectives) if args.objectives else \
-        campaign_objectives(path.parent) or ["error", "bitops"]
-    front = select_front(table, spaces, task=args.task, objectives=objectives,
-                         fidelity=args.fidelity, stage="search" if args.search else "final",
-                         final_fidelity=campaign_final_epochs(path.parent))
-    rows = front_rows(front)
-    key = args.sort or front.objectives[0]
-    rows.sort(key=lambda r: r[key])
+    objectives = parse_objectives(args.objectives) if args.objectives else None
+    front, rows = load_front(path, task=args.task, objectives=objectives, fidelity=args.fidelity,
+                             stage="search" if args.search else "final", sort=args.sort)
     return front, rows, front.knee() if args.knee else None
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -64,80 +62,45 @@ def _layout(space: str, input_shape: tuple[int, int, int], classes: int):
 
 
 def run_profile(args: argparse.Namespace, console: Console) -> int:
-    from nasco.evo.latency.profile import fit_overhead, measure_networks, profile
-    from nasco.evo.latency.table import LatencyTable
-    from nasco.evo.space.genome import sample_genomes
-    from nasco.evo.train.trainer import resolve_device
+    from nasco.evo.latency.workflow import build_latency_table
 
     if args.batch < 1 or args.threads < 1 or args.rounds < 1 or args.repeats < 3 or args.calibrate < 2:
         raise CliError("--batch, --threads, --rounds ≥ 1, --repeats ≥ 3 and --calibrate ≥ 2 are required")
-    device = resolve_device(args.device)
     layout = _layout(args.space, parse_shape(args.input), args.classes)
-    out = Path(args.out)
-    existing = LatencyTable.load(out) if out.exists() else None
     with Progress(TextColumn("profiling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("layers", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        table = profile(layout, device, batch=args.batch, threads=args.threads, existing=existing,
-                        warmup=args.warmup, repeats=args.repeats, rounds=args.rounds, budget_s=args.budget,
-                        progress=progress,
-                        save=lambda t: t.save(out))
-    table.save(out)
+        table = build_latency_table(layout, args.out, device=args.device, batch=args.batch, threads=args.threads,
+                                    warmup=args.warmup, repeats=args.repeats, rounds=args.rounds,
+                                    calibrate=args.calibrate, budget_s=args.budget, seed=args.seed,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
     if table.skipped:
         console.print(f"{len(table.skipped)} entries would not fit in --budget {args.budget:g}s and were skipped: "
                       "rerun with a larger budget (the table resumes)", highlight=False)
         return 1
-    genomes = sample_genomes(layout, np.random.default_rng(args.seed), args.calibrate)
-    measured = measure_networks(layout, genomes, device, batch=args.batch, threads=args.threads,
-                                warmup=args.warmup, repeats=args.repeats, rounds=args.rounds)
-    table.overhead = fit_overhead(table, layout, genomes, measured)
-    table.save(out)
     console.print(f"{len(table.keys)} layer configurations of space {layout.space.space_id} at "
                   f"{list(layout.space.input_shape)} on {table.device['name']} (batch {args.batch}, {args.threads} "
-                  f"threads); overhead {table.overhead[0]:.1f} µs + {table.overhead[1]:.2f} µs/layer → {out}",
+                  f"threads); overhead {table.overhead[0]:.1f} µs + {table.overhead[1]:.2f} µs/layer → {args.out}",
                   highlight=False)
     return 0
 
 
 def run_check(args: argparse.Namespace, console: Console) -> int:
-    from scipy.stats import spearmanr
-
-    from nasco.evo.latency.profile import measure_networks
     from nasco.evo.latency.table import LatencyTable
-    from nasco.evo.space.genome import sample_genomes
-    from nasco.evo.train.trainer import resolve_device
+    from nasco.evo.latency.workflow import check_latency_table
+    from nasco.evo.results.plots import plot_parity
 
     if args.samples < 3 or args.rounds < 1 or args.repeats < 3:
         raise CliError("--samples ≥ 3, --rounds ≥ 1 and --repeats ≥ 3 are required")
     table = LatencyTable.load(args.lut)
     layout = _layout(args.space, tuple(table.input_shape), args.classes)
-    genomes = sample_genomes(layout, np.random.default_rng(args.seed), args.samples)
-    predicted = table.predict(layout, genomes)
-    measured = measure_networks(layout, genomes, resolve_device(str(table.device["type"])),
-                                batch=table.device["batch"], threads=table.device["threads"], repeats=args.repeats,
+    check = check_latency_table(table, layout, samples=args.samples, seed=args.seed, repeats=args.repeats,
                                 rounds=args.rounds)
-    rho = float(spearmanr(predicted, measured)[0])
-    mape = float(np.mean(np.abs(predicted - measured) / measured))
-    console.print(f"{args.samples} random networks on {table.device['name']}: Spearman ρ {rho:.3f}, MAPE "
-                  f"{100 * mape:.1f}% (measured {measured.min():.0f}–{measured.max():.0f} µs)", highlight=False)
+    measured = check.measured
+    console.print(f"{args.samples} random networks on {table.device['name']}: Spearman ρ {check.rho:.3f}, MAPE "
+                  f"{100 * check.mape:.1f}% (measured {measured.min():.0f}–{measured.max():.0f} µs)", highlight=False)
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.scatter(measured / 1e3, predicted / 1e3, s=14)
-        lo, hi = min(measured.min(), predicted.min()) / 1e3, max(measured.max(), predicted.max()) / 1e3
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
-        ax.set(xlabel="measured (ms)", ylabel="predicted by the table (ms)",
-               title=f"ρ {rho:.3f}, MAPE {100 * mape:.1f}%")
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-        plt.close(fig)
+        plot_parity(args.plot, measured / 1e3, check.predicted / 1e3, xlabel="measured (ms)",
+                    ylabel="predicted by the table (ms)", title=f"ρ {check.rho:.3f}, MAPE {100 * check.mape:.1f}%")
         console.print(f"wrote {args.plot}", highlight=False)
     return 0

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from nasco.archive import HDF5Archive
 from nasco.evo.cli.space import CliError
-from nasco.evo.search.surrogate_io import from_target, search_fidelity, task_features
-from nasco.surrogate import FAMILIES, fit_with_transfer, select_predictor
+from nasco.evo.search.surrogate_io import fit_task_surrogate, from_target, search_fidelity, task_features
+from nasco.surrogate import FAMILIES
 from nasco.surrogate.selection import DEFAULT_FAMILY, FamilyScore, holdout_evaluation
 
 
@@ -64,44 +64,29 @@ def _score_table(title: str, scores: list[FamilyScore]) -> Table:
 
 
 def _parity_plot(path: str, y_true: np.ndarray, y_pred: np.ndarray, title: str) -> None:
-    import matplotlib
+    from nasco.evo.results.plots import plot_parity
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(y_true, y_pred, s=12, alpha=0.6)
-    lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
-    ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
-    ax.set(xlabel="true validation error", ylabel="predicted validation error", title=title, xscale="log",
-           yscale="log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_parity(path, y_true, y_pred, xlabel="true validation error", ylabel="predicted validation error",
+                title=title, log=True)
 
 
 def run_fit(args: argparse.Namespace, console: Console) -> None:
     families = _families(args.families)
     with HDF5Archive(args.archive) as archive:
         table, spaces = archive.table(), dict(archive.spaces)
-    fidelity = _fidelity(table, args)
-    layout, X, y = task_features(table, spaces, args.task, fidelity=fidelity)
-    console.print(f"{args.task}: {len(y)} successful records at fidelity {fidelity} epochs"
+    fit = fit_task_surrogate(table, spaces, args.task, families=families, folds=args.folds, seed=args.seed,
+                             fidelity=args.fidelity, transfer_from=args.transfer_from or ())
+    console.print(f"{args.task}: {len(fit.y)} successful records at fidelity {fit.fidelity} epochs"
                   f"{'' if args.fidelity is not None else ' (the most records; --fidelity chooses another)'}, "
-                  f"{X.shape[1]} features", highlight=False)
+                  f"{fit.X.shape[1]} features", highlight=False)
     if args.transfer_from:
-        # each source task at --fidelity, or at its own search fidelity
-        sources = [task_features(table, spaces, t, fidelity=args.fidelity) for t in args.transfer_from]
-        if any(s[0].space.space_id != layout.space.space_id for s in sources):
-            raise CliError("--transfer-from: source tasks must use the target task's search space")
-        X_src, y_src = np.concatenate([s[1] for s in sources]), np.concatenate([s[2] for s in sources])
-        model, scores = fit_with_transfer(X, y, X_src, y_src, families=families, folds=args.folds, seed=args.seed)
-        console.print(_score_table("without transfer", scores["plain"]))
-        console.print(_score_table(f"with {', '.join(args.transfer_from)} as a feature", scores["transfer"]))
-        chosen = scores["transfer" if model.uses_transfer else "plain"][0].family
-        console.print(f"chosen: {chosen}, {'with' if model.uses_transfer else 'without'} transfer", highlight=False)
+        console.print(_score_table("without transfer", fit.scores["plain"]))
+        console.print(_score_table(f"with {', '.join(args.transfer_from)} as a feature", fit.scores["transfer"]))
+        chosen = fit.scores["transfer" if fit.model.uses_transfer else "plain"][0].family
+        console.print(f"chosen: {chosen}, {'with' if fit.model.uses_transfer else 'without'} transfer",
+                      highlight=False)
     else:
-        model, family_scores = select_predictor(X, y, families=families, folds=args.folds, seed=args.seed)
+        family_scores = fit.scores["plain"]
         console.print(_score_table("cross-validation", family_scores))
         console.print(f"chosen: {family_scores[0].family}", highlight=False)
         if any(s.family == DEFAULT_FAMILY for s in family_scores[1:]):
@@ -111,7 +96,8 @@ def run_fit(args: argparse.Namespace, console: Console) -> None:
             console.print("(the default: no family beats it by more than one corrected standard error of their "
                           "fold-wise τ difference)", highlight=False)
     if args.plot:
-        _parity_plot(args.plot, from_target(y), from_target(model.predict(X)[0]), f"{args.task}: fit on all records")
+        _parity_plot(args.plot, from_target(fit.y), from_target(fit.model.predict(fit.X)[0]),
+                     f"{args.task}: fit on all records")
         console.print(f"wrote {args.plot}", highlight=False)
 
 

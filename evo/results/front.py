@@ -250,3 +250,28 @@ def find_record(table: RecordTable, ident: str, task: str | None) -> int:
     ok = [r for r in rows if table.rows["status"][r] == 0]
     best = ok or list(rows)
     return int(max(best, key=lambda r: table.rows["fidelity"][r]))  # the highest-fidelity successful record
+
+
+def load_front(path: str | Path, *, task: str | None = None, objectives: list[str] | None = None,
+               fidelity: int | None = None, stage: str = "final", sort: str | None = None
+               ) -> tuple[Front, list[dict]]:
+    """The front of an archive file (in a run folder: the campaign's objectives and final fidelity by
+    default) and its table rows sorted by ``sort`` (default: the first objective).
+
+    Raises:
+        NascoError / ArchiveError: see :func:`select_front`; a damaged or missing archive.
+    """
+    from nasco.archive import HDF5Archive
+
+    path = Path(path)
+    with HDF5Archive(path) as archive:
+        table, spaces = archive.table(), dict(archive.spaces)
+    objectives = objectives or campaign_objectives(path.parent) or ["error", "bitops"]
+    front = select_front(table, spaces, task=task, objectives=objectives, fidelity=fidelity, stage=stage,
+                         final_fidelity=campaign_final_epochs(path.parent))
+    rows = front_rows(front)
+    key = sort or front.objectives[0]
+    if rows and key not in rows[0]:
+        raise NascoError(f"--sort: {key!r} is not a column of the front; allowed: {sorted(rows[0])}")
+    rows.sort(key=lambda r: r[key])
+    return front, rows

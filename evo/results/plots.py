@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 
@@ -83,4 +84,20 @@ def plot_candidate(table: LayerTable, curve: np.ndarray, path: str, title: str) 
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_parity(path: str | Path, x: np.ndarray, y: np.ndarray, *, xlabel: str, ylabel: str, title: str,
+                log: bool = False) -> None:
+    """A predicted-vs-true scatter (N,) with the diagonal, written to ``path`` (PNG)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(x, y, s=12, alpha=0.6)
+    lo, hi = float(min(np.min(x), np.min(y))), float(max(np.max(x), np.max(y)))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if log:
+        ax.set(xscale="log", yscale="log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)

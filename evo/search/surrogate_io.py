@@ -9,6 +9,9 @@ turns them back into errors.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,3 +72,45 @@ def task_features(table: RecordTable, spaces: dict, task: str, *, fidelity: int 
     layout, genomes, errors = task_records(table, spaces, task, fidelity=fidelity)
     features = genome_features(layout, genomes, encoding) if layout.network else layout.features(genomes)
     return layout, features, to_target(errors)
+
+
+@dataclass
+class TaskSurrogate:
+    """A predictor fitted on one task's archived records, with its cross-validation scores.
+
+    Attributes:
+        model: the chosen predictor; ``X``/``y``: features and targets it was fitted on.
+        scores: ``{"plain": [...]}``, plus ``"transfer"`` when source tasks were given (best first).
+        fidelity: the records' training epochs.
+    """
+
+    model: Any
+    scores: dict[str, list]
+    X: np.ndarray
+    y: np.ndarray
+    fidelity: int | None
+
+
+def fit_task_surrogate(table: RecordTable, spaces: dict, task: str, *, families: list[str], folds: int = 5,
+                       seed: int = 0, fidelity: int | None = None, transfer_from: Sequence[str] = ()
+                       ) -> TaskSurrogate:
+    """Select and fit a predictor of ``task``'s validation error (records at ``fidelity``, by default
+    the search's); with ``transfer_from``, source tasks of the same space serve as a feature where
+    cross-validation says they help.
+
+    Raises:
+        NascoError: no records, or a source task in another space.
+    """
+    from nasco.surrogate import fit_with_transfer, select_predictor
+
+    fidelity = fidelity if fidelity is not None else search_fidelity(table, task)
+    layout, X, y = task_features(table, spaces, task, fidelity=fidelity)
+    if not transfer_from:
+        model, scores = select_predictor(X, y, families=families, folds=folds, seed=seed)
+        return TaskSurrogate(model, {"plain": scores}, X, y, fidelity)
+    sources = [task_features(table, spaces, t, fidelity=fidelity if fidelity else None) for t in transfer_from]
+    if any(s[0].space.space_id != layout.space.space_id for s in sources):
+        raise NascoError("--transfer-from: source tasks must use the target task's search space")
+    X_src, y_src = np.concatenate([s[1] for s in sources]), np.concatenate([s[2] for s in sources])
+    model, scores = fit_with_transfer(X, y, X_src, y_src, families=families, folds=folds, seed=seed)
+    return TaskSurrogate(model, scores, X, y, fidelity)
