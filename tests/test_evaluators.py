@@ -129,6 +129,10 @@ def test_genes_campaign_through_nasco_run_front_report(tmp_path, table_file, kin
         assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-3000:])
     assert "cost" in (tmp_path / "r.html").read_text() and "Gene choices across the front" in \
         (tmp_path / "r.html").read_text()
+    done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", "export", str(folder),
+                           result.front.rows["genome_hash"][0].decode(), "-o", str(tmp_path / "model")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 2 and f"scored by the {kind} evaluator" in done.stderr, done.stderr[-2000:]
 
 
 def test_a_callable_evaluator_and_stop_then_resume_give_the_same_archive(tmp_path):

@@ -11,7 +11,7 @@ from rich.console import Console
 from nasco.evo.cli.space import CliError
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genome import costs_dict, fixed_genome, genome_hash, parse_genome
-from nasco.evo.space.layout import compile_space
+from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import load_space
 from nasco.evo.train.candidate_io import save_candidate
 from nasco.evo.train.datasets import TASK_NAMES, load_task
@@ -49,7 +49,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
     task = load_task(args.task, root=args.root, download=args.download, seed=args.seed)
     space = load_space(args.space) if args.space else default_space(task.input_shape, task.num_classes)
-    layout = compile_space(space)
+    layout = compile_any(space)
+    if not layout.network:
+        raise CliError(f"--space: {args.space} is a {layout.space.kind} space without a network; nasco train "
+                       "trains network spaces (evaluate genes spaces with your own evaluator)")
     if args.genome is not None:
         genome = parse_genome(args.genome)
     else:

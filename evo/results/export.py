@@ -68,8 +68,11 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
     record = table.record(find_record(table, ident, task))
     description = tasks.get(record.task_id, {})
     if "dataset" not in description or "train" not in description:
-        raise NascoError(f"task {record.task_id!r} was not registered by a campaign (no dataset or training recipe "
-                         "in the archive); retrain it with nasco train --genome instead")
+        scored_by = f" (its records were scored by the {description['evaluator']} evaluator)" \
+            if "evaluator" in description else ""
+        raise NascoError(f"task {record.task_id!r} has no dataset and training recipe in the archive{scored_by}; "
+                         "nasco export retrains records of the train evaluator — for others, retrain with "
+                         "nasco train --genome")
     loaded = load_task_spec({**description, "root": root or "", "download": download})
     layout = compile_space(space_from_dict(spaces[record.space_id]["space"]))
     teacher = load_model(description["teacher"]) if description.get("teacher") else None

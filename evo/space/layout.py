@@ -189,6 +189,9 @@ def compile_space(space: SearchSpace) -> GenomeLayout:
     Raises:
         SpaceError: the largest network's costs do not fit the kernels' int64 counts.
     """
+    if not isinstance(space, SearchSpace):
+        raise SpaceError(f"space kind {getattr(space, 'kind', type(space).__name__)!r}: compile_space builds the "
+                         "mobilenet kind; use nasco.evo.space.compile_any for any kind")
     layout = _Builder(space).build()
     _check_cost_range(layout)
     return layout
