@@ -307,3 +307,16 @@ def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert archive_rows(tmp_path / "killed") == archive_rows(whole.folder)
+
+
+def test_models_are_built_per_space_kind():
+    from nasco.evo import SpaceError, compile_space, default_space
+    from nasco.evo.space import compile_any, space_from_dict
+    from nasco.evo.train.models import build_network
+
+    layout = compile_space(default_space((1, 8, 8), 10))
+    genome = layout.sample(np.random.default_rng(0), 1)[0]
+    assert sum(p.numel() for p in build_network(layout, genome).parameters()) > 0
+    genes = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
+    with pytest.raises(SpaceError, match="space kind 'genes' has no torch model builder"):
+        build_network(genes, genes.sample(np.random.default_rng(0), 1)[0])

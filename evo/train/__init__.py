@@ -7,4 +7,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "load_candidate": "candidate_io", "save_candidate": "candidate_io", "DatasetError": "datasets", "Task": "datasets",
     "load_task": "datasets", "TrainConfig": "trainer", "TrainConfigError": "trainer", "TrainResult": "trainer",
     "evaluate": "trainer", "train_candidate": "trainer",
+    "build_network": "models", "register_model_builder": "models",
 })

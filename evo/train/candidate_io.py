@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from nasco.evo.errors import NascoError
-from nasco.evo.space.genome import as_genomes, decode, genome_hash
+from nasco.evo.space.genome import as_genomes, genome_hash
 from nasco.evo.space.layout import GenomeLayout, compile_space
 from nasco.evo.space.toml_io import space_from_dict
-from nasco.evo.train.builder import CandidateNet, build_model
+from nasco.evo.train.builder import CandidateNet
+from nasco.evo.train.models import build_network
 
 GENOME_FILE = "genome.json"
 WEIGHTS_FILE = "model.pt"
@@ -67,7 +68,7 @@ def load_candidate(directory: str | Path, *, device: str | torch.device = "cpu")
     if genome_hash(layout, genome) != stored_hash:
         raise CandidateFileError(f"{directory / GENOME_FILE}: genome_hash {stored_hash} does not match "
                                  f"the genome and space ({genome_hash(layout, genome)})")
-    model = build_model(decode(layout, genome), slim=True)
+    model = build_network(layout, genome, slim=True)
     try:
         state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     except Exception as err:  # torch reports a non-zip, a pickle it refuses, a truncated file … each its own way

@@ -28,9 +28,10 @@ from torch import nn
 from nasco.evo.errors import NascoError
 from nasco.evo.space.genome import decode, genome_hash
 from nasco.evo.space.layout import GenomeLayout
-from nasco.evo.train.builder import CandidateNet, build_model
+from nasco.evo.train.builder import CandidateNet
 from nasco.evo.train.datasets import Task
 from nasco.evo.train.model_stats import count_macs_params
+from nasco.evo.train.models import build_network
 from nasco.evo.train.pruning import slim, update_masks
 from nasco.evo.train.quant import ActQuantizer
 
@@ -306,7 +307,7 @@ def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config
         try:
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(seed)
-                model = build_model(table, slim=False)
+                model = build_network(layout, genome, slim=False)
             for m in model.modules():
                 if isinstance(m, ActQuantizer):
                     m.momentum = config.act_momentum
