@@ -37,8 +37,9 @@ from nasco.evo.search.context import CampaignContext, record_values
 from nasco.evo.search.evaluators import Evaluator
 from nasco.evo.search.executors import EvalJob
 from nasco.evo.search.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
-from nasco.evo.search.plan import RESULT_COLUMNS, objective_matrix, plan_campaign
+from nasco.evo.search.plan import RESULT_COLUMNS, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor, GenerationStats
+from nasco.evo.search.proposals import Proposer
 from nasco.evo.search.run_folder import (
     ARCHIVE_FILE,
     LOG_FILE,
@@ -48,9 +49,7 @@ from nasco.evo.search.run_folder import (
     open_campaign_archive,
     save_checkpoint,
 )
-from nasco.evo.search.surrogate_io import from_target, to_target
 from nasco.kernels.pareto import crowding_distance, non_dominated
-from nasco.surrogate import fit_with_transfer, screen, select_predictor
 
 
 def training_seed(campaign_seed: int, genome_hash: str) -> int:
@@ -161,14 +160,15 @@ class Campaign:
                 break
             genomes = problem.to_genomes(offspring.get("X"))
             stats = GenerationStats(generation, asked=len(genomes))
-            picked = self._select(archive, genomes, generation, stats)
-            outcome = self._evaluate(archive, genomes[picked], generation, stats)
+            chosen, picked = self._select(archive, genomes, generation, stats)
+            outcome = self._evaluate(archive, chosen, generation, stats)
             if outcome is None:
                 break
             F, infeasible = outcome
-            algorithm.tell(infills=set_evaluated(offspring[picked], F, infeasible))
+            infills = offspring[picked] if picked is not None else Population.new("X", problem.to_variables(chosen))
+            algorithm.tell(infills=set_evaluated(infills, F, infeasible))
             if stats.predicted:
-                self._log_surrogate(genomes[picked], F[:, c.objectives.names.index("error")], infeasible, stats)
+                self._log_surrogate(chosen, F[:, c.objectives.names.index("error")], infeasible, stats)
             if self.reference is None:
                 self.reference = self._initial_reference(F[~infeasible], F)
             _, F_archive = self._search_table(archive)
@@ -208,48 +208,13 @@ class Campaign:
             left = 0
         return left
 
-    def _select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats) -> np.ndarray:
-        """Indices of the offspring to train (all of generation 0; screened afterwards)."""
-        c, ctx = self.config, self.ctx
-        k = c.search.population if generation == 0 else c.search.offspring
+    def _select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(genomes to evaluate, their indices in ``genomes`` or None): see :meth:`Proposer.select`."""
+        k = self.config.search.population if generation == 0 else self.config.search.offspring
         k = int(min(k, self._budget_left(archive)))
-        costs = ctx.costs(genomes)
-        feasible = ctx.feasible(costs)
-        known = ctx.known_records(archive, generation)
-        hashes = [ctx.layout.hash(g) for g in genomes]
-        exclude = np.isin(np.array(hashes, dtype="S16"), known.column("genome_hash"))
-        allowed = feasible & ~exclude
-        stats.screened = min(k, int(allowed.sum()))
-        if generation == 0 or c.search.screen_factor == 1:
-            stats.screening = "none"
-            return np.flatnonzero(allowed)[:k]
-        ok = known.filter(status="ok")
-        if not c.search.surrogate or len(ok) < c.search.surrogate_min_records:
-            if c.search.surrogate:
-                self.monitor.log(f"gen {generation}: {len(ok)} records < surrogate_min_records="
-                                 f"{c.search.surrogate_min_records}; random screening")
-            rng = np.random.default_rng([c.campaign.seed, generation])
-            return np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
-        X = ctx.features(ok.genome_matrix())
-        y = to_target(ok.column("error"))
-        seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
-        if ctx.source is not None:
-            model, scores = fit_with_transfer(X, y, source=ctx.source, families=c.search.surrogate_families, seed=seed)
-            best = scores["transfer" if model.uses_transfer else "plain"][0]
-            stats.screening = f"{best.family}{'+transfer' if model.uses_transfer else ''}"
-        else:
-            model, family_scores = select_predictor(X, y, families=c.search.surrogate_families, seed=seed)
-            best = family_scores[0]
-            stats.screening = best.family
-        stats.tau = best.tau_mean
-        mean, std = model.predict(ctx.features(genomes))
-        cheap = [o for o in ctx.plan.objectives if o.source == "cost"]  # metrics are unknown before evaluation
-        F_costs = objective_matrix(cheap, dict(zip(ctx.plan.cost_columns, costs.T, strict=True))) if cheap \
-            else np.zeros((len(genomes), 0))
-        picked = np.sort(screen(mean, std, F_costs, k, exploration=c.search.exploration, feasible=feasible,
-                                exclude=exclude))
-        stats.predicted = {hashes[i]: float(from_target(mean[i])) for i in picked}
-        return picked
+        return Proposer(self.config, self.ctx, self.monitor).select(archive, genomes, generation, stats, k,
+                                                                   self._bounds(generation))
 
     def _evaluate(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats,
                   *, epochs: int | None = None, test: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
@@ -291,7 +256,8 @@ class Campaign:
         """One line of ``surrogate.jsonl``: predicted and true errors of the generation's screened picks."""
         hashes = [self.ctx.layout.hash(g) for g in genomes]
         keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
-        line = {"generation": stats.generation, "family": stats.screening, "tau": stats.tau,
+        line = {"generation": stats.generation, "proposal": self.config.search.proposal, "family": stats.screening,
+                "tau": stats.tau,
                 "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
                 "true": [float(errors[i]) for i in keep]}
         with open(self.folder / SURROGATE_LOG, "a", encoding="utf-8") as f:

@@ -112,6 +112,10 @@ class SearchSection:
                                  "families the surrogate selects from each generation (mlp is left out by default: "
                                  "about 15× slower to cross-validate, and 4th or 5th of 5 on the digits benchmark)")
     exploration: float = _f(0.25, "share of the screened chosen by optimistic error (mean − std)")
+    proposal: str = _f("screen", "how the surrogate proposes: screen (filter the asked offspring) or inner (an inner "
+                                 "NSGA-II on the surrogate proposes from everything it visits)")
+    inner_generations: int = _f(20, "inner: generations of the inner NSGA-II per outer generation")
+    inner_population: int = _f(100, "inner: population of the inner NSGA-II")
     initial: str = _f("lhs", "initial population: lhs (Latin hypercube) or archive (best archived genomes first)")
     preprocess: bool = _f(False, "prune the space's compression choices by a sensitivity sweep before searching")
     preprocess_threshold: float = _f(0.05, "relative weight-reconstruction error above which a choice is removed")
@@ -213,7 +217,8 @@ def config_from_dict(data: dict) -> CampaignConfig:
 # Integer ranges: far beyond a real campaign, small enough that every accepted value runs (a
 # population of 1e20 used to pass validation and crash while allocating the first generation).
 SEARCH_RANGES = {"population": (4, 100_000), "offspring": (1, 100_000), "generations": (0, 1_000_000),
-                 "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000)}
+                 "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000), "inner_generations": (0, 10_000),
+                 "inner_population": (4, 100_000)}
 TRAINING_RANGES = {"epochs": (1, 100_000), "final_epochs": (0, 100_000), "final_max": (1, 100_000),
                    "batch_size": (1, 1_000_000)}
 MAX_ASKED = 1_000_000
@@ -281,6 +286,7 @@ def _check(c: CampaignConfig) -> None:
              f"integers ≥ {fewest} (cross-validating {', '.join(s.surrogate_families)} in 5 folds needs them)")
     _require("search.exploration", 0 <= s.exploration <= 1, s.exploration, "numbers in [0, 1]")
     _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")
+    _require("search.proposal", s.proposal in ("screen", "inner"), s.proposal, "screen, inner")
     _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")
     _require("search.compression_schedule", s.compression_schedule in SCHEDULES, s.compression_schedule,
              ", ".join(SCHEDULES))

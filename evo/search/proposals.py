@@ -1,0 +1,108 @@
+"""How a generation's genomes to evaluate are chosen (DESIGN.md §1): all of generation 0, then random
+screening until the surrogate has enough records, then the surrogate — screening the asked offspring
+(``search.proposal = "screen"``) or proposing from an inner NSGA-II on its predictions (``"inner"``,
+:mod:`nasco.evo.search.inner`). Archived, duplicate and infeasible genomes are never chosen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nasco.archive import HDF5Archive, RecordTable
+from nasco.evo.search.config import CampaignConfig
+from nasco.evo.search.context import CampaignContext, record_values
+from nasco.evo.search.inner import inner_pool
+from nasco.evo.search.nsga import GeneBounds
+from nasco.evo.search.plan import objective_matrix
+from nasco.evo.search.progress import CampaignMonitor, GenerationStats
+from nasco.evo.search.surrogate_io import from_target, to_target
+from nasco.kernels.pareto import non_dominated
+from nasco.surrogate import fit_with_transfer, screen, select_predictor
+
+
+class Proposer:
+    """Chooses one generation's genomes to evaluate (a function of the seed, the generation and the
+    records known before it, so that a resumed campaign chooses the same)."""
+
+    def __init__(self, config: CampaignConfig, ctx: CampaignContext, monitor: CampaignMonitor) -> None:
+        self.config, self.ctx, self.monitor = config, ctx, monitor
+
+    def select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats, k: int,
+               bounds: GeneBounds) -> tuple[np.ndarray, np.ndarray | None]:
+        """(at most ``k`` genomes to evaluate, their indices in the asked ``genomes`` — None when the inner
+        search proposed them): all of generation 0; screened (or proposed by the inner search) afterwards."""
+        c, ctx = self.config, self.ctx
+        known = ctx.known_records(archive, generation)
+        feasible, exclude = self._admissible(genomes, known)
+        allowed = feasible & ~exclude
+        stats.screened = min(k, int(allowed.sum()))
+        if generation == 0 or c.search.screen_factor == 1:
+            stats.screening = "none"
+            picked = np.flatnonzero(allowed)[:k]
+            return genomes[picked], picked
+        ok = known.filter(status="ok")
+        if not c.search.surrogate or len(ok) < c.search.surrogate_min_records:
+            if c.search.surrogate:
+                self.monitor.log(f"gen {generation}: {len(ok)} records < surrogate_min_records="
+                                 f"{c.search.surrogate_min_records}; random screening")
+            rng = np.random.default_rng([c.campaign.seed, generation])
+            picked = np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
+            return genomes[picked], picked
+        model = self._fit_surrogate(ok, generation, stats)
+        if c.search.proposal == "inner":
+            pool = inner_pool(ctx.layout, bounds, np.vstack([self._front_genomes(ok), genomes]),
+                              lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
+                              population=c.search.inner_population,
+                              seed=(c.campaign.seed * 1000 + generation) % 2**32)
+            candidates = np.unique(np.vstack([genomes, pool]), axis=0)
+            feasible, exclude = self._admissible(candidates, known)
+            stats.screening += "+inner"
+            stats.screened = min(k, int((feasible & ~exclude).sum()))
+        else:
+            candidates = genomes
+        mean, std = model.predict(ctx.features(candidates))
+        picked = np.sort(screen(mean, std, self._cheap_objectives(candidates), k, exploration=c.search.exploration,
+                                feasible=feasible, exclude=exclude))
+        stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
+        return candidates[picked], (picked if c.search.proposal != "inner" else None)
+
+    def _admissible(self, genomes: np.ndarray, known: RecordTable) -> tuple[np.ndarray, np.ndarray]:
+        """(feasible (N,), excluded (N,): already known) of genomes."""
+        feasible = self.ctx.feasible(self.ctx.costs(genomes))
+        hashes = np.array([self.ctx.layout.hash(g) for g in genomes], dtype=str)
+        return feasible, np.isin(hashes, known.column("genome_hash"))  # both decoded text (bytes ≠ str in isin)
+
+    def _fit_surrogate(self, ok: RecordTable, generation: int, stats: GenerationStats):
+        """The surrogate of this generation, selected and fitted on the records known before it."""
+        c, ctx = self.config, self.ctx
+        X = ctx.features(ok.genome_matrix())
+        y = to_target(ok.column("error"))
+        seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
+        if ctx.source is not None:
+            model, scores = fit_with_transfer(X, y, source=ctx.source, families=c.search.surrogate_families, seed=seed)
+            best = scores["transfer" if model.uses_transfer else "plain"][0]
+            stats.screening = f"{best.family}{'+transfer' if model.uses_transfer else ''}"
+        else:
+            model, family_scores = select_predictor(X, y, families=c.search.surrogate_families, seed=seed)
+            best = family_scores[0]
+            stats.screening = best.family
+        stats.tau = best.tau_mean
+        return model
+
+    def _cheap_objectives(self, genomes: np.ndarray) -> np.ndarray:
+        """(N, C) the objectives known before evaluation (metrics are not), as minimised."""
+        ctx = self.ctx
+        cheap = [o for o in ctx.plan.objectives if o.source == "cost"]
+        if not cheap:
+            return np.zeros((len(genomes), 0))
+        return objective_matrix(cheap, dict(zip(ctx.plan.cost_columns, ctx.costs(genomes).T, strict=True)))
+
+    def _inner_score(self, model, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-search objectives (predicted error, cheap objectives) and infeasibility of genomes."""
+        mean, _ = model.predict(self.ctx.features(genomes))
+        F = np.column_stack([mean, self._cheap_objectives(genomes)])
+        return np.nan_to_num(F, nan=np.inf), ~self.ctx.feasible(self.ctx.costs(genomes))
+
+    def _front_genomes(self, ok: RecordTable) -> np.ndarray:
+        """Genomes of the non-dominated known records (where the inner search starts)."""
+        F = self.ctx.objective_matrix(record_values(ok))
+        return ok.genome_matrix()[non_dominated(np.nan_to_num(F, nan=np.inf))]
