@@ -320,3 +320,12 @@ def test_models_are_built_per_space_kind():
     genes = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
     with pytest.raises(SpaceError, match="space kind 'genes' has no torch model builder"):
         build_network(genes, genes.sample(np.random.default_rng(0), 1)[0])
+
+
+def test_an_exhausted_space_stops_the_campaign_instead_of_failing(tmp_path):
+    small = {"x": [0, 1, 2], "y": [0, 1, 2], "z": ["a"]}  # 9 genomes in all
+    result = run_campaign(config(tmp_path, space={"genes": small}, search={
+        "population": 4, "offspring": 4, "generations": 200, "screen_factor": 1, "surrogate": False}),
+        evaluator=toy_evaluator)
+    assert len(result.records) == len(set(result.records.column("genome_hash").tolist())) <= 9
+    assert "no new feasible genome in 20 generations in a row; stopping" in (result.folder / "log.txt").read_text()

@@ -51,6 +51,8 @@ from nasco.evo.search.run_folder import (
 )
 from nasco.kernels.pareto import crowding_distance, non_dominated
 
+MAX_EMPTY_GENERATIONS = 20
+
 
 def training_seed(campaign_seed: int, genome_hash: str) -> int:
     """A candidate's training seed: from the campaign seed and its genome hash (order-independent)."""
@@ -150,6 +152,7 @@ class Campaign:
                                    c.search.offspring, c.campaign.seed)
             restore_state(algorithm, scalars["nsga"], arrays)
             monitor.log(f"resuming at generation {generation} ({len(archive)} archived records)")
+        empty = 0  # generations in a row without a new feasible genome to evaluate
         while generation <= c.search.generations and not self._stop and self._budget_left(archive) > 0:
             algorithm.repair.bounds = self._bounds(generation)
             algorithm.n_offsprings = c.search.screen_factor * c.search.offspring
@@ -161,6 +164,16 @@ class Campaign:
             genomes = problem.to_genomes(offspring.get("X"))
             stats = GenerationStats(generation, asked=len(genomes))
             chosen, picked = self._select(archive, genomes, generation, stats)
+            if not len(chosen):  # every asked genome is archived or infeasible (a small or exhausted space)
+                empty += 1
+                monitor.log(f"gen {generation}: none of the {len(genomes)} asked genomes is new and feasible")
+                if empty >= MAX_EMPTY_GENERATIONS:
+                    monitor.log(f"no new feasible genome in {empty} generations in a row; stopping")
+                    break
+                generation += 1
+                self._checkpoint(algorithm, generation, finished=False)
+                continue
+            empty = 0
             outcome = self._evaluate(archive, chosen, generation, stats)
             if outcome is None:
                 break
