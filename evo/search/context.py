@@ -25,6 +25,7 @@ from nasco.evo.search.evaluators import EvalResult
 from nasco.evo.search.executors import EvalJob, Executor, make_executor
 from nasco.evo.search.front_table import write_front
 from nasco.evo.search.nsga import GeneBounds, latin_hypercube
+from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE, write_atomic
@@ -239,8 +240,6 @@ def record_values(rows: RecordTable) -> dict[str, np.ndarray]:
 def _limits(c: CampaignConfig, plan: CampaignPlan
             ) -> tuple[np.ndarray, dict[str, float], dict[int, tuple[str, float, float]]]:
     """(upper bound per cost column, upper bound per metric column, the config field of each cost bound)."""
-    from nasco.evo.search.objectives import BUILTIN, objective
-
     limits = np.full(len(plan.cost_columns), np.inf)
     metric_limits: dict[str, float] = {}
     fields: dict[int, tuple[str, float, float]] = {}

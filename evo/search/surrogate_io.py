@@ -103,14 +103,15 @@ def fit_task_surrogate(table: RecordTable, spaces: dict, task: str, *, families:
     """
     from nasco.surrogate import fit_with_transfer, select_predictor
 
-    fidelity = fidelity if fidelity is not None else search_fidelity(table, task)
-    layout, X, y = task_features(table, spaces, task, fidelity=fidelity)
+    target_fidelity = fidelity if fidelity is not None else search_fidelity(table, task)
+    layout, X, y = task_features(table, spaces, task, fidelity=target_fidelity)
     if not transfer_from:
         model, scores = select_predictor(X, y, families=families, folds=folds, seed=seed)
-        return TaskSurrogate(model, {"plain": scores}, X, y, fidelity)
-    sources = [task_features(table, spaces, t, fidelity=fidelity if fidelity else None) for t in transfer_from]
+        return TaskSurrogate(model, {"plain": scores}, X, y, target_fidelity)
+    # each source task at the requested fidelity, or at its own search fidelity
+    sources = [task_features(table, spaces, t, fidelity=fidelity) for t in transfer_from]
     if any(s[0].space.space_id != layout.space.space_id for s in sources):
         raise NascoError("--transfer-from: source tasks must use the target task's search space")
     X_src, y_src = np.concatenate([s[1] for s in sources]), np.concatenate([s[2] for s in sources])
     model, scores = fit_with_transfer(X, y, X_src, y_src, families=families, folds=folds, seed=seed)
-    return TaskSurrogate(model, scores, X, y, fidelity)
+    return TaskSurrogate(model, scores, X, y, target_fidelity)

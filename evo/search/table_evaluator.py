@@ -70,7 +70,7 @@ def _as_key(value: Any) -> str:
         value = int(value)
     if isinstance(value, str):
         number = _number(value)
-        if math.isfinite(number) and number.is_integer() and value.strip() not in ("",) and "." in value:
+        if math.isfinite(number) and number.is_integer() and "." in value:  # "2.0" → "2"
             return str(int(number))
         return value.strip()
     return str(value)
