@@ -46,11 +46,24 @@ def test_example_config_documents_every_field_and_loads_as_the_defaults(tmp_path
     ({"executor": {"kind": "slurm"}}, "executor.kind: 'slurm' is not allowed; allowed: local, ray"),
     ({"training": {"final_epochs": 4}}, "training.final_epochs: 4 is not allowed"),
     ({"search": {"surrogate_families": ["gp", "svm"]}}, "search.surrogate_families"),
+    ({"search": {"inner_exploration": 1.5}}, "search.inner_exploration: 1.5 is not allowed; allowed: numbers in"),
+    ({"search": {"inner_kappa": -1.0}}, "search.inner_kappa: -1.0 is not allowed"),
+    ({"search": {"mlp_min_records": -1}}, "search.mlp_min_records: -1 is not allowed"),
 ])
 def test_bad_values_name_the_field_and_what_is_allowed(data, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
     assert message in str(err.value)
+
+
+def test_the_mlp_joins_the_surrogate_families_by_archive_size():
+    search = CampaignConfig().search
+    assert search.families_for(449) == ["gp", "trees", "rbf", "ensemble"]
+    assert search.families_for(450) == ["gp", "trees", "rbf", "ensemble", "mlp"]
+    never = config_from_dict({"search": {"mlp_min_records": 0}}).search
+    assert never.families_for(10_000) == ["gp", "trees", "rbf", "ensemble"]
+    listed = config_from_dict({"search": {"surrogate_families": ["mlp", "gp"]}}).search
+    assert listed.families_for(10) == ["mlp", "gp"]  # listed by the user: from the start, once
 
 
 def test_bad_toml_and_missing_file(tmp_path):

@@ -273,7 +273,11 @@ def slow_toy_evaluator(candidate):
     return toy_metrics(**candidate.genes)
 
 
-def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize(("search", "kill_after"), [({}, 10), ({"proposal": "inner", "inner_generations": 8,
+                                                                      "inner_population": 24}, 13)],
+                         ids=["screen", "inner"])
+def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path, search, kill_after):
+    """Killed inside a generation (inner: the first one the inner search proposed), resumed: same archive."""
     import os
     import signal
     import time
@@ -281,8 +285,8 @@ def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
     import tomli_w
 
     entry = {"evaluator": {"entry": "test_evaluators:slow_toy_evaluator"}}
-    whole = run_campaign(config(tmp_path, "whole", **entry))
-    settings = config(tmp_path, "whole", campaign={"out": str(tmp_path / "killed")}, **entry)
+    whole = run_campaign(config(tmp_path, "whole", search=search, **entry))
+    settings = config(tmp_path, "whole", search=search, campaign={"out": str(tmp_path / "killed")}, **entry)
     path = tmp_path / "killed.toml"
     path.write_text(tomli_w.dumps(settings))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
@@ -294,7 +298,7 @@ def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
         if archive_file.exists():
             try:
                 with HDF5Archive(archive_file) as reader:
-                    if len(reader) >= 10:
+                    if len(reader) >= kill_after:
                         break
             except Exception:  # the writer is creating the file
                 pass
@@ -302,7 +306,7 @@ def test_kill_9_and_resume_give_the_archive_of_an_uninterrupted_run(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     with HDF5Archive(archive_file) as reader:
-        assert 10 <= len(reader) < len(whole.records)
+        assert kill_after <= len(reader) < len(whole.records)
     done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", "resume", str(tmp_path / "killed")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

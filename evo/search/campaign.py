@@ -99,8 +99,9 @@ class Campaign:
     # ---------------------------------------------------------------- the run
     def run(self) -> RecordTable:
         c = self.config
+        planned = c.search.population + c.search.generations * c.search.offspring
         monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
-                                  c.search.population + c.search.generations * c.search.offspring)
+                                  min(planned, c.search.max_trained) if c.search.max_trained else planned)
         self.monitor = monitor
         monitor.log(f"campaign {c.campaign.name!r} in {self.folder} (seed {c.campaign.seed}, objectives "
                     f"{', '.join(c.objectives.names)}, evaluator {self.evaluator_name()})")
@@ -163,7 +164,9 @@ class Campaign:
                 break
             genomes = problem.to_genomes(offspring.get("X"))
             stats = GenerationStats(generation, asked=len(genomes))
-            chosen, picked = self._select(archive, genomes, generation, stats)
+            current = problem.to_genomes(algorithm.pop.get("X")) if algorithm.pop is not None and len(algorithm.pop) \
+                else None
+            chosen, picked = self._select(archive, genomes, generation, stats, current)
             if not len(chosen):  # every asked genome is archived or infeasible (a small or exhausted space)
                 empty += 1
                 monitor.log(f"gen {generation}: none of the {len(genomes)} asked genomes is new and feasible")
@@ -221,13 +224,14 @@ class Campaign:
             left = 0
         return left
 
-    def _select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(genomes to evaluate, their indices in ``genomes`` or None): see :meth:`Proposer.select`."""
+    def _select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats,
+                population: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(genomes to evaluate, their indices in ``genomes`` or None): see :meth:`Proposer.select`;
+        ``population``: the outer NSGA-II's current population (where an inner search starts)."""
         k = self.config.search.population if generation == 0 else self.config.search.offspring
         k = int(min(k, self._budget_left(archive)))
         return Proposer(self.config, self.ctx, self.monitor).select(archive, genomes, generation, stats, k,
-                                                                   self._bounds(generation))
+                                                                   self._bounds(generation), population)
 
     def _evaluate(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats,
                   *, epochs: int | None = None, test: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
@@ -270,7 +274,7 @@ class Campaign:
         hashes = [self.ctx.layout.hash(g) for g in genomes]
         keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
         line = {"generation": stats.generation, "proposal": self.config.search.proposal, "family": stats.screening,
-                "tau": stats.tau,
+                "tau": stats.tau, "selection_s": round(stats.selection_s, 3), "proposal_s": round(stats.proposal_s, 3),
                 "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
                 "true": [float(errors[i]) for i in keep]}
         with open(self.folder / SURROGATE_LOG, "a", encoding="utf-8") as f:

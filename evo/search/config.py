@@ -109,17 +109,33 @@ class SearchSection:
     surrogate: bool = _f(True, "screen offspring with the surrogate (False: random pick among the asked)")
     surrogate_min_records: int = _f(16, "records needed before the surrogate screens (random screening before)")
     surrogate_families: list = _f(["gp", "trees", "rbf", "ensemble"],
-                                 "families the surrogate selects from each generation (mlp is left out by default: "
-                                 "about 15× slower to cross-validate, and 4th or 5th of 5 on the digits benchmark)")
-    exploration: float = _f(0.25, "share of the screened chosen by optimistic error (mean − std)")
+                                 "families the surrogate selects from each generation (mlp joins them from "
+                                 "mlp_min_records on)")
+    mlp_min_records: int = _f(450, "records from which the MLP ensemble joins the surrogate families (0: never): "
+                                   "below, it is ~15× slower to cross-validate and ranks worse; from ~450 records on "
+                                   "it ranks NAS-Bench-Macro best")
+    exploration: float = _f(0.25, "screen: share of the screened chosen by optimistic error (mean − std)")
     proposal: str = _f("screen", "how the surrogate proposes: screen (filter the asked offspring) or inner (an inner "
                                  "NSGA-II on the surrogate proposes from everything it visits)")
     inner_generations: int = _f(20, "inner: generations of the inner NSGA-II per outer generation")
     inner_population: int = _f(100, "inner: population of the inner NSGA-II")
+    inner_kappa: float = _f(0.0, "inner: the inner NSGA-II minimises the optimistic error mean − inner_kappa × std "
+                                 "(0: the predicted mean)")
+    inner_exploration: float = _f(0.1, "inner: share of the picks by hypervolume improvement of the optimistic error "
+                                       "(mean − std) instead of the mean")
     initial: str = _f("lhs", "initial population: lhs (Latin hypercube) or archive (best archived genomes first)")
     preprocess: bool = _f(False, "prune the space's compression choices by a sensitivity sweep before searching")
     preprocess_threshold: float = _f(0.05, "relative weight-reconstruction error above which a choice is removed")
     compression_schedule: str = _f("none", f"dynamic compression strategy: {', '.join(SCHEDULES)}")
+
+    def families_for(self, n_records: int) -> list[str]:
+        """The surrogate families cross-validated on ``n_records`` records: ``surrogate_families``, and
+        ``mlp`` from ``mlp_min_records`` on (by archive size, not wall time, so that a resumed or
+        repeated campaign chooses the same)."""
+        families = list(self.surrogate_families)
+        if 0 < self.mlp_min_records <= n_records and "mlp" not in families:
+            families.append("mlp")
+        return families
 
 
 @dataclass(frozen=True)
@@ -218,7 +234,7 @@ def config_from_dict(data: dict) -> CampaignConfig:
 # population of 1e20 used to pass validation and crash while allocating the first generation).
 SEARCH_RANGES = {"population": (4, 100_000), "offspring": (1, 100_000), "generations": (0, 1_000_000),
                  "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000), "inner_generations": (0, 10_000),
-                 "inner_population": (4, 100_000)}
+                 "inner_population": (4, 100_000), "mlp_min_records": (0, 2**31 - 1)}
 TRAINING_RANGES = {"epochs": (1, 100_000), "final_epochs": (0, 100_000), "final_max": (1, 100_000),
                    "batch_size": (1, 1_000_000)}
 MAX_ASKED = 1_000_000
@@ -285,6 +301,8 @@ def _check(c: CampaignConfig) -> None:
     _require("search.surrogate_min_records", fewest <= s.surrogate_min_records < 2**31, s.surrogate_min_records,
              f"integers ≥ {fewest} (cross-validating {', '.join(s.surrogate_families)} in 5 folds needs them)")
     _require("search.exploration", 0 <= s.exploration <= 1, s.exploration, "numbers in [0, 1]")
+    _require("search.inner_exploration", 0 <= s.inner_exploration <= 1, s.inner_exploration, "numbers in [0, 1]")
+    _require("search.inner_kappa", 0 <= s.inner_kappa <= 100, s.inner_kappa, "numbers in [0, 100]")
     _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")
     _require("search.proposal", s.proposal in ("screen", "inner"), s.proposal, "screen, inner")
     _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")

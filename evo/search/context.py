@@ -130,7 +130,8 @@ class CampaignContext:
         if len(others) < 50:
             return None
         model, _ = select_predictor(self.features(others.genome_matrix()), to_target(others.column("error")),
-                                    families=self.config.search.surrogate_families, seed=self.config.campaign.seed)
+                                    families=self.config.search.families_for(len(others)),
+                                    seed=self.config.campaign.seed)
         self.monitor.log(f"transfer: {len(others)} records of other tasks warm-start the surrogate")
         return model
 

@@ -1,7 +1,8 @@
 """What a running campaign shows: a rich progress bar per generation and a plain line log.
 
 Each generation ends with one line (on the console and in ``log.txt``): trained, reused,
-screened and failed counts, hypervolume, the surrogate's cross-validated Kendall τ, the best
+screened and failed counts, hypervolume, the surrogate's cross-validated Kendall τ and its
+seconds (selection and fit + proposal: screening, or inner search and picks), the best
 value of every objective, elapsed time and an ETA from the mean time per trained candidate.
 """
 
@@ -27,6 +28,8 @@ class GenerationStats:
     failed: int = 0
     screening: str = "random"
     tau: float = float("nan")
+    selection_s: float = 0.0  # seconds selecting and fitting the surrogate
+    proposal_s: float = 0.0  # seconds proposing with it (screening, or inner search and picks)
     hypervolume: float = float("nan")
     best: dict[str, float] = field(default_factory=dict)
     predicted: dict[str, float] = field(default_factory=dict)  # genome hash → surrogate's predicted error
@@ -78,6 +81,7 @@ class CampaignMonitor:
             self.log(f"final fidelity: trained {stats.trained} reused {stats.reused} failed {stats.failed} "
                      f"elapsed {elapsed:.0f}s")
             return
+        surrogate = f" surrogate {stats.selection_s:.1f}+{stats.proposal_s:.1f}s" if stats.selection_s else ""
         self.log(f"gen {stats.generation}: trained {stats.trained} reused {stats.reused} failed {stats.failed} "
                  f"screened {stats.screened}/{stats.asked} ({stats.screening}) HV {stats.hypervolume:.4f} "
-                 f"tau {stats.tau:.3f} best {best} elapsed {elapsed:.0f}s{eta}")
+                 f"tau {stats.tau:.3f}{surrogate} best {best} elapsed {elapsed:.0f}s{eta}")

@@ -1,9 +1,12 @@
 """How a generation's genomes to evaluate are chosen (DESIGN.md §1): all of generation 0, then random
 screening until the surrogate has enough records, then the surrogate — screening the asked offspring
-(``search.proposal = "screen"``) or proposing from an inner NSGA-II on its predictions (``"inner"``,
+(``search.proposal = "screen"``) or an inner NSGA-II on its predictions whose visited genomes are
+picked by hypervolume improvement over the archive's true front (``"inner"``,
 :mod:`nasco.evo.search.inner`). Archived, duplicate and infeasible genomes are never chosen."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -16,7 +19,7 @@ from nasco.evo.search.plan import objective_matrix
 from nasco.evo.search.progress import CampaignMonitor, GenerationStats
 from nasco.evo.search.surrogate_io import from_target, to_target
 from nasco.kernels.pareto import non_dominated
-from nasco.surrogate import fit_with_transfer, screen, select_predictor
+from nasco.surrogate import fit_with_transfer, hypervolume_picks, screen, select_predictor
 
 
 class Proposer:
@@ -27,9 +30,10 @@ class Proposer:
         self.config, self.ctx, self.monitor = config, ctx, monitor
 
     def select(self, archive: HDF5Archive, genomes: np.ndarray, generation: int, stats: GenerationStats, k: int,
-               bounds: GeneBounds) -> tuple[np.ndarray, np.ndarray | None]:
+               bounds: GeneBounds, population: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """(at most ``k`` genomes to evaluate, their indices in the asked ``genomes`` — None when the inner
-        search proposed them): all of generation 0; screened (or proposed by the inner search) afterwards."""
+        search proposed them): all of generation 0; screened (or proposed by the inner search, which starts
+        from the archive's front, the outer ``population`` (P, G) and the asked genomes) afterwards."""
         c, ctx = self.config, self.ctx
         known = ctx.known_records(archive, generation)
         feasible, exclude = self._admissible(genomes, known)
@@ -47,23 +51,42 @@ class Proposer:
             rng = np.random.default_rng([c.campaign.seed, generation])
             picked = np.sort(rng.permutation(np.flatnonzero(allowed))[:k])
             return genomes[picked], picked
+        started = time.perf_counter()
         model = self._fit_surrogate(ok, generation, stats)
+        stats.selection_s = time.perf_counter() - started
+        started = time.perf_counter()
         if c.search.proposal == "inner":
-            pool = inner_pool(ctx.layout, bounds, np.vstack([self._front_genomes(ok), genomes]),
-                              lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
-                              population=c.search.inner_population,
-                              seed=(c.campaign.seed * 1000 + generation) % 2**32)
-            candidates = np.unique(np.vstack([genomes, pool]), axis=0)
-            feasible, exclude = self._admissible(candidates, known)
-            stats.screening += "+inner"
-            stats.screened = min(k, int((feasible & ~exclude).sum()))
+            start = genomes if population is None else np.vstack([population, genomes])
+            picked, candidates, mean = self._inner_proposals(model, ok, known, genomes, start, generation, stats, k,
+                                                             bounds)
         else:
             candidates = genomes
-        mean, std = model.predict(ctx.features(candidates))
-        picked = np.sort(screen(mean, std, self._cheap_objectives(candidates), k, exploration=c.search.exploration,
-                                feasible=feasible, exclude=exclude))
+            mean, std = model.predict(ctx.features(candidates))
+            picked = np.sort(screen(mean, std, self._cheap_objectives(candidates), k,
+                                    exploration=c.search.exploration, feasible=feasible, exclude=exclude))
+        stats.proposal_s = time.perf_counter() - started
         stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
         return candidates[picked], (picked if c.search.proposal != "inner" else None)
+
+    def _inner_proposals(self, model, ok: RecordTable, known: RecordTable, genomes: np.ndarray, start: np.ndarray,
+                         generation: int, stats: GenerationStats, k: int, bounds: GeneBounds
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices of the ≤ k picks in the candidates, candidates (N, G), predicted target (N,)): the inner
+        NSGA-II's visited genomes (started from the archive's front and ``start``) and the asked offspring,
+        picked by hypervolume improvement."""
+        c, ctx = self.config, self.ctx
+        pool = inner_pool(ctx.layout, bounds, np.vstack([self._front_genomes(ok), start]),
+                          lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
+                          population=c.search.inner_population, seed=(c.campaign.seed * 1000 + generation) % 2**32)
+        candidates = np.unique(np.vstack([genomes, pool]), axis=0)
+        feasible, exclude = self._admissible(candidates, known)
+        stats.screening += "+inner"
+        stats.screened = min(k, int((feasible & ~exclude).sum()))
+        mean, std = model.predict(ctx.features(candidates))
+        picked = np.sort(hypervolume_picks(mean, std, self._cheap_objectives(candidates), self._true_front(ok), k,
+                                           exploration=c.search.inner_exploration, feasible=feasible,
+                                           exclude=exclude))
+        return picked, candidates, mean
 
     def _admissible(self, genomes: np.ndarray, known: RecordTable) -> tuple[np.ndarray, np.ndarray]:
         """(feasible (N,), excluded (N,): already known) of genomes."""
@@ -77,12 +100,13 @@ class Proposer:
         X = ctx.features(ok.genome_matrix())
         y = to_target(ok.column("error"))
         seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
+        families = c.search.families_for(len(ok))
         if ctx.source is not None:
-            model, scores = fit_with_transfer(X, y, source=ctx.source, families=c.search.surrogate_families, seed=seed)
+            model, scores = fit_with_transfer(X, y, source=ctx.source, families=families, seed=seed)
             best = scores["transfer" if model.uses_transfer else "plain"][0]
             stats.screening = f"{best.family}{'+transfer' if model.uses_transfer else ''}"
         else:
-            model, family_scores = select_predictor(X, y, families=c.search.surrogate_families, seed=seed)
+            model, family_scores = select_predictor(X, y, families=families, seed=seed)
             best = family_scores[0]
             stats.screening = best.family
         stats.tau = best.tau_mean
@@ -97,10 +121,18 @@ class Proposer:
         return objective_matrix(cheap, dict(zip(ctx.plan.cost_columns, ctx.costs(genomes).T, strict=True)))
 
     def _inner_score(self, model, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-search objectives (predicted error, cheap objectives) and infeasibility of genomes."""
-        mean, _ = model.predict(self.ctx.features(genomes))
-        F = np.column_stack([mean, self._cheap_objectives(genomes)])
+        """Inner-search objectives (predicted error μ − inner_kappa·σ on the surrogate's scale, cheap
+        objectives) and infeasibility of genomes."""
+        mean, std = model.predict(self.ctx.features(genomes))
+        F = np.column_stack([mean - self.config.search.inner_kappa * std, self._cheap_objectives(genomes)])
         return np.nan_to_num(F, nan=np.inf), ~self.ctx.feasible(self.ctx.costs(genomes))
+
+    def _true_front(self, ok: RecordTable) -> np.ndarray:
+        """(P, 1 + C) the acceptable known records' non-dominated (surrogate target, cheap objectives)."""
+        ok = ok.select(np.flatnonzero(self.ctx.acceptable(record_values(ok))))
+        points = np.column_stack([to_target(ok.column("error")), self._cheap_objectives(ok.genome_matrix())])
+        points = points[np.all(np.isfinite(points), axis=1)]
+        return points[non_dominated(points)] if len(points) else points
 
     def _front_genomes(self, ok: RecordTable) -> np.ndarray:
         """Genomes of the non-dominated known records (where the inner search starts)."""
