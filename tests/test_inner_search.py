@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from test_evaluators import (  # noqa: F401  (fixtures: table_file, _importable_tests)
+    GENES,
     STOP_AFTER,
     _importable_tests,
     archive_rows,
@@ -17,12 +19,14 @@ from test_evaluators import (  # noqa: F401  (fixtures: table_file, _importable_
 
 from nasco.evo import run_campaign
 
-INNER = {"proposal": "inner", "generations": 5, "inner_generations": 8, "inner_population": 24}
+INNER = {"proposal": "inner", "generations": 5, "inner_generations": 8, "inner_population": 24,
+         "inner_exhaustive": 0}  # the 192-genome toy space would otherwise be scored whole
 
 
-def test_inner_proposals_are_new_distinct_and_feasible_and_recorded(tmp_path, table_file):  # noqa: F811
+@pytest.mark.parametrize("exhaustive", [0, 1000], ids=["inner-nsga2", "whole-space"])
+def test_inner_proposals_are_new_distinct_and_feasible_and_recorded(tmp_path, table_file, exhaustive):  # noqa: F811
     settings = table_config(tmp_path, table_file)
-    settings["search"] = {**settings["search"], **INNER}
+    settings["search"] = {**settings["search"], **INNER, "inner_exhaustive": exhaustive}
     settings["constraints"] = {"limits": {"metric:cost": 9}}  # a cheap table column: checked before evaluation
     result = run_campaign(settings)
     records = result.records
@@ -34,6 +38,29 @@ def test_inner_proposals_are_new_distinct_and_feasible_and_recorded(tmp_path, ta
     assert all(line["selection_s"] > 0 and line["proposal_s"] > 0 for line in lines)  # surrogate time per generation
     log = (result.folder / "log.txt").read_text()
     assert "+inner" in log and " surrogate " in log
+
+
+def test_a_small_space_is_scored_whole():
+    from nasco.evo.search.inner import every_genome, inner_pool, space_size
+    from nasco.evo.search.nsga import GeneBounds
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.space.toml_io import space_from_dict
+
+    layout = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
+    bounds = GeneBounds(layout)
+    assert space_size(bounds) == 8 * 8 * 3
+    whole = every_genome(layout, bounds)
+    assert len(whole) == 192 == len(np.unique(whole, axis=0))
+
+    def score(genomes):
+        return genomes[:, :2].astype(float), np.zeros(len(genomes), bool)
+
+    assert np.array_equal(inner_pool(layout, bounds, whole[:3], score, generations=2, population=8, seed=0,
+                                     exhaustive=192), whole)
+    searched = inner_pool(layout, bounds, whole[:3], score, generations=2, population=8, seed=0, exhaustive=191)
+    assert 8 <= len(searched) < 192  # one genome more than exhaustive: the inner NSGA-II's visits
+    bounds.high[0] = 3  # narrowed bounds (compression strategies) narrow the whole space too
+    assert len(every_genome(layout, bounds)) == 4 * 8 * 3
 
 
 def test_inner_search_is_deterministic_and_resumes_to_the_same_archive(tmp_path):

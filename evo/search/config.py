@@ -119,6 +119,8 @@ class SearchSection:
                                  "NSGA-II on the surrogate proposes from everything it visits)")
     inner_generations: int = _f(20, "inner: generations of the inner NSGA-II per outer generation")
     inner_population: int = _f(100, "inner: population of the inner NSGA-II")
+    inner_exhaustive: int = _f(100_000, "inner: a space of at most this many genomes is scored whole instead of "
+                                        "searched (0: always search)")
     inner_kappa: float = _f(0.0, "inner: the inner NSGA-II minimises the optimistic error mean − inner_kappa × std "
                                  "(0: the predicted mean)")
     inner_exploration: float = _f(0.1, "inner: share of the picks by hypervolume improvement of the optimistic error "
@@ -234,7 +236,8 @@ def config_from_dict(data: dict) -> CampaignConfig:
 # population of 1e20 used to pass validation and crash while allocating the first generation).
 SEARCH_RANGES = {"population": (4, 100_000), "offspring": (1, 100_000), "generations": (0, 1_000_000),
                  "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000), "inner_generations": (0, 10_000),
-                 "inner_population": (4, 100_000), "mlp_min_records": (0, 2**31 - 1)}
+                 "inner_population": (4, 100_000), "mlp_min_records": (0, 2**31 - 1),
+                 "inner_exhaustive": (0, 1_000_000)}
 TRAINING_RANGES = {"epochs": (1, 100_000), "final_epochs": (0, 100_000), "final_max": (1, 100_000),
                    "batch_size": (1, 1_000_000)}
 MAX_ASKED = 1_000_000

@@ -2,11 +2,13 @@
 NSGA-II run on predicted error and exact cheap costs, instead of only filtering the outer offspring.
 
 Each outer generation, an inner NSGA-II (pymoo, the same repair and duplicate elimination as the
-outer one) starts from the archive's front, the outer offspring and random genomes, and runs
-``generations`` generations of ``population`` genomes scored by the fitted surrogate — no
-evaluation. Every genome it visits joins the candidate pool; the campaign then picks the ``K``
-to evaluate from that pool with the same non-dominated screening (plus an uncertainty share) as
-``screen`` proposals, never an archived, duplicate or infeasible genome.
+outer one) starts from the archive's front, the outer population and offspring and random
+genomes, and runs ``generations`` generations of ``population`` genomes scored by the fitted
+surrogate — no evaluation. Every genome it visits joins the candidate pool. A space of at most
+``exhaustive`` genomes (within the gene bounds) is scored whole instead: predicting every genome
+costs less than the inner search and misses nothing. The campaign then picks the ``K`` to
+evaluate from the pool by hypervolume improvement
+(:func:`nasco.surrogate.hypervolume_picks`), never an archived, duplicate or infeasible genome.
 """
 
 from __future__ import annotations
@@ -20,10 +22,23 @@ from nasco.evo.search.nsga import GeneBounds, GenomeProblem, make_nsga2, set_eva
 from nasco.evo.space.base import SpaceLayout
 
 
+def space_size(bounds: GeneBounds) -> int:
+    """Genomes within the gene bounds (before canonicalisation), an exact Python integer."""
+    return math.prod(int(n) for n in bounds.high - bounds.low + 1)
+
+
+def every_genome(layout: SpaceLayout, bounds: GeneBounds) -> np.ndarray:
+    """All distinct canonical genomes (P, G) within the bounds (for small spaces: see ``exhaustive``)."""
+    axes = [np.arange(lo, hi + 1, dtype=np.int64) for lo, hi in zip(bounds.low, bounds.high, strict=True)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, layout.n_genes)
+    return np.unique(layout.canonicalize(grid), axis=0)
+
+
 def inner_pool(layout: SpaceLayout, bounds: GeneBounds, start: np.ndarray,
                score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], *, generations: int, population: int,
-               seed: int) -> np.ndarray:
-    """Distinct canonical genomes (P, G) visited by an inner NSGA-II on the surrogate.
+               seed: int, exhaustive: int = 0) -> np.ndarray:
+    """Distinct canonical genomes (P, G) visited by an inner NSGA-II on the surrogate — or every genome
+    of the space when it holds at most ``exhaustive`` of them.
 
     Args:
         start: genomes (S, G) the inner population starts from (first ``population`` distinct ones;
@@ -32,9 +47,12 @@ def inner_pool(layout: SpaceLayout, bounds: GeneBounds, start: np.ndarray,
         generations: inner generations after the start population; ``population``: its size.
         seed: seeds the random fill and pymoo's operators (a proposal is a function of the seed,
             the start genomes and the surrogate).
+        exhaustive: the largest space scored whole (0: always the inner NSGA-II).
     """
+    if space_size(bounds) <= exhaustive:
+        return every_genome(layout, bounds)
     rng = np.random.default_rng(seed)
-    population = int(min(population, max(4, math.prod(int(n) for n in bounds.high - bounds.low + 1) // 4)))
+    population = int(min(population, max(4, space_size(bounds) // 4)))
     start = np.unique(layout.canonicalize(bounds.clip(np.asarray(start, np.int64).reshape(-1, layout.n_genes))),
                       axis=0)
     chosen = start[rng.permutation(len(start))][:population]

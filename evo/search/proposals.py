@@ -77,7 +77,8 @@ class Proposer:
         c, ctx = self.config, self.ctx
         pool = inner_pool(ctx.layout, bounds, np.vstack([self._front_genomes(ok), start]),
                           lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
-                          population=c.search.inner_population, seed=(c.campaign.seed * 1000 + generation) % 2**32)
+                          population=c.search.inner_population, seed=(c.campaign.seed * 1000 + generation) % 2**32,
+                          exhaustive=c.search.inner_exhaustive)
         candidates = np.unique(np.vstack([genomes, pool]), axis=0)
         feasible, exclude = self._admissible(candidates, known)
         stats.screening += "+inner"
