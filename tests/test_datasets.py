@@ -180,3 +180,97 @@ def test_imagefolder_problems_are_named(tmp_path):
     (tmp_path / "corrupt" / "train" / "dog" / "cut.png").write_bytes(good[: len(good) // 2])
     with pytest.raises(DatasetError, match=r"2 of 8 files are not readable images: .*bad\.jpg.*cut\.png"):
         load_task("imagefolder", root=tmp_path / "corrupt")
+
+
+def _idx_root(tmp_path, n_train=60):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for prefix, n in (("train", n_train), ("t10k", 10)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 3 + (np.arange(n) % 5 == 0) * 3)
+    return tmp_path
+
+
+def _image_folder(tmp_path, counts=(12, 6)):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, n in zip(("cat", "dog"), counts, strict=True):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for i in range(n):
+            pixels = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "train" / cls / f"{i}.png")
+    return tmp_path
+
+
+def _split_images(split):
+    return torch.cat([x for x, _ in split.batches(64)]), torch.cat([y for _, y in split.batches(64)])
+
+
+@pytest.mark.parametrize("dataset", ["digits", "npz", "fashion-mnist", "imagefolder"])
+def test_train_subset_is_a_stratified_seeded_subset_for_every_dataset(tmp_path, dataset):
+    root = {"digits": None, "fashion-mnist": None, "imagefolder": None, "npz": tmp_path / "d.npz"}[dataset]
+    if dataset == "npz":
+        np.savez(root, x=np.random.default_rng(0).random((90, 5, 5)).astype(np.float32), y=np.arange(90) % 4 // 3)
+    elif dataset == "fashion-mnist":
+        root = _idx_root(tmp_path)
+    elif dataset == "imagefolder":
+        root = _image_folder(tmp_path)
+    options = {"root": root, "image_size": 8 if dataset == "imagefolder" else None}
+    whole = load_task(dataset, seed=0, **options)
+    n = len(whole.train) // 2
+    half, again, other = (load_task(dataset, seed=s, train_subset=n, **options) for s in (0, 0, 1))
+    assert len(half.train) == n and half.name == f"{whole.name}:train{n}"
+    x_whole, y_whole = _split_images(whole.train)
+    x_half, y_half = _split_images(half.train)
+    assert torch.equal(x_half, _split_images(again.train)[0])  # seeded
+    counts, whole_counts = (torch.bincount(y, minlength=whole.num_classes) for y in (y_half, y_whole))
+    assert torch.all((counts - whole_counts * n / len(y_whole)).abs() < 1)  # each class keeps its share
+    rows = {tuple(r.flatten().tolist()) for r in x_whole}
+    assert all(tuple(r.flatten().tolist()) in rows for r in x_half)  # a subset of the training split …
+    assert torch.equal(_split_images(half.val)[0], _split_images(whole.val)[0])  # … and validation unchanged
+    assert len(other.train) == n and not torch.equal(_split_images(other.train)[0], x_half)  # another seed
+
+
+def test_stratified_subset_keeps_every_class_share():
+    from nasco.evo.train.datasets import stratified_subset
+
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    picked = stratified_subset(labels, 10, seed=0)
+    assert torch.equal(torch.bincount(labels[picked]), torch.tensor([5, 3, 2]))
+    assert torch.equal(picked, torch.sort(picked).values) and len(set(picked.tolist())) == 10
+    assert not torch.equal(picked, stratified_subset(labels, 10, seed=1))
+    odd = stratified_subset(labels, 7, seed=0)  # 3.5, 2.1, 1.4: the largest remainder gets the seventh
+    assert torch.equal(torch.bincount(labels[odd]), torch.tensor([4, 2, 1]))
+
+
+def test_options_that_do_not_apply_are_errors_and_image_size_resizes_any_dataset(tmp_path):
+    with pytest.raises(DatasetError, match="download: digits cannot be downloaded"):
+        load_task("digits", download=True)
+    with pytest.raises(DatasetError, match="does not apply to digits"):
+        load_task("digits", root=tmp_path)
+    with pytest.raises(DatasetError, match="num_classes: applies to npz only"):
+        load_task("digits", num_classes=10)
+    with pytest.raises(DatasetError, match="train_subset: 5000 is not allowed; allowed: fewer than the 1294"):
+        load_task("digits", train_subset=5000)
+    with pytest.raises(DatasetError, match="train_subset: -1 is not allowed"):
+        load_task("digits", train_subset=-1)
+    big = load_task("digits", image_size=16)
+    assert big.name == "digits@16x16" and big.input_shape == (1, 16, 16) and big.train.x.shape[-1] == 16
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=np.random.default_rng(0).integers(0, 256, (20, 12, 12), dtype=np.uint8), y=np.arange(20) % 2)
+    small = load_task("npz", root=npz, image_size=6)
+    assert small.input_shape == (1, 6, 6) and float(small.train.x.max()) <= 255 and small.scale == 1 / 255
+
+
+def test_an_archived_first_n_task_still_loads_as_it_trained():
+    from nasco.evo.search.config import TaskSection
+    from nasco.evo.search.task import load_task_spec, task_spec
+
+    spec = task_spec(TaskSection(train_subset=300), seed=0)
+    assert spec["subset"] == "stratified"
+    old = {k: v for k, v in spec.items() if k != "subset"}  # a description archived before stratification
+    whole, first, stratified = load_task("digits"), load_task_spec(old), load_task_spec(spec)
+    assert torch.equal(first.train.x, whole.train.x[:300]) and first.name == "digits:train300"
+    assert stratified.name == "digits:train300" and not torch.equal(stratified.train.x, first.train.x)

@@ -50,7 +50,7 @@ class TaskSection:
     download: bool = _f(False, "let torchvision download the dataset into root")
     image_size: int = _f(0, "resize images to this side length (0: keep)")
     val_fraction: float = _f(0.1, "share of the training data held out for validation")
-    train_subset: int = _f(0, "train on the first N training images only (0: all)")
+    train_subset: int = _f(0, "train on N training images only, a class-stratified random subset (0: all)")
 
 
 @dataclass(frozen=True)

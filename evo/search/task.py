@@ -10,20 +10,25 @@ from nasco.evo.train.datasets import Task, TensorSplit, load_task
 
 def task_spec(section: TaskSection, seed: int) -> dict:
     """The JSON-ready description of a task (what the archive registers, what workers load)."""
-    return {**dataclasses.asdict(section), "split_seed": seed}
+    spec = {**dataclasses.asdict(section), "split_seed": seed}
+    if section.train_subset:
+        spec["subset"] = "stratified"  # archives before it trained on the first N: another description
+    return spec
 
 
 def load_task_spec(spec: dict) -> Task:
-    """Load the task a :func:`task_spec` describes (optionally a prefix of the training split).
+    """Load the task a :func:`task_spec` describes (optionally a subset of the training split:
+    class-stratified, or the first N for descriptions archived before stratification).
 
     Raises:
-        DatasetError: missing or malformed data.
+        DatasetError: missing or malformed data, or an option that does not apply to the dataset.
     """
+    subset = spec["train_subset"]
+    stratified = spec.get("subset") == "stratified"
     task = load_task(spec["dataset"], root=spec["root"] or None, download=spec["download"],
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
-                     image_size=spec["image_size"] or None)
-    subset = spec["train_subset"]
-    if subset and subset < len(task.train) and isinstance(task.train, TensorSplit):
+                     image_size=spec["image_size"] or None, train_subset=subset if stratified else 0)
+    if subset and not stratified and subset < len(task.train) and isinstance(task.train, TensorSplit):
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"
     return task

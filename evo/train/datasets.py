@@ -11,6 +11,11 @@ optionally ``x_test``/``y_test``) and ``imagefolder``
 32 by default; streamed from disk; every file is decoded once at load, and a file that is not a
 readable image stops loading with its name — remove or replace it).
 
+``image_size`` resizes every dataset (digits and npz too); ``train_subset`` keeps a
+class-stratified random subset of the training split, for every dataset. An option that does
+not apply (``download`` for digits, npz or imagefolder; ``root`` for digits; ``num_classes``
+beyond npz; a subset as large as the training split) is an error, never ignored.
+
 The validation split is carved from the training data with ``seed``; the test split is
 never used by search. In-memory splits are kept as tensors on the training device (on CUDA
 the whole dataset lives on the GPU; batches are gathered by index); ImageFolder splits
@@ -49,6 +54,13 @@ class TensorSplit:
     def to(self, device: torch.device) -> TensorSplit:
         return TensorSplit(self.x.to(device), self.y.to(device))
 
+    def labels(self) -> torch.Tensor:
+        return self.y.cpu()
+
+    def subset(self, index: torch.Tensor) -> TensorSplit:
+        index = index.to(self.y.device)
+        return TensorSplit(self.x.index_select(0, index), self.y.index_select(0, index))
+
     def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
         """(raw x, y) batches; shuffled when a generator is given, in order otherwise."""
         n = len(self.y)
@@ -74,6 +86,21 @@ class StreamSplit:
 
     def to(self, device: torch.device) -> StreamSplit:
         return self
+
+    def labels(self) -> torch.Tensor:
+        """Labels without decoding images: a ``Subset`` of a dataset with ``targets`` (ImageFolder)."""
+        dataset = self.dataset
+        if isinstance(dataset, torch.utils.data.Subset) and hasattr(dataset.dataset, "targets"):
+            targets = torch.as_tensor(dataset.dataset.targets)
+            return targets[torch.as_tensor(dataset.indices, dtype=torch.long)]
+        raise DatasetError(f"{type(dataset).__name__}: labels are unknown without decoding every image")
+
+    def subset(self, index: torch.Tensor) -> StreamSplit:
+        dataset = self.dataset
+        if isinstance(dataset, torch.utils.data.Subset):
+            return StreamSplit(torch.utils.data.Subset(dataset.dataset, [dataset.indices[i] for i in index.tolist()]),
+                               self.num_workers)
+        return StreamSplit(torch.utils.data.Subset(dataset, index.tolist()), self.num_workers)
 
     def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
         cpu_gen = None
@@ -307,23 +334,84 @@ def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, 
                 1.0, torch.full((channels,), 0.5), torch.full((channels,), 0.25))
 
 
+def stratified_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Sorted indices (n,) of a class-stratified random subset of ``labels`` (N,): each class keeps its
+    share of n (largest remainders round), drawn at random within the class with ``seed``."""
+    labels = torch.as_tensor(labels).long().cpu()
+    counts = torch.bincount(labels).double()
+    quota = counts * n / len(labels)
+    take = quota.floor().long()
+    remainder = int(n - take.sum())
+    if remainder:
+        take[torch.argsort(quota - take, descending=True, stable=True)[:remainder]] += 1
+    generator = torch.Generator().manual_seed(seed)
+    picked = []
+    for cls in torch.nonzero(take).flatten().tolist():
+        members = torch.nonzero(labels == cls).flatten()
+        picked.append(members[torch.randperm(len(members), generator=generator)[:int(take[cls])]])
+    return torch.sort(torch.cat(picked)).values
+
+
 def load_task(name: str = "digits", *, root: str | Path | None = None, download: bool = False,
               val_fraction: float = 0.1, seed: int = 0, num_classes: int | None = None,
-              image_size: int | None = None) -> Task:
+              image_size: int | None = None, train_subset: int = 0) -> Task:
     """Load a task by name (see the module docstring).
+
+    Args:
+        train_subset: train on this many training images (0: all), a class-stratified random
+            subset drawn with ``seed``; the task is then named ``NAME:trainN``.
 
     Raises:
         DatasetError: unknown name, missing files (with ``download=False``), malformed npz,
-            labels outside ``num_classes``.
+            labels outside ``num_classes``, or an option that does not apply to the dataset.
     """
     if name not in TASK_NAMES:
         raise DatasetError(f"dataset {name!r} is unknown; allowed: {list(TASK_NAMES)}")
-    if name == "digits":
-        return _digits(val_fraction, seed)
-    if name == "npz":
-        return _npz(root, num_classes, val_fraction, seed)
+    if download and name in ("digits", "npz", "imagefolder"):
+        raise DatasetError(f"download: {name} cannot be downloaded; allowed: download only with "
+                           f"{', '.join(n for n in TASK_NAMES if n not in ('digits', 'npz', 'imagefolder'))}")
+    if name == "digits" and root:
+        raise DatasetError(f"root: {str(root)!r} does not apply to digits (bundled with scikit-learn); allowed: empty")
+    if num_classes is not None and name != "npz":
+        raise DatasetError(f"num_classes: applies to npz only; {name} knows its classes")
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4):
         raise DatasetError(f"image_size: {image_size!r} is not allowed; allowed: an integer ≥ 4, or None")
-    if name == "imagefolder":
-        return _imagefolder(root, image_size or 32, val_fraction, seed)
-    return _torchvision(name, root, download, val_fraction, seed, image_size)
+    if isinstance(train_subset, bool) or not isinstance(train_subset, int) or train_subset < 0:
+        raise DatasetError(f"train_subset: {train_subset!r} is not allowed; allowed: an integer ≥ 0 (0: all)")
+    if name == "digits":
+        task = _resized_task(_digits(val_fraction, seed), image_size)
+    elif name == "npz":
+        task = _resized_task(_npz(root, num_classes, val_fraction, seed), image_size)
+    elif name == "imagefolder":
+        task = _imagefolder(root, image_size or 32, val_fraction, seed)
+    else:
+        task = _torchvision(name, root, download, val_fraction, seed, image_size)
+    return _train_subset(task, train_subset, seed) if train_subset else task
+
+
+def _resized_task(task: Task, size: int | None) -> Task:
+    """An in-memory task resized to size × size (area averaging down, bilinear up), named NAME@SxS."""
+    if size is None or task.input_shape[1:] == (size, size):
+        return task
+
+    def resize(split: TensorSplit) -> TensorSplit:
+        x = split.x.float()
+        if not len(x):
+            return TensorSplit(x.new_zeros((0, x.shape[1], size, size)), split.y)
+        mode = "area" if size <= min(x.shape[-2:]) else "bilinear"
+        resized = torch.nn.functional.interpolate(x, size=(size, size), mode=mode,
+                                                  **({"align_corners": False} if mode == "bilinear" else {}))
+        return TensorSplit(resized, split.y)
+
+    return Task(f"{task.name}@{size}x{size}", (task.input_shape[0], size, size), task.num_classes,
+                resize(task.train), resize(task.val), resize(task.test), task.scale, task.mean, task.std)
+
+
+def _train_subset(task: Task, n: int, seed: int) -> Task:
+    """The task with a class-stratified subset of n training images (see :func:`load_task`)."""
+    if n >= len(task.train):
+        raise DatasetError(f"train_subset: {n} is not allowed; allowed: fewer than the {len(task.train)} training "
+                           f"images of {task.name} (0: all)")
+    task.train = task.train.subset(stratified_subset(task.train.labels(), n, seed))
+    task.name = f"{task.name}:train{n}"
+    return task
