@@ -1,5 +1,6 @@
-"""Shared fixtures: single-threaded torch, compiled default spaces at the four input shapes, and
-the tiny campaign (run once per session; its run folder feeds the campaign, front and report tests)."""
+"""Shared fixtures: single-threaded torch, a temporary image cache, compiled default spaces at the
+four input shapes, and the tiny campaign (run once per session; its run folder feeds the campaign,
+front and report tests)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _image_cache_in_a_temporary_folder(tmp_path_factory):
+    """Decoded image folders go to a session folder, never to the user's ~/.cache (subprocesses inherit it)."""
+    import os
+
+    os.environ["NASCO_CACHE_DIR"] = str(tmp_path_factory.mktemp("nasco-cache"))
+    yield
 
 
 @pytest.hookimpl(trylast=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasco.evo.train.datasets import DatasetError, load_task
+from nasco.evo.train.datasets import DatasetError, TensorSplit, load_task
 
 
 def test_digits_splits_are_disjoint_and_seeded():
@@ -274,3 +274,50 @@ def test_an_archived_first_n_task_still_loads_as_it_trained():
     whole, first, stratified = load_task("digits"), load_task_spec(old), load_task_spec(spec)
     assert torch.equal(first.train.x, whole.train.x[:300]) and first.name == "digits:train300"
     assert stratified.name == "digits:train300" and not torch.equal(stratified.train.x, first.train.x)
+
+
+def test_an_image_folder_is_decoded_once_cached_and_decoded_again_when_it_changes(tmp_path, monkeypatch, capfd):
+    import os
+
+    from PIL import Image
+
+    from nasco.evo.train import image_cache
+
+    root = _image_folder(tmp_path / "data", counts=(10, 6))
+    first = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
+    assert "decoded 16 images" in capfd.readouterr().err
+    assert isinstance(first.train, TensorSplit) and first.train.x.dtype == torch.uint8 and first.scale == 1 / 255
+    again = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
+    assert "read from the cache" in capfd.readouterr().err
+    assert torch.equal(_split_images(again.train)[0], _split_images(first.train)[0])
+    # the arrays are what PIL decodes: RGB, bilinear resize to 8×8
+    path = sorted(str(p) for p in (root / "train" / "cat").iterdir())[0]
+    with Image.open(path) as image:
+        expected = np.asarray(image.convert("RGB").resize((8, 8), Image.Resampling.BILINEAR)).transpose(2, 0, 1)
+    assert any(np.array_equal(row.numpy(), expected) for row in first.train.x)
+    monkeypatch.setenv("NASCO_CACHE_MB", "0")  # beyond the memory budget: memory-mapped
+    mapped = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
+    assert "memory-mapped" in capfd.readouterr().err
+    x, _ = next(iter(mapped.train.batches(4, generator=torch.Generator().manual_seed(0))))
+    assert x.shape == (4, 3, 8, 8) and torch.equal(_split_images(mapped.val)[0], _split_images(first.val)[0])
+    os.utime(path, ns=(1, 1))  # a changed file: decoded again
+    load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
+    assert "decoded 16 images" in capfd.readouterr().err
+    load_task("imagefolder", root=root, image_size=6, val_fraction=0.25)  # another size: another entry
+    assert "decoded 16 images" in capfd.readouterr().err
+    assert len(list(image_cache.cache_dir().glob("*.x.npy"))) >= 3
+
+
+def test_decoding_in_worker_processes_equals_one_process(tmp_path):
+    from PIL import Image
+
+    from nasco.evo.train.image_cache import CHUNK, decode_images
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(CHUNK + 5):  # two chunks
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 256, (9, 7), dtype=np.uint8)).save(path)  # grayscale → RGB
+        paths.append(str(path))
+    one = decode_images(paths, 5, workers=1)
+    assert one.shape == (CHUNK + 5, 3, 5, 5) and np.array_equal(one, decode_images(paths, 5, workers=2))

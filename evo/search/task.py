@@ -28,7 +28,7 @@ def load_task_spec(spec: dict) -> Task:
     task = load_task(spec["dataset"], root=spec["root"] or None, download=spec["download"],
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
                      image_size=spec["image_size"] or None, train_subset=subset if stratified else 0)
-    if subset and not stratified and subset < len(task.train) and isinstance(task.train, TensorSplit):
+    if subset and not stratified and subset < len(task.train) and task.train.rows is None:  # as it trained then
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"
     return task

@@ -8,8 +8,9 @@ with ``download=True``; ``image_size`` resizes them by area averaging, e.g. Fash
 (``root`` is a ``.npz`` file with ``x`` (N, H, W) or (N, C, H, W) and integer ``y`` (N,),
 optionally ``x_test``/``y_test``) and ``imagefolder``
 (``root`` has ``train/`` and optionally ``test/`` class folders, resized to ``image_size``,
-32 by default; streamed from disk; every file is decoded once at load, and a file that is not a
-readable image stops loading with its name — remove or replace it).
+32 by default; decoded once into a uint8 cache (:mod:`nasco.evo.train.image_cache`) and then
+served like the in-memory datasets; a file that is not a readable image stops loading with its
+name — remove or replace it).
 
 ``image_size`` resizes every dataset (digits and npz too); ``train_subset`` keeps a
 class-stratified random subset of the training split, for every dataset. An option that does
@@ -17,13 +18,13 @@ not apply (``download`` for digits, npz or imagefolder; ``root`` for digits; ``n
 beyond npz; a subset as large as the training split) is an error, never ignored.
 
 The validation split is carved from the training data with ``seed``; the test split is
-never used by search. In-memory splits are kept as tensors on the training device (on CUDA
-the whole dataset lives on the GPU; batches are gathered by index); ImageFolder splits
-stream through a DataLoader.
+never used by search. Splits are kept as tensors on the training device (on CUDA the whole
+dataset lives on the GPU; batches are gathered by index).
 """
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,74 +44,54 @@ class DatasetError(NascoError, ValueError):
 
 @dataclass
 class TensorSplit:
-    """One split held in memory: ``x`` (N, C, H, W) raw values (uint8 or float), ``y`` int64 (N,)."""
+    """One split held in memory: ``x`` (N, C, H, W) raw values (uint8 or float), ``y`` int64 (N,).
+
+    With ``rows`` (int64 (n,)), the split is those rows of ``x`` (a whole decoded image folder,
+    possibly memory-mapped, shared by the splits without copying) and ``y`` holds their n labels.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
+    rows: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def to(self, device: torch.device) -> TensorSplit:
-        return TensorSplit(self.x.to(device), self.y.to(device))
+        """On ``device``; rows of a shared array are gathered first unless it stays on the CPU."""
+        if self.rows is not None and torch.device(device).type != "cpu":
+            return TensorSplit(self.x.index_select(0, self.rows).to(device), self.y.to(device))
+        return TensorSplit(self.x.to(device), self.y.to(device), self.rows)
 
     def labels(self) -> torch.Tensor:
         return self.y.cpu()
 
     def subset(self, index: torch.Tensor) -> TensorSplit:
+        """The split's rows ``index`` (positions in this split)."""
         index = index.to(self.y.device)
+        if self.rows is not None:
+            return TensorSplit(self.x, self.y.index_select(0, index), self.rows.index_select(0, index.cpu()))
         return TensorSplit(self.x.index_select(0, index), self.y.index_select(0, index))
+
+    def _gather(self, index: torch.Tensor) -> torch.Tensor:
+        if self.rows is None:
+            return self.x.index_select(0, index)
+        return self.x.index_select(0, self.rows.index_select(0, index.cpu())).to(index.device)
 
     def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
         """(raw x, y) batches; shuffled when a generator is given, in order otherwise."""
         n = len(self.y)
         if generator is None:
             for start in range(0, n, batch_size):
-                yield self.x[start:start + batch_size], self.y[start:start + batch_size]
+                if self.rows is None:
+                    yield self.x[start:start + batch_size], self.y[start:start + batch_size]
+                else:
+                    yield self.x.index_select(0, self.rows[start:start + batch_size]), self.y[start:start + batch_size]
             return
-        order = torch.randperm(n, generator=generator, device=generator.device).to(self.x.device)
+        order = torch.randperm(n, generator=generator, device=generator.device).to(self.y.device)
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
             index = order[start:start + batch_size]
-            yield self.x.index_select(0, index), self.y.index_select(0, index)
-
-
-@dataclass
-class StreamSplit:
-    """One split streamed from a torch ``Dataset`` of (float tensor (C, H, W), label)."""
-
-    dataset: torch.utils.data.Dataset
-    num_workers: int = 0
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def to(self, device: torch.device) -> StreamSplit:
-        return self
-
-    def labels(self) -> torch.Tensor:
-        """Labels without decoding images: a ``Subset`` of a dataset with ``targets`` (ImageFolder)."""
-        dataset = self.dataset
-        if isinstance(dataset, torch.utils.data.Subset) and hasattr(dataset.dataset, "targets"):
-            targets = torch.as_tensor(dataset.dataset.targets)
-            return targets[torch.as_tensor(dataset.indices, dtype=torch.long)]
-        raise DatasetError(f"{type(dataset).__name__}: labels are unknown without decoding every image")
-
-    def subset(self, index: torch.Tensor) -> StreamSplit:
-        dataset = self.dataset
-        if isinstance(dataset, torch.utils.data.Subset):
-            return StreamSplit(torch.utils.data.Subset(dataset.dataset, [dataset.indices[i] for i in index.tolist()]),
-                               self.num_workers)
-        return StreamSplit(torch.utils.data.Subset(dataset, index.tolist()), self.num_workers)
-
-    def batches(self, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[tuple]:
-        cpu_gen = None
-        if generator is not None:
-            cpu_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator,
-                                                                      device=generator.device).item()))
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, shuffle=generator is not None,
-                                             generator=cpu_gen, drop_last=generator is not None,
-                                             num_workers=self.num_workers)
-        yield from loader
+            yield self._gather(index), self.y.index_select(0, index)
 
 
 @dataclass
@@ -129,9 +110,9 @@ class Task:
     name: str
     input_shape: tuple[int, int, int]
     num_classes: int
-    train: TensorSplit | StreamSplit
-    val: TensorSplit | StreamSplit
-    test: TensorSplit | StreamSplit
+    train: TensorSplit
+    val: TensorSplit
+    test: TensorSplit
     scale: float
     mean: torch.Tensor
     std: torch.Tensor
@@ -287,51 +268,60 @@ def _classes_from_labels(root: str, y: np.ndarray) -> int:
     return k
 
 
-def _check_images(folder: Path, paths: list[str]) -> None:
-    """Decode every image once (JPEGs at 1/8 scale, which still reads the whole stream): a file PIL
-    cannot read stops loading, named, rather than failing every candidate that meets it."""
-    from PIL import Image
-
-    bad = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                image.draft("RGB", (1, 1))
-                image.load()
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-            bad.append(f"{path} ({err})")
-    if bad:
-        raise DatasetError(f"imagefolder {str(folder)!r}: {len(bad)} of {len(paths)} files are not readable images: "
-                           f"{'; '.join(bad[:5])}{' …' if len(bad) > 5 else ''}; remove or replace them")
-
-
 def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int) -> Task:
-    from torchvision import datasets, transforms
+    """ROOT/train/CLASS/* (and optionally ROOT/test/CLASS/*) decoded once into uint8 arrays
+    (:mod:`nasco.evo.train.image_cache`), then split and served like the built-in datasets."""
+    from torchvision import datasets
+
+    from nasco.evo.train.image_cache import cached_folder
 
     if root is None or not (Path(root) / "train").is_dir():
         raise DatasetError(f"imagefolder: {str(root)!r} has no train/ folder; allowed: ROOT/train/CLASS/*.png "
                            "(and optionally ROOT/test/CLASS/*)")
-    tf = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor()])
 
-    def folder(path: Path) -> torch.utils.data.Dataset:
+    def folder(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         try:
-            dataset = datasets.ImageFolder(str(path), transform=tf)
+            listing = datasets.ImageFolder(str(path))  # lists files and classes; decodes nothing
         except (FileNotFoundError, NotADirectoryError) as err:
             raise DatasetError(f"imagefolder {str(path)!r}: {err}; allowed: one folder per class, each holding "
                                "images (.png, .jpg …)") from None
-        _check_images(path, [p for p, _ in dataset.samples])
-        return dataset
+        try:
+            x, y, how = cached_folder(listing.samples, listing.classes, image_size, label=str(path))
+        except ValueError as err:
+            raise DatasetError(f"imagefolder {str(path)!r}: {err}") from None
+        print(f"imagefolder {path}: {how}", file=sys.stderr)
+        return x, y, listing.classes
 
-    train_all = folder(Path(root) / "train")
+    x, y, classes = folder(Path(root) / "train")
     test_dir = Path(root) / "test"
-    test = folder(test_dir) if test_dir.is_dir() else torch.utils.data.Subset(train_all, [])
-    order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(seed)).tolist()
+    x_test, y_test, test_classes = folder(test_dir) if test_dir.is_dir() else (x[:0], y[:0], classes)
+    if test_classes != classes:
+        raise DatasetError(f"imagefolder {str(root)!r}: test/ has classes {test_classes}, train/ has {classes}; "
+                           "allowed: the same class folders")
+    if not 0 < val_fraction < 1:
+        raise DatasetError(f"val_fraction: {val_fraction} is not allowed; allowed: 0 < val_fraction < 1")
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     n_val = max(1, round(val_fraction * len(order)))
-    channels = train_all[0][0].shape[0]
-    return Task("imagefolder", (channels, image_size, image_size), len(train_all.classes),
-                StreamSplit(torch.utils.data.Subset(train_all, order[n_val:])),
-                StreamSplit(torch.utils.data.Subset(train_all, order[:n_val])), StreamSplit(test),
-                1.0, torch.full((channels,), 0.5), torch.full((channels,), 0.25))
+    train_rows, val_rows = order[n_val:], order[:n_val]
+    mean, std = _channel_stats(x, train_rows)
+    return Task("imagefolder", (x.shape[1], image_size, image_size), len(classes),
+                TensorSplit(x, y[train_rows], train_rows), TensorSplit(x, y[val_rows], val_rows),
+                TensorSplit(x_test, y_test), 1 / 255, mean, std)
+
+
+def _channel_stats(x: torch.Tensor, rows: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std (float32 (C,)) of uint8 images ``x[rows]`` scaled to [0, 1], in chunks
+    (a memory-mapped folder is never held whole)."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    for start in range(0, len(rows), chunk):
+        block = x.index_select(0, torch.sort(rows[start:start + chunk]).values).double() / 255
+        total += block.sum(dim=(0, 2, 3))
+        squares += (block * block).sum(dim=(0, 2, 3))
+    n = max(len(rows) * x.shape[2] * x.shape[3], 2)
+    mean = total / n
+    std = ((squares - n * mean * mean) / (n - 1)).clamp_min(1e-12).sqrt()
+    return mean.float(), std.clamp_min(1e-6).float()
 
 
 def stratified_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
