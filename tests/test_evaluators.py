@@ -142,8 +142,9 @@ def test_a_callable_evaluator_and_stop_then_resume_give_the_same_archive(tmp_pat
     from nasco.evo.search.run_folder import prepare_run_folder
 
     folder = tmp_path / "whole2"
-    c = prepare_run_folder(folder, as_config(config(tmp_path, "whole", campaign={"out": str(folder)})), resume=False,
-                           force=False)
+    in_process = {"workers": 1}  # STOP_AFTER counts calls in this process; the whole run used worker processes
+    c = prepare_run_folder(folder, as_config(config(tmp_path, "whole", campaign={"out": str(folder)},
+                                                    executor=in_process)), resume=False, force=False)
     campaign = Campaign(c, folder, evaluator=toy_evaluator)
     STOP_AFTER.update(calls=11, campaign=campaign)
     campaign.run()
@@ -165,6 +166,50 @@ def test_table_evaluator_on_ray_equals_local(tmp_path, table_file):
                                                        if k == "evaluator"},
                                  campaign={"out": str(tmp_path / "ray")}, executor={"kind": "ray", "workers": 2}))
     assert archive_rows(remote.folder) == archive_rows(local.folder)
+
+
+def dies_on_x7(candidate):
+    if candidate.genes["x"] == 7:
+        __import__("os")._exit(3)  # the worker process dies (as when the OOM killer ends it)
+    return toy_metrics(**candidate.genes)
+
+
+def test_local_workers_give_the_results_of_one_process_and_survive_a_dead_worker():
+    from nasco.evo.search.executors import EvalJob, LocalExecutor
+    from nasco.evo.search.python_evaluator import PythonEvaluator
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.space.toml_io import space_from_dict
+
+    layout = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
+
+    def bound(function):
+        evaluator = PythonEvaluator(function, ("error", "cost"))
+        evaluator.bind(layout)
+        return evaluator
+
+    jobs = [EvalJob(np.array([x, y, x % 3]), seed=x * 8 + y, fidelity=1) for x in range(4) for y in range(3)]
+    evaluator = bound(toy_evaluator)
+    serial = {job.seed: result for job, result in LocalExecutor(evaluator, workers=1).run(jobs, lambda: False)}
+    pool = LocalExecutor(evaluator, workers=2)
+    parallel = list(pool.run(jobs, lambda: False))
+    pool.close()
+    assert len(parallel) == len(jobs) and all(serial[job.seed].metrics == result.metrics for job, result in parallel)
+    assert all(result.status == "ok" for result in serial.values())
+    assert LocalExecutor(PythonEvaluator(lambda c: 0.5), workers=2).workers == 1  # a lambda: in this process
+    started = []
+    stopping = LocalExecutor(evaluator, workers=2)
+    for job, _ in stopping.run(jobs, lambda: len(started) >= 3):
+        started.append(job)
+    stopping.close()
+    assert 3 <= len(started) <= 4  # no job starts after the stop; those in flight finish
+
+    dying = LocalExecutor(bound(dies_on_x7), workers=2)
+    jobs = [EvalJob(np.array([x, 0, 0]), seed=x, fidelity=1) for x in (1, 7, 2, 3, 4)]
+    results = {job.seed: result for job, result in dying.run(jobs, lambda: False)}
+    dying.close()
+    assert len(results) == len(jobs) and results[7].status == "failed"
+    assert "worker process died" in results[7].reason
+    assert results[4].status == "ok"  # jobs after the death run in a new pool
 
 
 # ----------------------------------------------------------------------------- bad input

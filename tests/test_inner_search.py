@@ -74,8 +74,8 @@ def test_inner_search_is_deterministic_and_resumes_to_the_same_archive(tmp_path)
     from nasco.evo.search.run_folder import prepare_run_folder
 
     folder = tmp_path / "stopped"
-    c = prepare_run_folder(folder, as_config(config(tmp_path, "first", search=INNER,
-                                                    campaign={"out": str(folder)})), resume=False, force=False)
+    c = prepare_run_folder(folder, as_config(config(tmp_path, "first", search=INNER, campaign={"out": str(folder)},
+                                                    executor={"workers": 1})), resume=False, force=False)
     campaign = Campaign(c, folder, evaluator=toy_evaluator)
     STOP_AFTER.update(calls=14, campaign=campaign)  # inside generation 2, the first inner-proposed one
     campaign.run()

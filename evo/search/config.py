@@ -153,12 +153,13 @@ class TrainingSection:
 
 @dataclass(frozen=True)
 class ExecutorSection:
-    kind: str = _f("local", "local (in process, one candidate at a time) or ray")
+    kind: str = _f("local", "local (worker processes on this machine) or ray")
     address: str = _f("", "Ray cluster address; empty: start a local Ray instance")
     num_cpus: float = _f(1.0, "CPUs per training task; torch trains with this many threads (local and Ray)")
     num_gpus: float = _f(0.0, "GPUs per training task (Ray); fractions share a GPU")
     max_retries: int = _f(2, "retries of a task whose worker died (Ray)")
-    workers: int = _f(0, "CPUs of a local Ray instance (0: all)")
+    workers: int = _f(0, "local: candidates trained at once, each in a worker process (0: one per num_cpus CPUs; "
+                         "1: in this process); ray: CPUs of a local Ray instance (0: all)")
 
 
 @dataclass(frozen=True)

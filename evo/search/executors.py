@@ -1,7 +1,10 @@
 """Executors run any evaluator over a batch of jobs and yield results as they finish.
 
-``local`` evaluates in this process, one genome at a time (whole batches for a ``batched``
-evaluator such as a table look-up). ``ray`` sends each genome to a Ray task (a local instance
+``local`` evaluates in ``workers`` worker processes of this machine at once (one per
+``num_cpus`` CPUs by default; each trains with the recipe's thread count, so every record is the
+one a serial run gives), or in this process with ``workers = 1``, for a ``batched`` evaluator
+(whole batches, such as a table look-up) and for one that cannot be sent to another process (a
+lambda or a closure). ``ray`` sends each genome to a Ray task (a local instance
 by default, or a cluster by address) that asks for ``num_cpus`` and ``num_gpus`` (fractions let
 several small candidates share one GPU); a task whose worker dies is retried by Ray
 (``max_retries``). Workers never touch the archive: only the driver writes it (DESIGN.md §1).
@@ -10,8 +13,13 @@ New executors join the registry with :func:`register_executor`.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +60,23 @@ class Executor(ABC):
         """Release workers."""
 
 
+def _evaluate_one(evaluator: Evaluator, job: EvalJob) -> EvalResult:
+    return run_jobs(evaluator, [job])[0]
+
+
 class LocalExecutor(Executor):
-    """In this process: one genome at a time, or the whole batch for a batched evaluator."""
+    """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
+    this process (``workers`` 1, batched evaluators, evaluators that cannot be pickled)."""
+
+    def __init__(self, evaluator: Evaluator, *, workers: int = 1) -> None:
+        super().__init__(evaluator)
+        self.workers = max(1, int(workers))
+        self._pool: ProcessPoolExecutor | None = None
+        if self.workers > 1 and not evaluator.batched:
+            try:
+                pickle.dumps(evaluator)
+            except (pickle.PicklingError, AttributeError, TypeError):
+                self.workers = 1  # a lambda or closure: evaluated here, one at a time
 
     def run(self, jobs: list[EvalJob], stop: Callable[[], bool]) -> Iterator[tuple[EvalJob, EvalResult]]:
         if self.evaluator.batched and jobs and not stop():
@@ -61,10 +84,42 @@ class LocalExecutor(Executor):
                 group = [j for j in jobs if (j.fidelity, j.test) == mode]
                 yield from zip(group, run_jobs(self.evaluator, group), strict=True)
             return
-        for job in jobs:
-            if stop():
+        if self.workers == 1 or len(jobs) == 1:
+            for job in jobs:
+                if stop():
+                    return
+                yield job, run_jobs(self.evaluator, [job])[0]
+            return
+        yield from self._run_in_workers(jobs, stop)
+
+    def _run_in_workers(self, jobs: list[EvalJob], stop: Callable[[], bool]
+                        ) -> Iterator[tuple[EvalJob, EvalResult]]:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        pending = list(jobs)
+        in_flight: dict[Future, EvalJob] = {}
+        while pending or in_flight:
+            while pending and len(in_flight) < self.workers and not stop():
+                job = pending.pop(0)
+                in_flight[self._pool.submit(_evaluate_one, self.evaluator, job)] = job
+            if not in_flight:
                 return
-            yield job, run_jobs(self.evaluator, [job])[0]
+            done = next(as_completed(in_flight))
+            job = in_flight.pop(done)
+            try:
+                yield job, done.result()
+            except BrokenProcessPool as err:  # a worker died (killed, out of memory): its jobs fail, named
+                self._pool = None
+                yield job, EvalResult.failed(f"worker process died: {err}")
+                for other in list(in_flight):
+                    yield in_flight.pop(other), EvalResult.failed(f"worker process died: {err}")
+                if pending and not stop():
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def _ray_evaluate(evaluator: Evaluator, job: EvalJob) -> EvalResult:
@@ -109,9 +164,17 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
+def local_workers(workers: int, num_cpus: float) -> int:
+    """Candidates the local executor trains at once: ``workers``, or (0) one per ``num_cpus`` CPUs."""
+    if workers:
+        return workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, int(cpus // max(num_cpus, 1.0)))
+
+
 ExecutorFactory = Callable[[Evaluator, Any], Executor]
 _EXECUTORS: dict[str, ExecutorFactory] = {
-    "local": lambda evaluator, section: LocalExecutor(evaluator),
+    "local": lambda evaluator, s: LocalExecutor(evaluator, workers=local_workers(s.workers, s.num_cpus)),
     "ray": lambda evaluator, s: RayExecutor(evaluator, address=s.address, num_cpus=s.num_cpus, num_gpus=s.num_gpus,
                                             max_retries=s.max_retries, workers=s.workers),
 }
