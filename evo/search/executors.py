@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -64,6 +65,16 @@ def _evaluate_one(evaluator: Evaluator, job: EvalJob) -> EvalResult:
     return run_jobs(evaluator, [job])[0]
 
 
+def _ignore_ctrl_c() -> None:
+    """Workers leave Ctrl-C (SIGINT to the terminal's whole process group) to the campaign, which
+    lets the candidates in flight finish and be recorded."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c)
+
+
 class LocalExecutor(Executor):
     """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
     this process (``workers`` 1, batched evaluators, evaluators that cannot be pickled)."""
@@ -95,7 +106,7 @@ class LocalExecutor(Executor):
     def _run_in_workers(self, jobs: list[EvalJob], stop: Callable[[], bool]
                         ) -> Iterator[tuple[EvalJob, EvalResult]]:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = _pool(self.workers)
         pending = list(jobs)
         in_flight: dict[Future, EvalJob] = {}
         while pending or in_flight:
@@ -114,7 +125,7 @@ class LocalExecutor(Executor):
                 for other in list(in_flight):
                     yield in_flight.pop(other), EvalResult.failed(f"worker process died: {err}")
                 if pending and not stop():
-                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self._pool = _pool(self.workers)
 
     def close(self) -> None:
         if self._pool is not None:
