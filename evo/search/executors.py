@@ -77,7 +77,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 class LocalExecutor(Executor):
     """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
-    this process (``workers`` 1, batched evaluators, evaluators that cannot be pickled)."""
+    this process (``workers`` 1, batched evaluators, evaluators that cannot be pickled). A worker
+    that dies fails the candidates in flight, named; a new pool takes the rest."""
 
     def __init__(self, evaluator: Evaluator, *, workers: int = 1) -> None:
         super().__init__(evaluator)
@@ -105,27 +106,41 @@ class LocalExecutor(Executor):
 
     def _run_in_workers(self, jobs: list[EvalJob], stop: Callable[[], bool]
                         ) -> Iterator[tuple[EvalJob, EvalResult]]:
-        if self._pool is None:
-            self._pool = _pool(self.workers)
         pending = list(jobs)
-        in_flight: dict[Future, EvalJob] = {}
+        in_flight: dict[Future, tuple[EvalJob, ProcessPoolExecutor]] = {}
+        rebuilds = 0  # pools started in a row without a finished job: a pool that cannot work ends the batch
         while pending or in_flight:
-            while pending and len(in_flight) < self.workers and not stop():
-                job = pending.pop(0)
-                in_flight[self._pool.submit(_evaluate_one, self.evaluator, job)] = job
+            if self._pool is None and pending and not stop() and rebuilds < 3:
+                rebuilds += 1
+                self._pool = _pool(self.workers)
+            while self._pool is not None and pending and len(in_flight) < self.workers and not stop():
+                try:
+                    future = self._pool.submit(_evaluate_one, self.evaluator, pending[0])
+                except BrokenProcessPool:  # a worker died: the jobs in flight fail below, a new pool takes this one
+                    self._discard_pool()
+                    break
+                in_flight[future] = (pending.pop(0), self._pool)
             if not in_flight:
+                if self._pool is None and pending and not stop() and rebuilds < 3:
+                    continue
+                for job in pending if self._pool is None and not stop() else []:
+                    yield job, EvalResult.failed("worker processes could not be started")
                 return
             done = next(as_completed(in_flight))
-            job = in_flight.pop(done)
+            job, pool = in_flight.pop(done)
             try:
-                yield job, done.result()
-            except BrokenProcessPool as err:  # a worker died (killed, out of memory): its jobs fail, named
-                self._pool = None
-                yield job, EvalResult.failed(f"worker process died: {err}")
-                for other in list(in_flight):
-                    yield in_flight.pop(other), EvalResult.failed(f"worker process died: {err}")
-                if pending and not stop():
-                    self._pool = _pool(self.workers)
+                result = done.result()
+                rebuilds = 0
+            except BrokenProcessPool as err:  # a worker died (killed, out of memory): the jobs in flight fail
+                if pool is self._pool:
+                    self._discard_pool()
+                result = EvalResult.failed(f"worker process died: {err}")
+            yield job, result
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
