@@ -56,9 +56,8 @@ class Proposer:
         stats.selection_s = time.perf_counter() - started
         started = time.perf_counter()
         if c.search.proposal == "inner":
-            start = genomes if population is None else np.vstack([population, genomes])
-            picked, candidates, mean = self._inner_proposals(model, ok, known, genomes, start, generation, stats, k,
-                                                             bounds)
+            picked, candidates, mean = self._inner_proposals(model, ok, known, genomes, population, generation,
+                                                             stats, k, bounds)
         else:
             candidates = genomes
             mean, std = model.predict(ctx.features(candidates))
@@ -68,14 +67,16 @@ class Proposer:
         stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
         return candidates[picked], (picked if c.search.proposal != "inner" else None)
 
-    def _inner_proposals(self, model, ok: RecordTable, known: RecordTable, genomes: np.ndarray, start: np.ndarray,
-                         generation: int, stats: GenerationStats, k: int, bounds: GeneBounds
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _inner_proposals(self, model, ok: RecordTable, known: RecordTable, genomes: np.ndarray,
+                         population: np.ndarray | None, generation: int, stats: GenerationStats, k: int,
+                         bounds: GeneBounds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indices of the ≤ k picks in the candidates, candidates (N, G), predicted target (N,)): the inner
-        NSGA-II's visited genomes (started from the archive's front and ``start``) and the asked offspring,
-        picked by hypervolume improvement."""
+        NSGA-II's visited genomes (started from the archive's front, the outer ``population`` and the asked
+        ``genomes``) and the asked genomes, picked by hypervolume improvement."""
         c, ctx = self.config, self.ctx
-        pool = inner_pool(ctx.layout, bounds, np.vstack([self._front_genomes(ok), start]),
+        start = [self._front_genomes(ok), genomes] if population is None else \
+            [self._front_genomes(ok), population, genomes]
+        pool = inner_pool(ctx.layout, bounds, np.vstack(start),
                           lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
                           population=c.search.inner_population, seed=(c.campaign.seed * 1000 + generation) % 2**32,
                           exhaustive=c.search.inner_exhaustive)
