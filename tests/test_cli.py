@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from nasco.evo import compile_space, default_space
+from nasco.evo import compile_space, default_space, load_space
 from nasco.evo.cli.main import main
 
 
@@ -45,12 +45,27 @@ def test_space_toml_round_trips_through_file(capsys, tmp_path):
     assert "default-3x32x32" in capsys.readouterr().out
 
 
+def test_space_pin_architecture_leaves_only_compression(capsys, tmp_path):
+    from nasco.evo.space.genome import fixed_genome
+
+    genome = fixed_genome(compile_space(default_space((1, 28, 28), 10)), arch="max")
+    assert main(["space", "--genome", ",".join(map(str, genome)), "--pin-architecture", "--toml"]) == 0
+    path = tmp_path / "pinned.toml"
+    path.write_text(capsys.readouterr().out)
+    assert main(["space", "--space", str(path), "--random", "1"]) == 0
+    pinned = compile_space(load_space(path))
+    arch = [c for n, c in zip(pinned.gene_names, pinned.gene_choices, strict=True)
+            if n.rsplit(".", 1)[1] not in ("prune", "weight_bits", "act_bits")]
+    assert all(len(c) == 1 for c in arch) and max(pinned.upper_bounds) > 0
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["space", "--input", "28x28"], "--input: '28x28' is not allowed"),
     (["space", "--genome", "1,2,3"], "genome length: 3 is not allowed"),
     (["space", "--genome", "1,a"], "allowed: integers"),
     (["space", "--random", "0"], "--random: 0 is not allowed"),
     (["space", "--space", "/nonexistent.toml"], "does not exist"),
+    (["space", "--pin-architecture"], "--pin-architecture: needs --genome"),
 ])
 def test_bad_input_exits_2_with_message(capsys, argv, message):
     assert main(argv) == 2

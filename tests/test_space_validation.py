@@ -103,3 +103,38 @@ def test_toml_round_trip(tmp_path, shape):
     path.write_text(dump_space(space))
     loaded = load_space(path)
     assert loaded == space and loaded.space_id == space.space_id
+
+
+def test_fixed_genes_pin_choices_and_round_trip(tmp_path):
+    from nasco.evo import compile_space
+    from nasco.evo.space.genome import fixed_genome, pin_architecture
+
+    layout = compile_space(default_space((1, 16, 16), 10))
+    genome = fixed_genome(layout, arch="max", weight_bits=8, act_bits=8)
+    pinned = pin_architecture(layout, genome)
+    pinned_layout = compile_space(pinned)
+    assert pinned_layout.gene_names == layout.gene_names
+    for name, choices, g in zip(layout.gene_names, layout.gene_choices, genome, strict=True):
+        after = pinned_layout.gene_choices[pinned_layout.gene_names.index(name)]
+        assert after == (choices if name.rsplit(".", 1)[1] in ("prune", "weight_bits", "act_bits")
+                         else (choices[g],))
+    path = tmp_path / "pinned.toml"
+    path.write_text(dump_space(pinned))
+    assert load_space(path) == pinned and load_space(path).space_id == pinned.space_id
+    assert pinned.space_id != layout.space.space_id
+    # a space without pins keeps the id it had before ``fixed`` existed (archives are keyed by it)
+    assert "fixed" not in layout.space.to_dict()
+
+
+@pytest.mark.parametrize(("fixed", "pattern"), [
+    ({"stages[0].widht": 16}, r"fixed\.stages\[0\]\.widht: no such gene in this space; did you mean "
+                              r"'stages\[0\]\.width'\?"),
+    ({"stages[0].width": 20}, r"fixed\.stages\[0\]\.width: 20 is not allowed; allowed: one of its choices \[16, 24\]"),
+    ({"stages[0].width": "16"}, r"fixed: 'stages\[0\]\.width' = '16' is not allowed"),
+    ([16], r"fixed: \[16\] is not allowed; allowed: a table of gene name = value"),
+])
+def test_bad_fixed_genes_raise_naming_the_gene(fixed, pattern):
+    from nasco.evo import compile_space
+
+    with pytest.raises(SpaceError, match=pattern):
+        compile_space(space_from_dict({**_base(), "fixed": fixed}))

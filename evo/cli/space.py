@@ -14,7 +14,15 @@ from rich.table import Table
 from nasco.evo.errors import NascoError
 from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.default import default_space
-from nasco.evo.space.genome import costs_dict, decode, genome_hash, parse_genome, sample_genomes, space_size
+from nasco.evo.space.genome import (
+    costs_dict,
+    decode,
+    genome_hash,
+    parse_genome,
+    pin_architecture,
+    sample_genomes,
+    space_size,
+)
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.toml_io import dump_space, load_space
@@ -51,12 +59,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     genomes.add_argument("--random", type=int, metavar="N", help="show N random genomes")
     p.add_argument("--seed", type=int, default=0, help="seed for --random (0)")
     p.add_argument("--toml", action="store_true", help="print the space as TOML (a start for your own space)")
+    p.add_argument("--pin-architecture", action="store_true",
+                   help="with --genome: the space with that network's architecture pinned ([fixed] genes), "
+                        "so a campaign on it searches only the compression of that network")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, console: Console) -> None:
     space = load_space(args.space) if args.space else default_space(parse_shape(args.input), args.classes)
     layout = compile_any(space)
+    if args.pin_architecture:
+        if args.genome is None or not layout.network:
+            raise CliError("--pin-architecture: needs --genome and a network space (mobilenet kind)")
+        space = pin_architecture(layout, parse_genome(args.genome))
+        if not args.toml:
+            return print_summary(compile_any(space), console)
     if args.toml:
         console.print(dump_space(space), markup=False, highlight=False)
         return

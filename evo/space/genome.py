@@ -6,6 +6,7 @@ arrays, shape (G,) for one or (N, G) for a batch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import numpy as np
 from nasco.archive.record import genome_key
 from nasco.evo.errors import GenomeError
 from nasco.evo.space.layout import GenomeLayout
+from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.cost import batch_costs
 from nasco.kernels.reference import decode_reference
 from nasco.kernels.tables import COST_NAMES, L_SLOT, LAYER_COLUMNS
@@ -153,3 +155,17 @@ def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:
 def costs_dict(layout: GenomeLayout, genome: np.ndarray) -> dict[str, int]:
     """Costs of one genome by name."""
     return dict(zip(COST_NAMES, map(int, genome_costs(layout, genome)[0]), strict=True))
+
+
+COMPRESSION_FIELDS = ("prune", "weight_bits", "act_bits")
+
+
+def pin_architecture(layout: GenomeLayout, genome: np.ndarray) -> SearchSpace:
+    """The space with every architecture gene pinned (``fixed``) to ``genome``'s choice: searching it
+    searches only the compression (prune ratios, bit-widths) of that one network."""
+    genome = as_genomes(layout, genome)[0]
+    pins = {name: choices[int(g)] for name, choices, g in zip(layout.gene_names, layout.gene_choices, genome,
+                                                              strict=True)
+            if name.rsplit(".", 1)[1] not in COMPRESSION_FIELDS}
+    pins.update(layout.space.fixed)
+    return dataclasses.replace(layout.space, fixed=tuple(sorted(pins.items())))

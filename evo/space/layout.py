@@ -8,6 +8,7 @@ classifier (weight bits, act bits). A gene with one choice is fixed at 0.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,8 +104,16 @@ class _Builder:
         self.slots: list[list[int]] = []
         self.slot_names: list[str] = []
         self.slot_roles: list[str] = []
+        self.fixed = dict(space.fixed)
 
     def gene(self, name: str, choices: tuple, depth_gene: int = -1, block: int = -1) -> int:
+        """Declare a gene; one the space pins (``fixed``) keeps only the pinned choice."""
+        if name in self.fixed:
+            value = self.fixed.pop(name)
+            if value not in choices:
+                raise SpaceError(f"fixed.{name}: {value!r} is not allowed; allowed: one of its choices "
+                                 f"{list(choices)}")
+            choices = (value,)
         self.genes.append((name, tuple(choices), depth_gene, block))
         return len(self.genes) - 1
 
@@ -159,6 +168,12 @@ class _Builder:
         self.slot("head", "head", KIND_CONV, ch_a=width_gene, prune=prune, bits=bits)
         bits = self.bits("classifier", head.classifier_weight_bits, head.classifier_act_bits)
         self.slot("classifier", "classifier", KIND_LINEAR, ch_const=space.num_classes, bits=bits)
+        if self.fixed:
+            names = [g[0] for g in self.genes]
+            unknown = next(iter(self.fixed))
+            close = difflib.get_close_matches(unknown, names, n=1)
+            raise SpaceError(f"fixed.{unknown}: no such gene in this space"
+                             + (f"; did you mean {close[0]!r}?" if close else f"; genes: {names[:6]} …"))
         return self._finish()
 
     def _finish(self) -> GenomeLayout:

@@ -173,6 +173,9 @@ class SearchSpace:
         input_shape: (channels, height, width) of one input.
         num_classes: logits of the classifier.
         stem, stages, head, compression: see the respective specs.
+        fixed: (gene name, value) pairs pinning genes to one of their choices, sorted by name —
+            e.g. ``("stages[1].blocks[0].kernel", 5)``; a network's architecture pinned this way
+            leaves only its compression to search. Checked against the genes when compiled.
     """
 
     input_shape: tuple[int, int, int]
@@ -182,10 +185,12 @@ class SearchSpace:
     head: HeadSpec = field(default_factory=HeadSpec)
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     name: str = "custom"
+    fixed: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise SpaceError(f"name: {self.name!r} is not allowed; allowed: a non-empty string")
+        _check_fixed(self.fixed)
         shape = self.input_shape
         if (not isinstance(shape, tuple) or len(shape) != 3
                 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in shape)):
@@ -218,12 +223,30 @@ class SearchSpace:
         """Stable id: sha256 of the canonical JSON of everything but ``name`` (16 hex digits)."""
         data = asdict(self)
         data.pop("name")
+        if not self.fixed:  # spaces without pinned genes keep the ids they had before ``fixed`` existed
+            data.pop("fixed")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        """Plain nested dict (TOML/JSON-ready); ``None`` overrides are left out."""
-        return _drop_none(asdict(self))
+        """Plain nested dict (TOML/JSON-ready); ``None`` overrides and an empty ``fixed`` are left out."""
+        data = _drop_none(asdict(self))
+        data.pop("fixed")
+        if self.fixed:
+            data["fixed"] = dict(self.fixed)
+        return data
+
+
+def _check_fixed(fixed: object) -> None:
+    allowed = "a table of gene name = value (a choice of that gene)"
+    if not isinstance(fixed, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in fixed):
+        raise SpaceError(f"fixed: {fixed!r} is not allowed; allowed: {allowed}")
+    for name, value in fixed:
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpaceError(f"fixed: {name!r} = {value!r} is not allowed; allowed: {allowed}")
+    names = [name for name, _ in fixed]
+    if names != sorted(set(names)):
+        raise SpaceError(f"fixed: {names} must be distinct gene names in sorted order")
 
 
 def _drop_none(value):

@@ -24,7 +24,7 @@ def _section(where: str, data: object, cls: type, *, required: tuple[str, ...] =
     for key in required:
         if key not in data:
             raise SpaceError(f"{where}: missing key {key!r}; required keys: {list(required)}")
-    list_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
+    list_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple") and f.name != "fixed"}
     out = {}
     for key, value in data.items():
         if key in list_fields and key != "stages":
@@ -59,6 +59,10 @@ def mobilenet_from_dict(data: dict) -> SearchSpace:
         except SpaceError as err:
             raise SpaceError(str(err).replace("stage.", f"{where}.", 1)) from None
     top["stages"] = tuple(stages)
+    if "fixed" in top:
+        if not isinstance(top["fixed"], dict):
+            raise SpaceError(f"fixed: {top['fixed']!r} is not allowed; allowed: a table of gene name = value")
+        top["fixed"] = tuple(sorted(top["fixed"].items()))
     for key, cls in (("stem", StemSpec), ("head", HeadSpec), ("compression", CompressionSpec)):
         if key in top:
             top[key] = cls(**_section(key, top[key], cls))
