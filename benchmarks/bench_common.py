@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import platform
+import shutil
+from pathlib import Path
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def cpu_name() -> str:
@@ -22,3 +27,18 @@ def print_results(results: list[tuple[str, float, str, float]], digits: int = 3)
         ok &= passed
         print(f"RESULT {name}={value:.{digits}f} target{op}{target} {'PASS' if passed else 'FAIL'}")
     return ok
+
+
+def fashion_root(work: Path) -> str | None:
+    """A torchvision root with Debian's Fashion-MNIST files (``dataset-fashion-mnist``) unpacked under
+    ``work``, or None when the package is not installed."""
+    if not DEBIAN_FASHION.is_dir():
+        return None
+    root = work / "fashion-root"
+    raw = root / "FashionMNIST" / "raw"
+    if not raw.is_dir():
+        raw.mkdir(parents=True)
+        for gz in DEBIAN_FASHION.glob("*.gz"):
+            with gzip.open(gz) as src, open(raw / gz.name.removesuffix(".gz"), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    return str(root)

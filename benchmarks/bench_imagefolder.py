@@ -30,9 +30,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
-from bench_common import cpu_name, print_results
+from bench_common import DEBIAN_FASHION, cpu_name, print_results
 
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 EPOCHS = 2
 
 

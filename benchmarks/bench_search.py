@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
 import os
-import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -36,10 +34,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
-from bench_common import cpu_name, print_results
+from bench_common import cpu_name, fashion_root, print_results
 
 WORK = Path(__file__).parent / "data" / "search_runs"
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 BUDGET = int(os.environ.get("NASCO_BENCH_BUDGET", 64))
 METHODS = {
     "nasco": {},
@@ -105,19 +102,6 @@ def _trajectory(folder: Path, reference: list[float]) -> list[tuple[int, float]]
     return out
 
 
-def _fashion_root() -> str | None:
-    if not DEBIAN_FASHION.is_dir():
-        return None
-    root = WORK / "fashion-root"
-    raw = root / "FashionMNIST" / "raw"
-    if not raw.is_dir():
-        raw.mkdir(parents=True)
-        for gz in DEBIAN_FASHION.glob("*.gz"):
-            with gzip.open(gz) as src, open(raw / gz.name.removesuffix(".gz"), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    return str(root)
-
-
 def _reference(shape: tuple[int, int, int]) -> list[float]:
     from nasco.evo import compile_space, default_space
     from nasco.evo.space.genome import costs_dict, fixed_genome
@@ -146,7 +130,7 @@ def main() -> int:
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated tasks")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    roots = {"digits": "", "fashion-mnist@8x8": _fashion_root()}
+    roots = {"digits": "", "fashion-mnist@8x8": fashion_root(WORK)}
     tasks = [t for t in args.tasks.split(",") if roots.get(t) is not None]
     missing = [t for t in args.tasks.split(",") if t not in tasks]
     reference = _reference((1, 8, 8))
