@@ -49,6 +49,8 @@ def test_example_config_documents_every_field_and_loads_as_the_defaults(tmp_path
     ({"search": {"inner_exploration": 1.5}}, "search.inner_exploration: 1.5 is not allowed; allowed: numbers in"),
     ({"search": {"inner_kappa": -1.0}}, "search.inner_kappa: -1.0 is not allowed"),
     ({"search": {"mlp_min_records": -1}}, "search.mlp_min_records: -1 is not allowed"),
+    ({"search": {"proposal": "inner", "inner_family": "svm"}}, "search.inner_family: 'svm' is not allowed; allowed: "
+                                                               "auto, ensemble, gp"),
 ])
 def test_bad_values_name_the_field_and_what_is_allowed(data, message):
     with pytest.raises(ConfigError) as err:
@@ -64,6 +66,15 @@ def test_the_mlp_joins_the_surrogate_families_by_archive_size():
     assert never.families_for(10_000) == ["gp", "trees", "rbf", "ensemble"]
     listed = config_from_dict({"search": {"surrogate_families": ["mlp", "gp"]}}).search
     assert listed.families_for(10) == ["mlp", "gp"]  # listed by the user: from the start, once
+
+
+def test_the_inner_search_optimises_its_own_family_unless_auto():
+    inner = config_from_dict({"search": {"proposal": "inner"}}).search
+    assert inner.families_for(10) == inner.families_for(10_000) == ["gp"]
+    trees = config_from_dict({"search": {"proposal": "inner", "inner_family": "trees"}}).search
+    assert trees.families_for(500) == ["trees"]
+    auto = config_from_dict({"search": {"proposal": "inner", "inner_family": "auto"}}).search
+    assert auto.families_for(450) == CampaignConfig().search.families_for(450)
 
 
 def test_bad_toml_and_missing_file(tmp_path):
