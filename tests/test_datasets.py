@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 import numpy as np
@@ -182,6 +183,18 @@ def test_imagefolder_problems_are_named(tmp_path):
         load_task("imagefolder", root=tmp_path / "corrupt")
 
 
+def test_imagefolder_can_leave_unreadable_files_out(tmp_path, capfd):
+    _png_folder(tmp_path)
+    (tmp_path / "train" / "cat" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    task = load_task("imagefolder", root=tmp_path, image_size=8, val_fraction=0.25, skip_bad_files=True)
+    assert re.search(r"left out 1 unreadable files: \S*bad\.jpg", capfd.readouterr().err)
+    again = load_task("imagefolder", root=tmp_path, image_size=8, val_fraction=0.25, skip_bad_files=True)
+    assert "1 unreadable files left out when it was decoded" in capfd.readouterr().err
+    assert len(task.train) + len(task.val) == len(again.train) + len(again.val) == 6
+    with pytest.raises(DatasetError, match="skip_bad_files: applies to imagefolder only"):
+        load_task("digits", skip_bad_files=True)
+
+
 def _idx_root(tmp_path, n_train=60):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
@@ -270,6 +283,7 @@ def test_an_archived_first_n_task_still_loads_as_it_trained():
 
     spec = task_spec(TaskSection(train_subset=300), seed=0)
     assert spec["subset"] == "stratified"
+    assert "skip_bad_files" not in spec and task_spec(TaskSection(skip_bad_files=True), seed=0)["skip_bad_files"]
     old = {k: v for k, v in spec.items() if k != "subset"}  # a description archived before stratification
     whole, first, stratified = load_task("digits"), load_task_spec(old), load_task_spec(spec)
     assert torch.equal(first.train.x, whole.train.x[:300]) and first.name == "digits:train300"
@@ -319,5 +333,6 @@ def test_decoding_in_worker_processes_equals_one_process(tmp_path):
         path = tmp_path / f"{i}.png"
         Image.fromarray(rng.integers(0, 256, (9, 7), dtype=np.uint8)).save(path)  # grayscale → RGB
         paths.append(str(path))
-    one = decode_images(paths, 5, workers=1)
-    assert one.shape == (CHUNK + 5, 3, 5, 5) and np.array_equal(one, decode_images(paths, 5, workers=2))
+    one, kept, bad = decode_images(paths, 5, workers=1)
+    assert one.shape == (CHUNK + 5, 3, 5, 5) and np.array_equal(one, decode_images(paths, 5, workers=2)[0])
+    assert np.array_equal(kept, np.arange(CHUNK + 5)) and bad == []

@@ -51,6 +51,8 @@ class TaskSection:
     image_size: int = _f(0, "resize images to this side length (0: keep)")
     val_fraction: float = _f(0.1, "share of the training data held out for validation")
     train_subset: int = _f(0, "train on N training images only, a class-stratified random subset (0: all)")
+    skip_bad_files: bool = _f(False, "imagefolder: leave out files that are not readable images (named when decoded) "
+                                     "instead of stopping")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from nasco.evo.train.datasets import Task, TensorSplit, load_task
 def task_spec(section: TaskSection, seed: int) -> dict:
     """The JSON-ready description of a task (what the archive registers, what workers load)."""
     spec = {**dataclasses.asdict(section), "split_seed": seed}
+    if not section.skip_bad_files:
+        spec.pop("skip_bad_files")  # descriptions (task ids) from before the option stay the same
     if section.train_subset:
         spec["subset"] = "stratified"  # archives before it trained on the first N: another description
     return spec
@@ -27,7 +29,8 @@ def load_task_spec(spec: dict) -> Task:
     stratified = spec.get("subset") == "stratified"
     task = load_task(spec["dataset"], root=spec["root"] or None, download=spec["download"],
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
-                     image_size=spec["image_size"] or None, train_subset=subset if stratified else 0)
+                     image_size=spec["image_size"] or None, train_subset=subset if stratified else 0,
+                     skip_bad_files=spec.get("skip_bad_files", False))
     if subset and not stratified and subset < len(task.train) and task.train.rows is None:  # as it trained then
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"

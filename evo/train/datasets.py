@@ -268,9 +268,11 @@ def _classes_from_labels(root: str, y: np.ndarray) -> int:
     return k
 
 
-def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int) -> Task:
+def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int,
+                 skip_bad_files: bool = False) -> Task:
     """ROOT/train/CLASS/* (and optionally ROOT/test/CLASS/*) decoded once into uint8 arrays
-    (:mod:`nasco.evo.train.image_cache`), then split and served like the built-in datasets."""
+    (:mod:`nasco.evo.train.image_cache`), then split and served like the built-in datasets;
+    unreadable files stop it, or are left out and named with ``skip_bad_files``."""
     from torchvision import datasets
 
     from nasco.evo.train.image_cache import cached_folder
@@ -286,7 +288,8 @@ def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, 
             raise DatasetError(f"imagefolder {str(path)!r}: {err}; allowed: one folder per class, each holding "
                                "images (.png, .jpg …)") from None
         try:
-            x, y, how = cached_folder(listing.samples, listing.classes, image_size, label=str(path))
+            x, y, how = cached_folder(listing.samples, listing.classes, image_size, label=str(path),
+                                      skip_bad=skip_bad_files)
         except ValueError as err:
             raise DatasetError(f"imagefolder {str(path)!r}: {err}") from None
         print(f"imagefolder {path}: {how}", file=sys.stderr)
@@ -344,12 +347,14 @@ def stratified_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 def load_task(name: str = "digits", *, root: str | Path | None = None, download: bool = False,
               val_fraction: float = 0.1, seed: int = 0, num_classes: int | None = None,
-              image_size: int | None = None, train_subset: int = 0) -> Task:
+              image_size: int | None = None, train_subset: int = 0, skip_bad_files: bool = False) -> Task:
     """Load a task by name (see the module docstring).
 
     Args:
         train_subset: train on this many training images (0: all), a class-stratified random
             subset drawn with ``seed``; the task is then named ``NAME:trainN``.
+        skip_bad_files: imagefolder only: leave out (and name) files that are not readable images
+            instead of stopping.
 
     Raises:
         DatasetError: unknown name, missing files (with ``download=False``), malformed npz,
@@ -368,12 +373,14 @@ def load_task(name: str = "digits", *, root: str | Path | None = None, download:
         raise DatasetError(f"image_size: {image_size!r} is not allowed; allowed: an integer ≥ 4, or None")
     if isinstance(train_subset, bool) or not isinstance(train_subset, int) or train_subset < 0:
         raise DatasetError(f"train_subset: {train_subset!r} is not allowed; allowed: an integer ≥ 0 (0: all)")
+    if skip_bad_files and name != "imagefolder":
+        raise DatasetError(f"skip_bad_files: applies to imagefolder only; {name} is read whole or not at all")
     if name == "digits":
         task = _resized_task(_digits(val_fraction, seed), image_size)
     elif name == "npz":
         task = _resized_task(_npz(root, num_classes, val_fraction, seed), image_size)
     elif name == "imagefolder":
-        task = _imagefolder(root, image_size or 32, val_fraction, seed)
+        task = _imagefolder(root, image_size or 32, val_fraction, seed, skip_bad_files)
     else:
         task = _torchvision(name, root, download, val_fraction, seed, image_size)
     return _train_subset(task, train_subset, seed) if train_subset else task

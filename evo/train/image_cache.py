@@ -15,6 +15,7 @@ said once, and the decoded arrays are used from memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -42,17 +43,18 @@ def memory_budget_bytes() -> int:
     return int(float(os.environ.get("NASCO_CACHE_MB", 2048)) * 2**20)
 
 
-def folder_key(samples: list[tuple[str, int]], classes: list[str], image_size: int) -> str:
-    """A hash of the files (path, size, mtime, label), the classes and the image size."""
-    digest = hashlib.sha256(f"v{CACHE_VERSION} {image_size} {classes}".encode())
+def folder_key(samples: list[tuple[str, int]], classes: list[str], image_size: int, skip_bad: bool = False) -> str:
+    """A hash of the files (path, size, mtime, label), the classes, the image size and whether
+    unreadable files are left out."""
+    digest = hashlib.sha256(f"v{CACHE_VERSION} {image_size} {classes}{' skip-bad' if skip_bad else ''}".encode())
     for path, label in samples:
         stat = os.stat(path)
         digest.update(f"\n{path}\t{stat.st_size}\t{stat.st_mtime_ns}\t{label}".encode())
     return digest.hexdigest()[:32]
 
 
-def _decode_chunk(job: tuple[list[str], int]) -> tuple[np.ndarray, list[str]]:
-    """(uint8 (n, 3, S, S), 'path (error)' of each file that is not a readable image)."""
+def _decode_chunk(job: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """(uint8 (n, 3, S, S), (index in the chunk, 'path (error)') of each file that is not a readable image)."""
     from PIL import Image
 
     paths, size = job
@@ -64,56 +66,63 @@ def _decode_chunk(job: tuple[list[str], int]) -> tuple[np.ndarray, list[str]]:
                 rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
                 out[i] = np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-            bad.append(f"{path} ({err})")
+            bad.append((i, f"{path} ({err})"))
     return out, bad
 
 
-def decode_images(paths: list[str], size: int, *, workers: int | None = None, label: str = "") -> np.ndarray:
-    """Every image decoded to uint8 (N, 3, size, size), in worker processes, with a progress bar.
+def decode_images(paths: list[str], size: int, *, workers: int | None = None, label: str = "",
+                  skip_bad: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(uint8 (N, 3, size, size), indices of the files decoded (N,), 'path (error)' of each file left out):
+    every image decoded in worker processes, with a progress bar; unreadable files are left out with
+    ``skip_bad``.
 
     Raises:
-        ValueError: some files are not readable images (the first five named).
+        ValueError: some files are not readable images (the first five named), without ``skip_bad``.
     """
     from rich.progress import Progress
 
     workers = max(1, min(workers or os.cpu_count() or 1, -(-len(paths) // CHUNK)))
     jobs = [(paths[i:i + CHUNK], size) for i in range(0, len(paths), CHUNK)]
-    parts, bad = [], []
+    parts, bad_rows, bad = [], [], []
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"decoding {label or 'images'}", total=len(paths))
-        if workers == 1:
-            results = map(_decode_chunk, jobs)
-            for arrays, failed in results:
+        with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+            results = (pool.map if pool else map)(_decode_chunk, jobs)
+            for start, (arrays, failed) in zip(range(0, len(paths), CHUNK), results, strict=True):
                 parts.append(arrays)
-                bad += failed
+                bad_rows += [start + i for i, _ in failed]
+                bad += [message for _, message in failed]
                 progress.advance(task, len(arrays))
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                for arrays, failed in pool.map(_decode_chunk, jobs):
-                    parts.append(arrays)
-                    bad += failed
-                    progress.advance(task, len(arrays))
-    if bad:
+    if bad and not skip_bad:
         raise ValueError(f"{len(bad)} of {len(paths)} files are not readable images: {'; '.join(bad[:5])}"
-                         f"{' …' if len(bad) > 5 else ''}; remove or replace them")
-    return np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.uint8)
+                         f"{' …' if len(bad) > 5 else ''}; remove or replace them (or skip_bad_files = true)")
+    kept = np.setdiff1d(np.arange(len(paths)), bad_rows)
+    x = np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.uint8)
+    return (x[kept] if bad else x), kept, bad
 
 
-def cached_folder(samples: list[tuple[str, int]], classes: list[str], size: int, *, label: str = ""
-                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+
+def cached_folder(samples: list[tuple[str, int]], classes: list[str], size: int, *, label: str = "",
+                  skip_bad: bool = False) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(x uint8 (N, 3, size, size), y int64 (N,), how they were obtained) of an image folder's samples:
-    read from the cache when its key matches, decoded (and cached) otherwise."""
-    key = folder_key(samples, classes, size)
+    read from the cache when its key matches, decoded (and cached) otherwise; unreadable files are
+    an error, or left out (and named) with ``skip_bad``."""
+    key = folder_key(samples, classes, size, skip_bad)
     x_path, y_path = cache_dir() / f"{key}.x.npy", cache_dir() / f"{key}.y.npy"
     if x_path.is_file() and y_path.is_file():
         x = np.load(x_path, mmap_mode="r" if x_path.stat().st_size > memory_budget_bytes() else None)
+        y = np.load(y_path)
         how = f"read from the cache {x_path}" + (" (memory-mapped)" if isinstance(x, np.memmap) else "")
-        return _tensor(x), torch.from_numpy(np.load(y_path)), how
+        if len(y) < len(samples):
+            how += f"; {len(samples) - len(y)} unreadable files left out when it was decoded"
+        return _tensor(x), torch.from_numpy(y), how
     started = time.perf_counter()
-    x = decode_images([p for p, _ in samples], size, label=label)
-    y = np.array([c for _, c in samples], dtype=np.int64)
+    x, kept, bad = decode_images([p for p, _ in samples], size, label=label, skip_bad=skip_bad)
+    y = np.array([c for _, c in samples], dtype=np.int64)[kept]
     seconds = time.perf_counter() - started
     how = f"decoded {len(x)} images in {seconds:.1f} s ({x.nbytes / 2**20:.1f} MiB)"
+    if bad:
+        how += f"; left out {len(bad)} unreadable files: {'; '.join(bad[:5])}{' …' if len(bad) > 5 else ''}"
     try:
         cache_dir().mkdir(parents=True, exist_ok=True)
         for path, array in ((y_path, y), (x_path, x)):  # x last: its presence marks a complete entry
