@@ -302,16 +302,16 @@ def test_an_image_folder_is_decoded_once_cached_and_decoded_again_when_it_change
     assert "decoded 16 images" in capfd.readouterr().err
     assert isinstance(first.train, TensorSplit) and first.train.x.dtype == torch.uint8 and first.scale == 1 / 255
     again = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
-    assert "read from the cache" in capfd.readouterr().err
+    assert "memory-mapped and paged in, shared by every process" in capfd.readouterr().err
     assert torch.equal(_split_images(again.train)[0], _split_images(first.train)[0])
     # the arrays are what PIL decodes: RGB, bilinear resize to 8×8
     path = sorted(str(p) for p in (root / "train" / "cat").iterdir())[0]
     with Image.open(path) as image:
         expected = np.asarray(image.convert("RGB").resize((8, 8), Image.Resampling.BILINEAR)).transpose(2, 0, 1)
     assert any(np.array_equal(row.numpy(), expected) for row in first.train.x)
-    monkeypatch.setenv("NASCO_CACHE_MB", "0")  # beyond the memory budget: memory-mapped
+    monkeypatch.setenv("NASCO_CACHE_MB", "0")  # beyond the memory budget: paged in as batches touch it
     mapped = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25)
-    assert "memory-mapped" in capfd.readouterr().err
+    assert "pages read as batches touch them" in capfd.readouterr().err
     x, _ = next(iter(mapped.train.batches(4, generator=torch.Generator().manual_seed(0))))
     assert x.shape == (4, 3, 8, 8) and torch.equal(_split_images(mapped.val)[0], _split_images(first.val)[0])
     os.utime(path, ns=(1, 1))  # a changed file: decoded again

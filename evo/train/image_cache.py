@@ -4,9 +4,10 @@ The first load decodes every file (PIL, RGB, resized to ``image_size`` × ``imag
 bilinear antialiasing, as torchvision's ``Resize`` does on PIL images) in worker processes, with
 a progress bar on a terminal, and writes ``KEY.x.npy`` (N, C, S, S) uint8 and ``KEY.y.npy`` (N,)
 int64 to the cache folder. The key hashes the folder's file list, sizes and modification times,
-the classes and the image size, so a changed folder is decoded again. Later loads read the
-arrays: into memory when they fit the memory budget, memory-mapped otherwise (pages are read
-as batches touch them, shared by every process on the machine).
+the classes and the image size, so a changed folder is decoded again. Later loads memory-map
+the arrays, so the worker processes of a campaign share one copy (the OS page cache) instead of
+holding one each: read in whole when they fit the memory budget, otherwise page by page as
+batches touch them.
 
 Where: ``$NASCO_CACHE_DIR``, else ``$XDG_CACHE_HOME/nasco`` or ``~/.cache/nasco``; memory
 budget: ``$NASCO_CACHE_MB`` MiB (2048 by default). A cache folder that cannot be written is
@@ -29,6 +30,7 @@ import torch
 
 CACHE_VERSION = 1  # bump when decoding changes: old cache files are then never read
 CHUNK = 256  # files per worker task
+PAGE = 4096  # bytes: touching one byte per page reads a memory-mapped file in
 
 
 def cache_dir() -> Path:
@@ -39,7 +41,7 @@ def cache_dir() -> Path:
 
 
 def memory_budget_bytes() -> int:
-    """Cached arrays up to this size are read into memory; larger ones are memory-mapped."""
+    """Cached arrays up to this size are read in whole when loaded; larger ones page by page."""
     return int(float(os.environ.get("NASCO_CACHE_MB", 2048)) * 2**20)
 
 
@@ -110,9 +112,13 @@ def cached_folder(samples: list[tuple[str, int]], classes: list[str], size: int,
     key = folder_key(samples, classes, size, skip_bad)
     x_path, y_path = cache_dir() / f"{key}.x.npy", cache_dir() / f"{key}.y.npy"
     if x_path.is_file() and y_path.is_file():
-        x = np.load(x_path, mmap_mode="r" if x_path.stat().st_size > memory_budget_bytes() else None)
+        x = np.load(x_path, mmap_mode="r")  # one copy in the page cache, shared by every worker process
         y = np.load(y_path)
-        how = f"read from the cache {x_path}" + (" (memory-mapped)" if isinstance(x, np.memmap) else "")
+        if x_path.stat().st_size <= memory_budget_bytes():
+            x.reshape(-1)[::PAGE].max(initial=0)  # touch every page: resident before training starts
+            how = f"read from the cache {x_path} (memory-mapped and paged in, shared by every process)"
+        else:
+            how = f"read from the cache {x_path} (memory-mapped: pages read as batches touch them)"
         if len(y) < len(samples):
             how += f"; {len(samples) - len(y)} unreadable files left out when it was decoded"
         return _tensor(x), torch.from_numpy(y), how
