@@ -249,7 +249,7 @@ class Campaign:
                 jobs.append((h, EvalJob(g, training_seed(c.campaign.seed, h), epochs, test)))
         stats.reused = len(rows)
         self.monitor.start_generation(generation, len(jobs))
-        for job, result in ctx.executor.run([job for _, job in jobs], lambda: self._stop):
+        for job, result in ctx.executor.run(self._longest_first([job for _, job in jobs]), lambda: self._stop):
             record = ctx.to_record(archive, job, result, generation)
             archive.append([record])
             rows[record.genome_hash] = record
@@ -267,6 +267,15 @@ class Campaign:
         F = ctx.objective_matrix(values)
         failed |= ~np.all(np.isfinite(F), axis=1)  # a failed record's metrics are unknown
         return np.nan_to_num(F, nan=np.inf), failed | ~ctx.acceptable(values)
+
+    def _longest_first(self, jobs: list[EvalJob]) -> list[EvalJob]:
+        """Jobs by MACs, largest first, so that parallel workers finish a batch together (longest
+        processing time first); each record is the same in any order."""
+        ctx = self.ctx
+        if len(jobs) < 2 or "macs" not in ctx.plan.cost_columns:
+            return jobs
+        macs = ctx.costs(np.array([j.genome for j in jobs]))[:, ctx.plan.cost_columns.index("macs")]
+        return [jobs[i] for i in np.argsort(-np.nan_to_num(macs), kind="stable")]
 
     def _log_surrogate(self, genomes: np.ndarray, errors: np.ndarray, failed: np.ndarray,
                        stats: GenerationStats) -> None:
