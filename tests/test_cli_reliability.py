@@ -148,7 +148,10 @@ def test_watch_waits_for_the_first_commit_and_follows_a_recovered_file(tmp_path)
     folder.mkdir()
     log = tmp_path / "watch.txt"
     with log.open("w") as out:
-        watcher = subprocess.Popen([*NASCO, "front", str(folder), "--watch", "0.2"], stdout=out, stderr=out, env=ENV)
+        # Ctrl-C must reach it even where this test runs with SIGINT ignored (a shell's background job):
+        # Python installs its KeyboardInterrupt handler only when SIGINT is not ignored at startup
+        watcher = subprocess.Popen([*NASCO, "front", str(folder), "--watch", "0.2"], stdout=out, stderr=out, env=ENV,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for(log, "waiting:")  # no archive yet
         layout, records = synthetic_records(60)
