@@ -139,7 +139,7 @@ def _train_fixed(args: argparse.Namespace, method: str, seed: int, space, genome
     return points
 
 
-def run_method(job: tuple[argparse.Namespace, str, int]) -> list[Point]:
+def run_method(job: tuple[argparse.Namespace, object, str, int]) -> list[Point]:
     """All trainings of one method and seed (in a worker process, one torch thread)."""
     import torch
 
@@ -147,8 +147,7 @@ def run_method(job: tuple[argparse.Namespace, str, int]) -> list[Point]:
     from nasco.evo.space.genome import fixed_genome
 
     torch.set_num_threads(1)
-    args, method, seed = job
-    full = _full_space(args)
+    args, full, method, seed = job  # full: the task's default space, built once in main
     layout = compile_space(full)
     reference = fixed_genome(layout, arch=args.arch)
     if method == "original":
@@ -217,7 +216,8 @@ def main() -> int:
             sys.exit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (or give --root)")
     WORK.mkdir(parents=True, exist_ok=True)
 
-    jobs = [(args, m, s) for s in range(args.seeds) for m in METHODS[::-1]]  # the long campaigns first
+    full = _full_space(args)
+    jobs = [(args, full, m, s) for s in range(args.seeds) for m in METHODS[::-1]]  # the long campaigns first
     points: list[Point] = []
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [pool.submit(run_method, job) for job in jobs]
@@ -226,15 +226,15 @@ def main() -> int:
             points += got
             print(f"[{done}/{len(jobs)}] {got[0].method} seed {got[0].seed}: {len(got)} trainings", file=sys.stderr,
                   flush=True)
-    report(args, points)
+    report(args, points, full)
     return 0
 
 
-def report(args: argparse.Namespace, points: list[Point]) -> bool:
+def report(args: argparse.Namespace, points: list[Point], full) -> bool:
     from nasco.evo import compile_space
     from nasco.evo.space.genome import costs_dict, fixed_genome
 
-    layout = compile_space(_full_space(args))
+    layout = compile_space(full)
     top = costs_dict(layout, fixed_genome(layout, arch="max"))["bitops"]
     log_ref = float(np.log10(top))
     seeds = sorted({p.seed for p in points})
