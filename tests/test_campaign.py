@@ -90,27 +90,36 @@ def _nasco(*args: str) -> list[str]:
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def _signal_campaign_at(folder: Path, config_path: Path, records: int, sig: int) -> subprocess.Popen:
+def _archive_len(folder: Path) -> int | None:
+    """Records in the run's archive, or None while the writer holds it half-written."""
+    try:
+        with HDF5Archive(folder / "archive.h5") as archive:
+            return len(archive)
+    except Exception:  # the writer may be creating or appending to the file
+        return None
+
+
+def _signal_campaign_at(folder: Path, config_path: Path, records: int, sig: int) -> tuple[subprocess.Popen, int]:
     """Start ``nasco run`` in a subprocess and send ``sig`` to its process group (the campaign and its
-    worker processes, as a terminal's Ctrl-C does) once the archive holds ``records``."""
+    worker processes, as a terminal's Ctrl-C does) once the archive holds ``records``. Returns the process
+    and the archive's length read after the signal: an upper bound on the records finished before it."""
     proc = subprocess.Popen(_nasco("run", str(config_path)), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            if (folder / "archive.h5").exists():
-                try:
-                    with HDF5Archive(folder / "archive.h5") as archive:
-                        if len(archive) >= records:
-                            break
-                except Exception:  # the writer may be creating the file
-                    pass
+            if (folder / "archive.h5").exists() and (_archive_len(folder) or 0) >= records:
+                break
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.05)
         os.killpg(proc.pid, sig)
+        after, until = None, time.monotonic() + 30
+        while after is None and time.monotonic() < until:
+            after = _archive_len(folder)
+        assert after is not None, "the archive stayed unreadable after the signal"
     finally:
         proc.wait(timeout=120)
-    return proc
+    return proc, after
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tiny_run, tmp_path):
@@ -134,15 +143,16 @@ def test_ctrl_c_records_the_in_flight_candidate_and_stops(tiny_run, tmp_path):
     _, config, _, _ = tiny_run
     folder = tmp_path / "interrupted"
     path = write_config(tmp_path / "tiny.toml", config.replace("campaign", out=str(folder)))
-    proc = _signal_campaign_at(folder, path, config.search.population + 1, signal.SIGINT)
+    proc, at_signal = _signal_campaign_at(folder, path, config.search.population + 1, signal.SIGINT)
     assert proc.returncode == 130, proc.stderr.read().decode()
     log = (folder / "log.txt").read_text()
     assert "stopped on request; resume with: nasco resume" in log
     rows = archive_rows(folder)
     # The candidates in training when Ctrl-C came (one per local worker) were finished and recorded, and
-    # nothing after them started.
+    # nothing after them started: the campaign (population + 3 generations) stopped well short of its end.
     in_flight = min(local_workers(config.executor.workers, config.executor.num_cpus), config.search.offspring)
-    assert config.search.population + 1 <= len(rows) <= config.search.population + 1 + in_flight
+    assert config.search.population + 1 <= at_signal <= len(rows) <= at_signal + in_flight
+    assert len(rows) < config.search.population + config.search.generations * config.search.offspring
     assert all(status == 0 for _, status, _ in rows.values())
 
 
