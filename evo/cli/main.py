@@ -18,7 +18,8 @@ from nasco.evo.errors import NascoError
 # (all of them for `nasco --help`), so light commands never import torch.
 COMMANDS = {"run": "run", "init": "run", "resume": "run", "front": "front", "show": "front",
             "report": "report", "export": "report", "space": "space", "train": "train",
-            "archive": "archive", "surrogate": "surrogate", "latency": "latency"}
+            "archive": "archive", "surrogate": "surrogate", "latency": "latency",
+            "supernet": "supernet"}
 
 
 def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""The factory of the built-in ``train`` evaluator (the registry names it by import path)."""
+"""Factories of the built-in ``train`` and ``supernet`` evaluators (the registry names them by import path)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec
 from nasco.evo.train.trainer import TrainConfig
 
 
-def train_evaluator(config: Any, layout: Any, task: Any) -> TrainEvaluator:
-    """nasco's trainer with the campaign's recipe; the task id is the data's, its description the recipe."""
+def train_worker_spec(config: Any, layout: Any) -> tuple[WorkerSpec, dict]:
+    """(what a worker needs to train candidates with the campaign's recipe, the task's description)."""
     c = config
     spec_task = task_spec(c.task, c.campaign.seed)
     recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
@@ -22,5 +22,10 @@ def train_evaluator(config: Any, layout: Any, task: Any) -> TrainEvaluator:
     # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
     description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
                    "train": recipe, "threads": threads, "teacher": c.training.teacher}
-    spec = WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads)
+    return WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads), description
+
+
+def train_evaluator(config: Any, layout: Any, task: Any) -> TrainEvaluator:
+    """nasco's trainer with the campaign's recipe; the task id is the data's, its description the recipe."""
+    spec, description = train_worker_spec(config, layout)
     return TrainEvaluator(spec, task.name, description)

@@ -88,8 +88,9 @@ class ConstraintsSection:
 
 @dataclass(frozen=True)
 class EvaluatorSection:
-    kind: str = _f("train", "how a genome is scored: train (nasco's QAT trainer), table (look-up in a file) "
-                            "or python (your function)")
+    kind: str = _f("train", "how a genome is scored: train (nasco's QAT trainer), supernet (weights inherited from "
+                            "a weight-sharing supernet; the final front is trained), table (look-up in a file) or "
+                            "python (your function)")
     entry: str = _f("", "python: 'package.module:callable' taking a Candidate, returning a dict of metrics")
     file: str = _f("", "table: a .csv, .tsv, .json or .h5 table with one row per genome")
     key: str = _f("", "table: key column (the genome's values joined by key_separator); empty: one column per gene")
@@ -160,6 +161,18 @@ class TrainingSection:
 
 
 @dataclass(frozen=True)
+class SupernetSection:
+    file: str = _f("", "evaluator.kind = supernet: the supernet checkpoint (trained there when missing, resumed "
+                       "when unfinished); empty: supernet.pt in the run folder")
+    epochs: int = _f(40, "epochs of supernet training (the recipe's batch size, learning rate and device)")
+    warmup_epochs: int = _f(5, "the first epochs train the largest network alone")
+    random_subnets: int = _f(2, "random sub-networks per step besides the largest and the smallest (sandwich rule)")
+    calib_batches: int = _f(4, "training batches that recalibrate a sub-network's BatchNorm statistics and "
+                               "activation ranges before it is evaluated")
+    calib_batch_size: int = _f(256, "batch size of that recalibration")
+
+
+@dataclass(frozen=True)
 class ExecutorSection:
     kind: str = _f("local", "local (worker processes on this machine) or ray")
     address: str = _f("", "Ray cluster address; empty: start a local Ray instance")
@@ -182,6 +195,7 @@ class CampaignConfig:
     search: SearchSection = field(default_factory=SearchSection)
     training: TrainingSection = field(default_factory=TrainingSection)
     evaluator: EvaluatorSection = field(default_factory=EvaluatorSection)
+    supernet: SupernetSection = field(default_factory=SupernetSection)
     executor: ExecutorSection = field(default_factory=ExecutorSection)
 
     def to_dict(self) -> dict:
@@ -335,6 +349,14 @@ def _check(c: CampaignConfig) -> None:
         values = getattr(ev, name)
         _require(f"evaluator.{name}", all(isinstance(v, str) and v for v in values) and len(set(values)) == len(values),
                  values, "distinct non-empty names")
+    sn = c.supernet
+    _require("supernet.epochs", 1 <= sn.epochs <= 100_000, sn.epochs, "integers 1..100,000")
+    _require("supernet.warmup_epochs", 0 <= sn.warmup_epochs < sn.epochs, sn.warmup_epochs,
+             f"integers 0..{sn.epochs - 1} (below supernet.epochs)")
+    _require("supernet.random_subnets", 0 <= sn.random_subnets <= 100, sn.random_subnets, "integers 0..100")
+    _require("supernet.calib_batches", 1 <= sn.calib_batches <= 100_000, sn.calib_batches, "integers 1..100,000")
+    _require("supernet.calib_batch_size", 1 <= sn.calib_batch_size <= 1_000_000, sn.calib_batch_size,
+             "integers 1..1,000,000")
     e = c.executor
     _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")

@@ -5,7 +5,8 @@ returns one :class:`EvalResult` per genome: metrics by name, status ok/failed wi
 optional curve and the wall time. Executors (local, Ray) run any evaluator through
 :func:`evaluate_safely`, which turns an exception, a wrong shape, a missing metric or a NaN into
 failed results naming the problem, so nothing already archived is lost. Built-ins: ``train``
-(nasco's QAT trainer), ``table`` (look-up in a user file) and ``python`` (a user callable).
+(nasco's QAT trainer), ``supernet`` (weights inherited from a weight-sharing supernet), ``table``
+(look-up in a user file) and ``python`` (a user callable).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ EvaluatorFactory = Callable[..., Evaluator]
 # Built-ins by import path, so that validating a config does not import torch (the trainer's).
 _EVALUATORS: dict[str, EvaluatorFactory | str] = {
     "train": "nasco.evo.search.builtin_evaluators:train_evaluator",
+    "supernet": "nasco.evo.search.supernet_evaluator:supernet_evaluator",
     "table": "nasco.evo.search.table_evaluator:table_evaluator",
     "python": "nasco.evo.search.python_evaluator:python_evaluator",
 }

@@ -21,6 +21,7 @@ from nasco.evo.space.toml_io import load_space
 from nasco.kernels.tables import COST_NAMES
 
 NETWORK_COST_COLUMNS = (*COST_NAMES, "latency_us")  # a network kind's exact costs, then the LUT's latency
+TRAINED_KINDS = ("train", "supernet")  # evaluators that train nasco's networks on the campaign's task
 RESULT_COLUMNS = ("error", *NETWORK_COST_COLUMNS, TEST_METRIC)  # the columns of a mobilenet + train campaign
 
 
@@ -62,7 +63,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
         ConfigError (or another NascoError): naming the field, the value and what is allowed.
     """
     c = config
-    needs_task = (evaluator is None and c.evaluator.kind == "train") or \
+    needs_task = (evaluator is None and c.evaluator.kind in TRAINED_KINDS) or \
         (space is None and not c.space.file and c.space.kind == "mobilenet")
     task = load_task_spec(task_spec(c.task, c.campaign.seed)) if needs_task else None
     if isinstance(space, Mapping):
@@ -71,8 +72,8 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
         space = space_from_dict(dict(space))
     layout = compile_any(space if space is not None else campaign_space(c, task))
     if evaluator is None:
-        if c.evaluator.kind == "train" and not layout.network:
-            raise ConfigError(f"evaluator.kind = 'train' needs a network space kind; space kind "
+        if c.evaluator.kind in TRAINED_KINDS and not layout.network:
+            raise ConfigError(f"evaluator.kind = {c.evaluator.kind!r} needs a network space kind; space kind "
                               f"{kind_of(layout.space)!r} has no network (use evaluator.kind = python or table)")
         evaluator = make_evaluator(c, layout, task)
     else:

@@ -3,8 +3,9 @@
 Layout: ``config.toml`` (the resolved configuration), ``archive.h5``, ``log.txt``,
 ``checkpoint.json`` + ``checkpoint.npz`` (written atomically after every generation),
 ``bounds.json`` (gene bounds from the sensitivity pre-processing), ``surrogate.jsonl`` (per
-generation: the surrogate's predicted and the true errors of the screened candidates) and
-``front.csv``.
+generation: the surrogate's predicted and the true errors of the screened candidates),
+``front.csv``, and ``supernet.pt`` (the weight-sharing supernet of ``evaluator.kind = "supernet"``,
+which may be trained before the campaign starts and is kept when a campaign is started afresh).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CONFIG_FILE, ARCHIVE_FILE, LOG_FILE = "config.toml", "archive.h5", "log.txt"
 CHECKPOINT_JSON, CHECKPOINT_NPZ = "checkpoint.json", "checkpoint.npz"
 BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG = "bounds.json", "front.csv", "surrogate.jsonl"
 LOCK_FILE = f"{ARCHIVE_FILE}.lock"
+SUPERNET_FILE = "supernet.pt"
 RUN_FILES = (CONFIG_FILE, ARCHIVE_FILE, LOCK_FILE, LOG_FILE, CHECKPOINT_JSON, CHECKPOINT_NPZ,
              BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG)
 
@@ -67,7 +69,8 @@ def _prepare(folder: Path, config: CampaignConfig | None, *, resume: bool, force
     if not stored_path.is_file():
         if config is None or (resume and not force):
             raise ConfigError(f"{folder}: no campaign to resume here (no {CONFIG_FILE}); start one with nasco run")
-        strays = sorted(p.name for p in folder.iterdir() if p.name != LOCK_FILE) if folder.exists() else []
+        allowed = (LOCK_FILE, SUPERNET_FILE, f"{SUPERNET_FILE}.tmp")
+        strays = sorted(p.name for p in folder.iterdir() if p.name not in allowed) if folder.exists() else []
         if strays:
             raise ConfigError(f"{folder}: the folder is not empty and holds no campaign ({', '.join(strays[:5])} …); "
                               "choose another --out or empty it")

@@ -50,13 +50,18 @@ class WeightQuantizer(Quantizer):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         if self.is_float or self.passes_through(w):
             return w
-        qmin, qmax = weight_qrange(self.bits)
-        scale = (w.detach().abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
-        if self.arithmetic:
-            shape = (-1,) + (1,) * (w.dim() - 1)
-            return _fake_quant_ops(w, scale.view(shape), torch.zeros_like(scale).view(shape), qmin, qmax)
-        zero_point = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
-        return torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, qmin, qmax)
+        return fake_quant_weight(w, self.bits, arithmetic=self.arithmetic)
+
+
+def fake_quant_weight(w: torch.Tensor, bits: int, *, arithmetic: bool = False) -> torch.Tensor:
+    """Per-output-channel symmetric fake quantization of ``w`` (C_out, ...) at ``bits`` (< 32)."""
+    qmin, qmax = weight_qrange(bits)
+    scale = (w.detach().abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
+    if arithmetic:
+        shape = (-1,) + (1,) * (w.dim() - 1)
+        return _fake_quant_ops(w, scale.view(shape), torch.zeros_like(scale).view(shape), qmin, qmax)
+    zero_point = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
+    return torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, qmin, qmax)
 
 
 class ActQuantizer(Quantizer):
@@ -95,12 +100,17 @@ class ActQuantizer(Quantizer):
         else:
             lo = torch.where(self.calibrated, self.running_min, batch_min)
             hi = torch.where(self.calibrated, self.running_max, batch_max)
-        scale, zero_point = act_qparams_torch(lo, hi, self.bits)
-        qmin, qmax = act_qrange(self.bits)
-        if self.arithmetic:
-            return _fake_quant_ops(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
-        out = torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax)
-        return out.to(x.dtype)
+        return fake_quant_act(x, lo, hi, self.bits, arithmetic=self.arithmetic)
+
+
+def fake_quant_act(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int, *,
+                   arithmetic: bool = False) -> torch.Tensor:
+    """Per-tensor asymmetric fake quantization of ``x`` over the range [lo, hi] at ``bits`` (< 32)."""
+    scale, zero_point = act_qparams_torch(lo, hi, bits)
+    qmin, qmax = act_qrange(bits)
+    if arithmetic:
+        return _fake_quant_ops(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
+    return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax).to(x.dtype)
 
 
 def _fake_quant_ops(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int

@@ -160,27 +160,29 @@ def evaluate(model: nn.Module, task: Task, split: str = "val", *, batch_size: in
     model.eval()
     wrong = torch.zeros((), dtype=torch.long, device=device)
     total = 0
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), autocast_for(device):
         for x, y in getattr(task, split).batches(batch_size):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = model(_prepare(task, x, device))
+            logits = model(prepare_inputs(task, x, device))
             wrong += (logits.argmax(dim=1) != y).sum()
             total += len(y)
     model.train(was_training)
     return float(wrong) / total if total else float("nan")
 
 
-def _autocast(device: torch.device):
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA, a disabled autocast on the CPU."""
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu",
                                                                                                       enabled=False)
 
 
-def _prepare(task: Task, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def prepare_inputs(task: Task, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A raw batch normalised for the network (channels_last on CUDA)."""
     x = task.normalize(x)
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
-def _augment(x: torch.Tensor, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
     """Random per-sample translation (zero padding) and optional horizontal flip, as tensor ops."""
     n, _, h, w = x.shape
     if shift > 0:
@@ -197,7 +199,8 @@ def _augment(x: torch.Tensor, shift: int, flip: bool, gen: torch.Generator) -> t
     return x
 
 
-def _loss(logits, y, teacher_logits, config: TrainConfig) -> torch.Tensor:
+def training_loss(logits, y, teacher_logits, config: TrainConfig) -> torch.Tensor:
+    """Cross-entropy, mixed with distillation from ``teacher_logits`` when given (see the module docstring)."""
     ce = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
     if teacher_logits is None:
         return ce
@@ -239,14 +242,14 @@ def fit(model: CandidateNet, task: Task, config: TrainConfig, result: TrainResul
         n_batches = 0
         for x, y in train.batches(batch_size, generator=gen):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            inputs = _prepare(task, _augment(x, config.shift, config.flip, gen), device)
-            with _autocast(device):
+            inputs = prepare_inputs(task, augment(x, config.shift, config.flip, gen), device)
+            with autocast_for(device):
                 logits = model(inputs)
                 teacher_logits = None
                 if teacher is not None:
                     with torch.no_grad():
                         teacher_logits = teacher(inputs)
-            loss = _loss(logits, y, teacher_logits, config)
+            loss = training_loss(logits, y, teacher_logits, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
