@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasco.evo import compile_space, default_space
-from nasco.evo.search.compression import reference_genome, scheduled_bounds, sensitivity_bounds
+from nasco.evo.search.compression import scheduled_bounds, sensitivity_bounds
 from nasco.evo.search.nsga import (
     GeneBounds,
     GenomeProblem,
@@ -18,7 +18,7 @@ from nasco.evo.search.nsga import (
     restore_state,
     set_evaluated,
 )
-from nasco.evo.space.genome import canonicalize, decode, genome_hash
+from nasco.evo.space.genome import canonicalize, decode, genome_hash, largest_genome
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_state_round_trip_gives_the_same_next_offspring(small):
 
 
 def test_sensitivity_bounds_remove_choices_with_large_weight_error(small):
-    table = decode(small, reference_genome(small))
+    table = decode(small, largest_genome(small))
     rng = np.random.default_rng(0)
     weights = []
     for row in table.rows():

@@ -11,6 +11,7 @@ import torch
 
 from nasco.evo import compile_space, default_space, sample_genomes
 from nasco.evo.errors import GenomeError
+from nasco.evo.space.genome import largest_genome
 from nasco.evo.space.mobilenet import HeadSpec, SearchSpace, StageSpec, StemSpec
 from nasco.evo.train.datasets import load_task
 from nasco.evo.train.supernet import (
@@ -18,7 +19,6 @@ from nasco.evo.train.supernet import (
     SupernetConfig,
     SupernetError,
     inherit,
-    largest_genome,
     load_supernet,
     recalibrate,
     recipe_id,

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from nasco.evo.search.nsga import GeneBounds
-from nasco.evo.space.genome import decode, fixed_genome
+from nasco.evo.space.genome import decode, gene_field, largest_genome
 from nasco.evo.space.layout import GenomeLayout
 from nasco.kernels.sweep import sweep_layers
 from nasco.kernels.tables import L_SLOT, S_PRUNE_GENE, S_WBITS_GENE
@@ -32,12 +32,7 @@ BITS_FIELDS = ("weight_bits", "act_bits")
 
 
 def _field(layout: GenomeLayout, g: int) -> str:
-    return layout.gene_names[g].rsplit(".", 1)[1]
-
-
-def reference_genome(layout: GenomeLayout) -> np.ndarray:
-    """The reference network of the sensitivity sweep: largest architecture, float, unpruned."""
-    return fixed_genome(layout, arch="max", weight_bits=32, act_bits=32, prune=0.0)
+    return gene_field(layout.gene_names[g])
 
 
 def sensitivity_bounds(layout: GenomeLayout, weights: list[np.ndarray], threshold: float) -> tuple[GeneBounds, dict]:
@@ -46,14 +41,14 @@ def sensitivity_bounds(layout: GenomeLayout, weights: list[np.ndarray], threshol
     Args:
         layout: the compiled space.
         weights: the trained reference network's weights, one array (C_out, ...) per layer of
-            ``decode(layout, reference_genome(layout))``, in table order.
+            ``decode(layout, largest_genome(layout))``, in table order.
         threshold: largest allowed relative error ``mse / mean(w²)``.
 
     Returns:
         (bounds, report): report maps gene name → ``{"choice": value, "error": relative error}`` per
         removed choice, for the log.
     """
-    table = decode(layout, reference_genome(layout))
+    table = decode(layout, largest_genome(layout))
     slots = table.array[:, L_SLOT]
     if len(weights) != len(slots):
         raise ValueError(f"sensitivity_bounds: {len(weights)} weight arrays for {len(slots)} layers")

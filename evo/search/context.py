@@ -19,7 +19,7 @@ import numpy as np
 from nasco.archive import HDF5Archive, Record, RecordTable
 from nasco.archive.base import canonical_json, derived_task_id
 from nasco.evo.latency.table import LatencyTable
-from nasco.evo.search.compression import reference_genome, sensitivity_bounds
+from nasco.evo.search.compression import sensitivity_bounds
 from nasco.evo.search.config import CampaignConfig, ConfigError
 from nasco.evo.search.evaluators import EvalResult
 from nasco.evo.search.executors import EvalJob, Executor, make_executor
@@ -30,6 +30,7 @@ from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE, write_atomic
 from nasco.evo.search.surrogate_io import to_target
+from nasco.evo.space.genome import largest_genome
 from nasco.kernels.pareto import pareto_ranks
 from nasco.surrogate import Predictor, select_predictor
 
@@ -108,7 +109,7 @@ class CampaignContext:
         spec = self.plan.evaluator.spec
         layout, task, _ = load_worker_context(spec)
         config = TrainConfig(**{**spec.train, "epochs": self.config.training.epochs})
-        result, model = train_candidate(layout, reference_genome(layout), task, config, seed=self.config.campaign.seed)
+        result, model = train_candidate(layout, largest_genome(layout), task, config, seed=self.config.campaign.seed)
         if model is None:
             raise ConfigError(f"search.preprocess: the reference network failed to train ({result.reason})")
         weights = [u.conv.weight.detach().cpu().numpy() for u in model.conv_units()]

@@ -13,16 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from nasco.evo.errors import GenomeError
-from nasco.evo.space.genome import active_mask, as_genomes, genome_costs
+from nasco.evo.space.genome import active_mask, as_genomes, gene_field, genome_costs
 from nasco.evo.space.layout import GenomeLayout
 from nasco.kernels.encode import STATS, encode_genomes
 
 ENCODINGS = ("ordinal", "onehot")
 FIELD_CODES = {"weight_bits": 1, "act_bits": 2, "prune": 3}  # the means of kernels.encode
-
-
-def _field(name: str) -> str:
-    return name.rsplit(".", 1)[1]
 
 
 def feature_names(layout: GenomeLayout, encoding: str = "ordinal") -> list[str]:
@@ -41,7 +37,7 @@ def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "
         raise GenomeError(f"encoding: {encoding!r} is not allowed; allowed: {list(ENCODINGS)}")
     genomes = as_genomes(layout, genomes)
     varying = np.flatnonzero(layout.upper_bounds > 1)
-    field = np.array([FIELD_CODES.get(_field(n), 0) for n in layout.gene_names], dtype=np.int64)
+    field = np.array([FIELD_CODES.get(gene_field(n), 0) for n in layout.gene_names], dtype=np.int64)
     encoded = encode_genomes(layout.tables, genomes, varying, field)  # ordinal genes + 9 summaries
     genes, summaries = encoded[:, : len(varying)], encoded[:, len(varying):]
     if encoding == "onehot":

@@ -62,6 +62,15 @@ def sample_genomes(layout: GenomeLayout, rng: np.random.Generator, n: int, *, ca
     return canonicalize(layout, genomes) if canonical else genomes
 
 
+COMPRESSION_FIELDS = ("prune", "weight_bits", "act_bits")
+
+
+def gene_field(name: str) -> str:
+    """What a gene chooses, from its name: ``"stages[1].blocks[0].weight_bits"`` → ``"weight_bits"``
+    (``prune``, ``weight_bits`` and ``act_bits`` are compression; the rest architecture)."""
+    return name.rsplit(".", 1)[1]
+
+
 def fixed_genome(layout: GenomeLayout, *, arch: str = "mid", weight_bits: int = 32, act_bits: int = 32,
                  prune: float = 0.0) -> np.ndarray:
     """A genome with every architecture gene at its ``"min"``, ``"mid"`` or ``"max"`` choice and
@@ -70,13 +79,18 @@ def fixed_genome(layout: GenomeLayout, *, arch: str = "mid", weight_bits: int = 
         raise GenomeError(f"arch: {arch!r} is not allowed; allowed: min, mid, max")
     genome = np.zeros(layout.n_genes, dtype=np.int64)
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
-        field = name.rsplit(".", 1)[1]
+        field = gene_field(name)
         target = {"weight_bits": weight_bits, "act_bits": act_bits, "prune": prune}.get(field)
         if target is not None:
             genome[g] = int(np.argmin([abs(c - target) for c in choices]))
         else:
             genome[g] = {"min": 0, "mid": (len(choices) - 1) // 2, "max": len(choices) - 1}[arch]
     return canonicalize(layout, genome)
+
+
+def largest_genome(layout: GenomeLayout) -> np.ndarray:
+    """Every architecture gene at its largest choice, float bits (or the most a layer allows), nothing pruned."""
+    return fixed_genome(layout, arch="max", weight_bits=32, act_bits=32, prune=0.0)
 
 
 def genome_costs(layout: GenomeLayout, genomes: np.ndarray) -> np.ndarray:
@@ -157,15 +171,12 @@ def costs_dict(layout: GenomeLayout, genome: np.ndarray) -> dict[str, int]:
     return dict(zip(COST_NAMES, map(int, genome_costs(layout, genome)[0]), strict=True))
 
 
-COMPRESSION_FIELDS = ("prune", "weight_bits", "act_bits")
-
-
 def pin_architecture(layout: GenomeLayout, genome: np.ndarray) -> SearchSpace:
     """The space with every architecture gene pinned (``fixed``) to ``genome``'s choice: searching it
     searches only the compression (prune ratios, bit-widths) of that one network."""
     genome = as_genomes(layout, genome)[0]
     pins = {name: choices[int(g)] for name, choices, g in zip(layout.gene_names, layout.gene_choices, genome,
                                                               strict=True)
-            if name.rsplit(".", 1)[1] not in COMPRESSION_FIELDS}
+            if gene_field(name) not in COMPRESSION_FIELDS}
     pins.update(layout.space.fixed)
     return dataclasses.replace(layout.space, fixed=tuple(sorted(pins.items())))

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasco.evo.errors import NascoError
-from nasco.evo.space.genome import LayerTable, decode, fixed_genome, sample_genomes
+from nasco.evo.space.genome import LayerTable, decode, fixed_genome, largest_genome, sample_genomes
 from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.train.builder import CandidateNet, ChannelGroup, ConvUnit, build_model
 from nasco.evo.train.datasets import Task
@@ -117,11 +117,6 @@ def recipe_id(layout: GenomeLayout, task: Task, config: SupernetConfig, seed: in
     text = json.dumps({"space": layout.space.space_id, "task": task.name, "train_size": len(task.train),
                        "recipe": recipe, "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def largest_genome(layout: GenomeLayout) -> np.ndarray:
-    """Every architecture gene at its largest choice, float bits (or the most a layer allows), no pruning."""
-    return fixed_genome(layout, arch="max", weight_bits=FLOAT_BITS, act_bits=FLOAT_BITS, prune=0.0)
 
 
 def smallest_genome(layout: GenomeLayout) -> np.ndarray:
