@@ -50,6 +50,11 @@ UNIFORM = {"pruned": [{"prune": r} for r in (0.25, 0.5, 0.75)],
 ERROR_REF = 0.5
 
 
+def uniform_label(setting: dict) -> str:
+    """``{"prune": 0.5}`` → ``"uniform prune 0.5"``: the label of a uniformly compressed point."""
+    return "uniform " + " ".join(f"{k} {v}" for k, v in setting.items())
+
+
 @dataclasses.dataclass
 class Point:
     """One trained candidate: where it came from, its objectives and what rebuilds its network."""
@@ -153,11 +158,10 @@ def run_method(job: tuple[argparse.Namespace, object, str, int]) -> list[Point]:
     if method == "original":
         return _train_fixed(args, method, seed, full, {"original": reference})
     if method in UNIFORM:
-        uniform = {" ".join(f"{k} {v}" for k, v in u.items()): fixed_genome(layout, arch=args.arch, **u)
-                   for u in UNIFORM[method]}
+        uniform = {uniform_label(u): fixed_genome(layout, arch=args.arch, **u) for u in UNIFORM[method]}
         searched = (_compression_only(full, reference, weight_bits=(32,), act_bits=(32,)) if method == "pruned"
                     else _compression_only(full, reference, prune_ratios=(0.0,)))
-        return (_train_fixed(args, method, seed, full, {f"uniform {k}": g for k, g in uniform.items()})
+        return (_train_fixed(args, method, seed, full, uniform)
                 + _campaign(args, method, seed, searched, args.budget))
     if method == "joint":
         return _campaign(args, method, seed, full, args.budget)
@@ -251,9 +255,9 @@ def report(args: argparse.Namespace, points: list[Point], full) -> bool:
           "   (mean over seeds)")
     rows = [("original", "float reference", lambda s: [original[s]])]
     for method, uniform in UNIFORM.items():
-        rows += [(method, f"uniform {' '.join(f'{k} {v}' for k, v in u.items())}",
+        rows += [(method, uniform_label(u),
                   lambda s, m=method, u=u: [p for p in points if p.method == m and p.seed == s
-                                            and p.label == f"uniform {' '.join(f'{k} {v}' for k, v in u.items())}"])
+                                            and p.label == uniform_label(u)])
                  for u in uniform]
     for method in ("pruned", "quantized", "joint", "sequential"):
         rows.append((method, "front: most accurate",
