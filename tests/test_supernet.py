@@ -122,10 +122,15 @@ def test_training_resumes_to_the_uninterrupted_result_and_inheritance_evaluates(
         assert torch.equal(a, b), name
     loaded, info = load_supernet(tmp_path / "whole.pt", layout)
     assert info["epoch"] == 3 and info["seed"] == 4
-    result = inherit(loaded, largest_genome(layout), task, CONFIG)
-    untrained = inherit(Supernet(layout), largest_genome(layout), task, CONFIG)
+    as_inherited = dataclasses.replace(CONFIG, finetune_steps=0)
+    result = inherit(loaded, largest_genome(layout), task, as_inherited)
+    untrained = inherit(Supernet(layout), largest_genome(layout), task, as_inherited)
     assert result.error < 0.5 < 0.75 < untrained.error and result.seconds > 0  # chance: 0.9
-    assert inherit(loaded, largest_genome(layout), task, CONFIG).error == result.error  # deterministic
+    before = {k: v.clone() for k, v in loaded.state_dict().items()}
+    genome = sample_genomes(layout, np.random.default_rng(5), 1)[0]
+    tuned = inherit(loaded, genome, task, CONFIG)  # fine-tunes a copy: the supernet stays as it was
+    assert all(torch.equal(before[k], v) for k, v in loaded.state_dict().items())
+    assert inherit(loaded, genome, task, CONFIG).error == tuned.error  # deterministic
 
 
 def test_bad_inputs_are_refused_clearly(layout, task, tmp_path):

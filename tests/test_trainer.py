@@ -26,9 +26,30 @@ def layout(task):
     return compile_space(default_space(task.input_shape, task.num_classes))
 
 
+SEEDS = (0, 1, 2)
+
+
+def _trained(layout, task, genome, seed: int):
+    return train_candidate(layout, genome, task, TrainConfig(epochs=EPOCHS), seed=seed)
+
+
+def _error_and_loss(task, trained) -> tuple[float, float, int]:
+    """(error on validation + test together, final training loss, MACs) of a (result, model) after EPOCHS epochs."""
+    result, model = trained
+    assert result.status == "ok", result.reason
+    wrong = evaluate(model, task, "val") * len(task.val) + evaluate(model, task, "test") * len(task.test)
+    return wrong / (len(task.val) + len(task.test)), result.train_loss[-1], result.macs
+
+
 @pytest.fixture(scope="module")
-def float_result(layout, task):
-    return train_candidate(layout, fixed_genome(layout), task, TrainConfig(epochs=EPOCHS), seed=0)[0]
+def float_runs(layout, task):
+    """The float middle network trained with each seed (the first one also serves the accuracy test)."""
+    return [_trained(layout, task, fixed_genome(layout), seed) for seed in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def float_result(float_runs):
+    return float_runs[0][0]
 
 
 def test_float_candidate_reaches_95_percent(float_result):
@@ -38,20 +59,9 @@ def test_float_candidate_reaches_95_percent(float_result):
     assert float_result.device == "cpu" and float_result.wall_time_s > 0
 
 
-SEEDS = (0, 1, 2)
-
-
-def _error_and_loss(layout, task, genome, seed: int) -> tuple[float, float, int]:
-    """(error on validation + test together, final training loss, MACs) after EPOCHS epochs."""
-    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=EPOCHS), seed=seed)
-    assert result.status == "ok", result.reason
-    wrong = evaluate(model, task, "val") * len(task.val) + evaluate(model, task, "test") * len(task.test)
-    return wrong / (len(task.val) + len(task.test)), result.train_loss[-1], result.macs
-
-
 @pytest.fixture(scope="module")
-def float_mean(layout, task):
-    runs = [_error_and_loss(layout, task, fixed_genome(layout), seed) for seed in SEEDS]
+def float_mean(task, float_runs):
+    runs = [_error_and_loss(task, trained) for trained in float_runs]
     return float(np.mean([r[0] for r in runs])), float(np.mean([r[1] for r in runs]))
 
 
@@ -72,7 +82,7 @@ def test_compression_is_real(layout, task, float_mean, compression, margin):
     0.008 error on digits (AVX2, 1 thread), so for them only the loss is asserted.
     """
     genome = fixed_genome(layout, **compression)
-    runs = [_error_and_loss(layout, task, genome, seed) for seed in SEEDS]
+    runs = [_error_and_loss(task, _trained(layout, task, genome, seed)) for seed in SEEDS]
     error, loss = float(np.mean([r[0] for r in runs])), float(np.mean([r[1] for r in runs]))
     if margin is not None:
         assert error >= float_mean[0] + margin, (error, float_mean)

@@ -42,7 +42,8 @@ def supernet_config(config: Any) -> Any:
     train = TrainConfig(epochs=s.epochs, batch_size=config.training.batch_size, lr=config.training.lr,
                         device=config.training.device)
     return SupernetConfig(train=train, warmup_epochs=s.warmup_epochs, random_subnets=s.random_subnets,
-                          calib_batches=s.calib_batches, calib_batch_size=s.calib_batch_size)
+                          calib_batches=s.calib_batches, calib_batch_size=s.calib_batch_size,
+                          finetune_steps=s.finetune_steps, finetune_lr=s.finetune_lr)
 
 
 def supernet_path(config: Any) -> Path:
