@@ -1,0 +1,298 @@
+"""Weight sharing as an evaluation fidelity: rank quality, cost, and search compute per hypervolume.
+
+Run: ``PYTHONSAFEPATH=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_supernet.py [--tasks digits,fashion]``
+
+Per task (digits 8×8; Fashion-MNIST 28×28 from Debian's ``dataset-fashion-mnist``, a class-stratified
+training subset of ``--fashion-train`` images), with the default space and the campaign recipe
+(``training.epochs`` epochs per candidate, batch 64, lr 0.005, one torch thread per process):
+
+1. **Supernet**: trained once (``[supernet]`` defaults unless ``--supernet-epochs``), its wall time
+   also in stand-alone candidate trainings (÷ the mean training time of part 2).
+2. **Rank quality** on ``--genomes`` random genomes (every gene uniform: mixed bits and prune ratios):
+   Kendall τ between the inherited validation error and the stand-alone trained one (seed 0), and
+   next to it the seed-to-seed τ of stand-alone training (seed 0 vs seed 1: the label noise, the
+   ceiling of any predictor of a single training).
+3. **Cost**: seconds to evaluate one genome by inheritance (extract, recalibrate, validate) vs to train it.
+4. **Search at equal compute** (``--search-seeds`` seeds; a campaign's seed also draws its train/validation
+   split, so each seed's supernet campaign trains its own supernet, counted), objectives (error, BitOps):
+   ``train``: today's campaign (each candidate trained), its front's hypervolume after every
+   training; ``supernet``: a campaign with ``evaluator.kind = "supernet"`` (``--supernet-evals``
+   inherited evaluations), then its front — the non-dominated genomes by inherited error, at most
+   ``--front-max`` spread over BitOps — trained stand-alone like the ``train`` campaign's candidates.
+   Both hypervolumes use stand-alone errors at the same fidelity, on (error, log10 BitOps) with
+   reference (1.0, log10 of the space's largest float BitOps + 0.01). Compute is wall seconds on one
+   thread in candidate-training units: ``train``'s is the sum of its trainings up to the point where
+   its hypervolume first reaches the supernet campaign's; ``supernet``'s is its supernet's training +
+   every inherited evaluation + its front's trainings. The ratio of the two is the compute saved at
+   equal hypervolume (target ≥ 2).
+With ``--truth-tasks``, the genomes of part 2 are also trained for ``--truth-epochs`` epochs (seed 0):
+a higher-fidelity ground truth against which both cheap proxies — inheritance, and the search-fidelity
+training with another seed — are ranked.
+Run folders and supernets are kept under ``benchmarks/data/supernet_runs/`` (git-ignored), so an
+interrupted run reuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
+from bench_common import cpu_name, fashion_root, print_results
+
+WORK = Path(__file__).parent / "data" / "supernet_runs"
+EPOCHS = 4  # training.epochs: the campaign's search fidelity
+
+
+def task_section(name: str, fashion_train: int) -> dict:
+    if name == "digits":
+        return {"dataset": "digits"}
+    root = fashion_root(WORK)
+    if root is None:
+        sys.exit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+    return {"dataset": "fashion-mnist", "root": root, "train_subset": fashion_train}
+
+
+def base_config(name: str, args: argparse.Namespace, out: Path, seed: int = 0) -> dict:
+    """A campaign of ``seed`` (which also draws the train/validation split: each seed has its own supernet)."""
+    return {"campaign": {"name": f"sn-{name}-{seed}", "seed": seed, "out": str(out)},
+            "task": task_section(name, args.fashion_train),
+            "training": {"epochs": EPOCHS, "final_epochs": 0, "device": "cpu"},
+            "supernet": {"file": str(WORK / (f"{name}-supernet.pt" if seed == 0 else f"{name}-supernet-{seed}.pt")),
+                         **({"epochs": args.supernet_epochs} if args.supernet_epochs else {})},
+            "executor": {"workers": 1}}
+
+
+def setup(config: dict) -> tuple:
+    """(layout, task, supernet settings, recipe id) of a config dict."""
+    from nasco.evo.search.config import config_from_dict
+    from nasco.evo.search.plan import campaign_space
+    from nasco.evo.search.supernet_evaluator import supernet_config
+    from nasco.evo.search.task import load_task_spec, task_spec
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.train.supernet import recipe_id
+
+    c = config_from_dict(config)
+    task = load_task_spec(task_spec(c.task, c.campaign.seed))
+    layout = compile_any(campaign_space(c, task))
+    settings = supernet_config(c)
+    return layout, task, settings, recipe_id(layout, task, settings, c.campaign.seed)
+
+
+def train_one(job: tuple[dict, list[int], int, int]) -> tuple[float, float]:
+    """(stand-alone validation error, seconds) of one genome at the campaign recipe for ``epochs``."""
+    import torch
+
+    torch.set_num_threads(1)
+    from nasco.evo.train.trainer import TrainConfig, train_candidate
+
+    config, genome, seed, epochs = job
+    layout, task, _, _ = _cached_setup(config)
+    result, _ = train_candidate(layout, np.array(genome), task, TrainConfig(epochs=epochs, device="cpu"), seed=seed)
+    return (result.val_error if result.status == "ok" else float("nan")), result.wall_time_s
+
+
+_SETUP: dict = {}
+
+
+def _cached_setup(config: dict) -> tuple:
+    key = repr((config["task"], config["campaign"]["seed"]))
+    if key not in _SETUP:
+        _SETUP[key] = setup(config)
+    return _SETUP[key]
+
+
+def train_many(pool: ProcessPoolExecutor, config: dict, genomes: np.ndarray, seeds: list[int],
+               epochs: int = EPOCHS) -> np.ndarray:
+    """(N, 2): error and seconds of each genome trained stand-alone with its seed. Trainings are cached in
+    ``WORK/<task>-trained[-E].json`` by (genome, seed), so that an interrupted benchmark resumes."""
+    suffix = "" if epochs == EPOCHS else f"-{epochs}"
+    cache_path = WORK / f"{config['task']['dataset']}-trained{suffix}.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    split = config["campaign"]["seed"]
+    keys = [f"{' '.join(map(str, g.tolist()))}/{int(s)}" + (f"@{split}" if split else "")
+            for g, s in zip(genomes, seeds, strict=True)]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    jobs = [(config, genomes[i].tolist(), int(seeds[i]), epochs) for i in todo]
+    for i, done in zip(todo, pool.map(train_one, jobs), strict=True):
+        cache[keys[i]] = list(done)
+    if todo:
+        cache_path.write_text(json.dumps(cache))
+    return np.array([cache[k] for k in keys])
+
+
+def hypervolume(error: np.ndarray, bitops: np.ndarray, ref: np.ndarray) -> float:
+    from pymoo.indicators.hv import HV
+
+    points = np.column_stack([error, np.log10(bitops)])
+    points = points[np.all(points < ref, axis=1) & np.isfinite(points).all(axis=1)]
+    return float(HV(ref_point=ref)(points)) if len(points) else 0.0
+
+
+def spread_front(error: np.ndarray, bitops: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the non-dominated points, at most ``limit`` of them evenly spaced over BitOps."""
+    from nasco.kernels.pareto import non_dominated
+
+    front = np.flatnonzero(non_dominated(np.column_stack([error, bitops])))
+    front = front[np.argsort(bitops[front])]
+    if len(front) <= limit:
+        return front
+    return front[np.unique(np.round(np.linspace(0, len(front) - 1, limit)).astype(int))]
+
+
+def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, seed: int, ref: np.ndarray) -> dict:
+    """Both campaigns of one seed (each with its split; the supernet campaign trains its own supernet);
+    their hypervolume and compute (seconds)."""
+    import torch
+    from rich.console import Console
+
+    from nasco.archive import HDF5Archive
+    from nasco.evo import run_campaign
+    from nasco.evo.search.campaign import training_seed
+    from nasco.evo.space.genome import genome_costs, genome_hash
+
+    torch.set_num_threads(1)
+    out = {}
+    folder = WORK / f"{name}-train-{seed}"
+    config = base_config(name, args, folder, seed)
+    config["supernet"] = base_config(name, args, folder)["supernet"]  # unused by train; one value for every seed
+    config["search"] = {"population": 16, "offspring": 8, "generations": args.train_generations}
+    config["executor"] = {"workers": args.workers}
+    run_campaign(config, console=Console(quiet=True))
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table()
+    order = np.lexsort((table.rows["genome_hash"], table.rows["generation"]))
+    error, bitops = table.column("error")[order], table.column("bitops")[order]
+    seconds = np.cumsum(table.rows["wall_time_s"][order])
+    curve = [hypervolume(error[:k], bitops[:k], ref) for k in range(1, len(error) + 1)]
+    out["train"] = (np.array(curve), seconds)
+
+    folder = WORK / f"{name}-supernet-{seed}"
+    config = base_config(name, args, folder, seed)
+    config["search"] = {"population": 32, "offspring": 16, "generations": max(1, (args.supernet_evals - 32) // 16)}
+    run_campaign({**config, "evaluator": {"kind": "supernet"}}, console=Console(quiet=True))  # trains its supernet
+    supernet_s = float(torch.load(config["supernet"]["file"], map_location="cpu", weights_only=True)["seconds"])
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table()
+    search_s = float(table.rows["wall_time_s"].sum())
+    genomes = np.array([table.genome(i) for i in range(len(table))])
+    layout = _cached_setup(config)[0]
+    inherited = table.column("error")
+    picks = spread_front(inherited, table.column("bitops"), args.front_max)
+    seeds = [training_seed(seed, genome_hash(layout, genomes[i])) for i in picks]
+    trained = train_many(pool, config, genomes[picks], seeds)
+    bitops = genome_costs(layout, genomes[picks])[:, 2].astype(float)
+    hv = hypervolume(trained[:, 0], bitops, ref)
+    out["supernet"] = (hv, supernet_s + search_s + float(trained[:, 1].sum()), len(table), len(picks))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="digits,fashion")
+    parser.add_argument("--genomes", type=int, default=100, help="random genomes of the rank-quality part (100)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fashion-train", type=int, default=2000, help="Fashion-MNIST training subset (2000)")
+    parser.add_argument("--supernet-epochs", type=int, default=0, help="0: the [supernet] default")
+    parser.add_argument("--search-seeds", type=int, default=2)
+    parser.add_argument("--train-generations", type=int, default=10, help="train campaign: 16 + 8 × this trainings")
+    parser.add_argument("--supernet-evals", type=int, default=160, help="supernet campaign: inherited evaluations")
+    parser.add_argument("--front-max", type=int, default=12, help="supernet campaign: front members trained")
+    parser.add_argument("--truth-tasks", default="",
+                        help="tasks whose genomes are also trained for --truth-epochs (seed 0): a higher-fidelity "
+                             "ground truth for both proxies, inheritance and the search-fidelity training")
+    parser.add_argument("--truth-epochs", type=int, default=12)
+    parser.add_argument("--search-tasks", default=None, help="tasks of the search part (default: all of --tasks)")
+    args = parser.parse_args()
+    import torch
+    from scipy.stats import kendalltau
+
+    from nasco.evo.search.supernet_evaluator import train_logged
+    from nasco.evo.space.genome import genome_costs, largest_genome, sample_genomes
+    from nasco.evo.train.supernet import inherit, load_supernet
+
+    torch.set_num_threads(1)
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"# bench_supernet — {datetime.datetime.now():%Y-%m-%d %H:%M}, {cpu_name()}, {args.workers} worker "
+          f"processes × 1 thread; {EPOCHS} epochs per candidate; {args.genomes} random genomes")
+    results = []
+    for name in args.tasks.split(","):
+        config = base_config(name, args, WORK / f"{name}-unused")
+        layout, task, settings, recipe = setup(config)
+        path = Path(config["supernet"]["file"])
+        try:
+            supernet, info = load_supernet(path, layout, recipe=recipe)
+        except Exception:
+            train_logged(layout, task, settings, path, 0)
+            supernet, info = load_supernet(path, layout, recipe=recipe)
+        supernet_s = float(info["seconds"])
+        genomes = sample_genomes(layout, np.random.default_rng(12345), args.genomes)
+        with ProcessPoolExecutor(args.workers) as pool:
+            runs = [train_many(pool, config, genomes, [s] * len(genomes)) for s in (0, 1)]
+            inherited = [inherit(supernet, g, task, settings) for g in genomes]
+            inherit_error = np.array([r.error for r in inherited])
+            inherit_s = float(np.median([r.seconds for r in inherited]))
+            train_s = float(np.median(np.concatenate([runs[0][:, 1], runs[1][:, 1]])))
+            ok = np.isfinite(runs[0][:, 0]) & np.isfinite(runs[1][:, 0])
+            tau_inherit = kendalltau(inherit_error[ok], runs[0][ok, 0])[0]
+            tau_inherit_mean = kendalltau(inherit_error[ok], runs[0][ok, 0] + runs[1][ok, 0])[0]
+            tau_seeds = kendalltau(runs[0][ok, 0], runs[1][ok, 0])[0]
+            print(f"\n## {name}: {task.name}, {len(task.train)} training images, space {layout.space.space_id}")
+            print(f"supernet: {info['epoch']} epochs in {supernet_s:.0f} s = {supernet_s / train_s:.1f} candidate "
+                  f"trainings (median training {train_s:.2f} s)")
+            as_is = dataclasses.replace(settings, finetune_steps=0)
+            plain = np.array([inherit(supernet, g, task, as_is).error for g in genomes])
+            print(f"rank quality on {ok.sum()} genomes (both trainings ok): τ(inherited, trained seed 0) "
+                  f"{tau_inherit:.3f}, τ(inherited, mean of 2 seeds) {tau_inherit_mean:.3f}; seed-to-seed τ of "
+                  f"training {tau_seeds:.3f}")
+            print(f"  without fine-tuning ({settings.finetune_steps} steps): τ(inherited, trained seed 0) "
+                  f"{kendalltau(plain[ok], runs[0][ok, 0])[0]:.3f}")
+            print(f"  stand-alone error: median {np.median(runs[0][ok, 0]):.3f}, inherited: median "
+                  f"{np.median(inherit_error):.3f}; largest network inherited "
+                  f"{inherit(supernet, largest_genome(layout), task, settings).error:.3f}")
+            if name in args.truth_tasks.split(","):
+                truth = train_many(pool, config, genomes, [0] * len(genomes), args.truth_epochs)[:, 0]
+                good = ok & np.isfinite(truth)
+                print(f"against {args.truth_epochs}-epoch training (seed 0) as the ground truth, {good.sum()} genomes: "
+                      f"τ(inherited) {kendalltau(inherit_error[good], truth[good])[0]:.3f} (without fine-tuning "
+                      f"{kendalltau(plain[good], truth[good])[0]:.3f}), τ({EPOCHS}-epoch training seed 1) "
+                      f"{kendalltau(runs[1][good, 0], truth[good])[0]:.3f}")
+            print(f"cost: inheritance {inherit_s:.3f} s vs training {train_s:.2f} s per genome = "
+                  f"{train_s / inherit_s:.0f}× cheaper")
+            results += [(f"{name}_tau_inherited_vs_trained", tau_inherit, ">=", 0.5),
+                        (f"{name}_seed_to_seed_tau", tau_seeds, ">=", 0.0),
+                        (f"{name}_eval_cost_ratio", train_s / inherit_s, ">=", 10.0)]
+            if name not in (args.search_tasks or args.tasks).split(","):
+                continue
+            largest_float = genome_costs(layout, largest_genome(layout))[0, 2]
+            ref = np.array([1.0, np.log10(largest_float) + 0.01])
+            ratios = []
+            print(f"search at equal compute (hypervolume on (error, log10 BitOps), ref {ref.round(3).tolist()}):")
+            for seed in range(args.search_seeds):
+                out = run_search(name, args, pool, seed, ref)
+                curve, seconds = out["train"]
+                hv_sn, compute_sn, n_inherited, n_front = out["supernet"]
+                reached = np.flatnonzero(curve >= hv_sn)
+                if len(reached):
+                    compute_train, bound = seconds[reached[0]], ""
+                else:
+                    compute_train, bound = seconds[-1], " (train never reached it: a lower bound)"
+                ratios.append(compute_train / compute_sn)
+                print(f"  seed {seed}: supernet campaign HV {hv_sn:.4f} for {compute_sn / train_s:.1f} trainings "
+                      f"of compute ({n_inherited} inherited, {n_front} trained); train campaign HV "
+                      f"{curve[-1]:.4f} after {len(curve)} trainings, reaches {hv_sn:.4f} at "
+                      f"{compute_train / train_s:.1f} trainings{bound}; ratio {ratios[-1]:.2f}")
+            results.append((f"{name}_compute_ratio_at_equal_hv", float(np.mean(ratios)), ">=", 2.0))
+    print()
+    print_results(results)
+
+
+if __name__ == "__main__":
+    main()
