@@ -18,7 +18,8 @@ import numpy as np
 from nasco.archive import RecordTable
 from nasco.evo.errors import NascoError
 from nasco.evo.search.objectives import BUILTIN, objective
-from nasco.evo.space.features import FIELD_CODES, _field
+from nasco.evo.space.features import FIELD_CODES
+from nasco.evo.space.genome import gene_field
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.toml_io import space_from_dict
@@ -158,7 +159,7 @@ def select_front(table: RecordTable, spaces: dict, *, task: str | None = None, o
 def summaries(layout: GenomeLayout, genomes: np.ndarray) -> dict[str, np.ndarray]:
     """Per genome: mean weight bits, mean activation bits, mean prune ratio (active layers/groups) and depth."""
     varying = np.flatnonzero(layout.upper_bounds > 1)
-    field = np.array([FIELD_CODES.get(_field(n), 0) for n in layout.gene_names], dtype=np.int64)
+    field = np.array([FIELD_CODES.get(gene_field(n), 0) for n in layout.gene_names], dtype=np.int64)
     encoded = encode_genomes(layout.tables, genomes, varying, field)[:, len(varying):]
     depth_genes = [g for g, n in enumerate(layout.gene_names) if n.endswith(".depth")]
     values = np.array([[layout.gene_choices[g][c] for g, c in zip(depth_genes, genome[depth_genes], strict=True)]
