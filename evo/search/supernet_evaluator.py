@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nasco.evo.search.evaluators import EvalResult, Evaluator
+from nasco.evo.search.evaluators import EvalResult
 from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec, load_worker_context
 
 
@@ -76,32 +76,25 @@ def _load(spec: SupernetSpec) -> tuple:
     return _LOADED[key]
 
 
-class SupernetEvaluator(Evaluator):
-    """Inherited-weight validation error during the search; stand-alone training for the final front."""
-
-    metrics = ("error",)
+class SupernetEvaluator(TrainEvaluator):
+    """Inherited-weight validation error during the search; stand-alone training (the ``train``
+    evaluator's) for the final front."""
 
     def __init__(self, spec: SupernetSpec, task_name: str, description: dict) -> None:
-        self.spec, self._task_name, self._description = spec, task_name, description
-
-    def task_name(self) -> str:
-        return self._task_name
-
-    def describe(self) -> dict:
-        return self._description
+        super().__init__(spec.worker, task_name, description)
+        self.supernet_spec = spec
 
     def evaluate(self, genomes: np.ndarray, fidelity: int, seeds: np.ndarray, *, test: bool = False
                  ) -> list[EvalResult]:
         if test:
-            return TrainEvaluator(self.spec.worker, self._task_name, self._description).evaluate(
-                genomes, fidelity, seeds, test=True)
+            return super().evaluate(genomes, fidelity, seeds, test=True)
         import torch
 
         from nasco.evo.train.supernet import inherit
 
-        supernet, _, task, config = _load(self.spec)
+        supernet, _, task, config = _load(self.supernet_spec)
         previous = torch.get_num_threads()
-        torch.set_num_threads(self.spec.worker.threads)
+        torch.set_num_threads(self.spec.threads)
         try:
             done = [inherit(supernet, genome, task, config, seed=int(seed)) for genome, seed in zip(genomes, seeds,
                                                                                                      strict=True)]
