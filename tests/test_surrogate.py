@@ -208,15 +208,16 @@ def test_encode_kernel_equals_reference():
 def test_fast_gp_and_rbf_predictions_equal_the_library_ones():
     from scipy.interpolate import RBFInterpolator
 
-    from nasco.surrogate.predictors import GaussianProcess, RBFEnsemble
+    from nasco.surrogate.predictors import ARDGaussianProcess, GaussianProcess, RBFEnsemble
 
     X, y = _data(80)
-    gp = GaussianProcess(seed=0).fit(X[:60], y[:60])
-    Z = (X[60:] - gp.x_mean_) / gp.x_scale_
-    mean, std = gp.model_.predict(Z, return_std=True)
-    ours = gp._predict(Z)
-    np.testing.assert_allclose(ours[0], mean, rtol=1e-4, atol=1e-4)  # float32 distances
-    np.testing.assert_allclose(ours[1], std, rtol=1e-4, atol=1e-4)
+    for gp in (GaussianProcess(seed=0).fit(X[:60], y[:60]), ARDGaussianProcess(seed=0).fit(X[:60], y[:60])):
+        Z = (X[60:] - gp.x_mean_) / gp.x_scale_
+        mean, std = gp.model_.predict(Z, return_std=True)
+        ours = gp._predict(Z)
+        np.testing.assert_allclose(ours[0], mean, rtol=1e-4, atol=1e-4)  # float32 distances
+        np.testing.assert_allclose(ours[1], std, rtol=1e-4, atol=1e-4)
+    assert gp.length_scale_.shape == (X.shape[1],) and len(np.unique(gp.length_scale_)) > 1  # one per feature
 
     rbf = RBFEnsemble(seed=0, members=1).fit(X[:60], y[:60])
     centers = rbf.centers_[0]
