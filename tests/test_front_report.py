@@ -119,9 +119,16 @@ def test_export_reproduces_the_archived_candidate(tiny_run, tmp_path):
     ok = np.flatnonzero((table.rows["status"] == 0) & (table.rows["fidelity"] == config.training.epochs))
     i = int(ok[0])
     record = table.record(i)
-    result = export_candidate(folder / "archive.h5", f"#{i}", tmp_path / "exported", onnx=True)
+    result = export_candidate(folder / "archive.h5", f"#{i}", tmp_path / "exported", formats=["packed", "qdq", "float"])
     assert result.reproduced is True and result.val_error == record.values["error"]
-    assert result.onnx_max_abs_diff is not None and result.onnx_max_abs_diff < 1e-4
+    checks = {c.label: c for c in result.checks}
+    assert set(checks) == {"qdq", "plain float", "float"} and checks["qdq"].split == "test"
+    assert checks["float"].max_abs_diff < 1e-4 and checks["float"].ort_accuracy == checks["float"].torch_accuracy
+    assert all(c.latency_ms[1] > 0 and c.latency_ms[32] > 0 for c in result.checks)
+    assert result.packed.tensor_bytes * 8 - record.values["size_bits"] == \
+        8 * (result.packed.act_param_bytes + result.packed.padding_bytes)
+    assert {p.name for p in (tmp_path / "exported").iterdir()} == {
+        "genome.json", "model.pt", "record.json", "README.md", "model.packed", "model.qdq.onnx", "model.onnx"}
     model = load_model(tmp_path / "exported")
     layout = compile_space(space_from_dict(spaces[record.space_id]["space"]))
     task = load_task_spec({**tasks[record.task_id], "root": "", "download": False})
@@ -136,4 +143,46 @@ def test_export_reproduces_the_archived_candidate(tiny_run, tmp_path):
     assert (macs, params) == (costs[0], costs[1])
     meta = json.loads((tmp_path / "exported" / "record.json").read_text())
     assert meta["reproduced"] is True and 0 <= meta["test_error"] <= 1
+    assert meta["deployment"]["packed"]["file_bytes"] == (tmp_path / "exported" / "model.packed").stat().st_size
+    assert [c["label"] for c in meta["deployment"]["checks"]] == ["qdq", "plain float", "float"]
     assert "load_model" in (tmp_path / "exported" / "README.md").read_text()
+
+
+def test_export_refuses_failed_records_unreproduced_errors_and_unknown_formats(tiny_run, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from nasco.archive import Record
+    from nasco.evo.results import export as export_module
+    from nasco.evo.space.genome import sample_genomes
+
+    folder = tiny_run[0]
+    archive = tmp_path / "archive.h5"
+    shutil.copy(folder / "archive.h5", archive)
+    with HDF5Archive(archive, "a") as a:
+        record = a.table().filter(status="ok").record(0)
+        layout = compile_space(space_from_dict(dict(a.spaces)[record.space_id]["space"]))
+        genome = next(g for g in sample_genomes(layout, np.random.default_rng(0), 50)  # a genome not archived
+                      if not (a.table().genome_matrix() == g).all(axis=1).any())
+        a.append([Record(genome, record.space_id, record.task_id, record.fidelity,
+                         {k: float("nan") for k in record.values}, status="failed", reason="loss is NaN")])
+        failed = a.table().record(len(a.table()) - 1).genome_hash
+    assert main(["export", str(archive), failed, "-o", str(tmp_path / "x")]) == 2
+    assert "failed in the search (loss is NaN)" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["export", str(archive), record.genome_hash, "-o", str(tmp_path / "x"), "--format", "tflite"]) == 2
+    assert "allowed are packed, qdq, float" in capsys.readouterr().err
+
+    real = export_module.train_candidate
+
+    def drifted(*args, **kwargs):  # a retraining that does not reproduce the archived error
+        result, model = real(*args, **kwargs)
+        result.val_error += 0.01
+        return result, model
+
+    monkeypatch.setattr(export_module, "train_candidate", drifted)
+    assert main(["export", str(archive), record.genome_hash, "-o", str(tmp_path / "x")]) == 2
+    assert "not reproduced" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["export", str(archive), record.genome_hash, "-o", str(tmp_path / "x"), "--allow-mismatch",
+                 "--format", "packed,qdq"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NOT reproduced (exported on request)" in out and "model.packed" in out and "model.qdq.onnx" in out
+    assert "size objective" in out and "ms batch 32" in out

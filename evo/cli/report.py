@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.table import Table
 
 from nasco.evo.cli.front import archive_path
+from nasco.evo.errors import NascoError
 from nasco.evo.results.front import parse_objectives
 
 
@@ -25,11 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search", action="store_true", help="the search-fidelity front instead of the final front")
     p.set_defaults(run=run_report)
 
-    e = sub.add_parser("export", help="retrain an archived candidate exactly and save it (optionally ONNX)",
+    e = sub.add_parser("export", help="retrain an archived candidate exactly, save it deployable and measure it",
                        description="Retrain record ID (genome hash, prefix or #row) from its task's recipe, "
                                    "fidelity and seed — reproducing the archived network — and write genome.json, "
-                                   "model.pt (state dict), record.json and README.md to DIR. Load it with "
-                                   "nasco.evo.load_model(DIR).")
+                                   "model.pt (state dict), record.json and README.md to DIR (load it with "
+                                   "nasco.evo.load_model(DIR)), plus the --format files: packed (model.packed: "
+                                   "integer weights at their bit-widths, BatchNorm folded), qdq (model.qdq.onnx: "
+                                   "QuantizeLinear/DequantizeLinear graph for ONNX Runtime), float (model.onnx: "
+                                   "float ops simulating the quantization). Each ONNX file is run by ONNX Runtime "
+                                   "on the test split: accuracy vs torch, max logit difference, latency at batch 1 "
+                                   "and 32 (qdq next to the plain float graph of the same network); the packed "
+                                   "file's bytes are compared with the size objective.")
     e.add_argument("archive", metavar="ARCHIVE", help="archive (.h5) or run folder")
     e.add_argument("id", metavar="ID", help="genome hash, unique hash prefix, or #row")
     e.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
@@ -37,7 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--retrain-epochs", type=int, metavar="E", help="train for E epochs instead of the record's")
     e.add_argument("--root", help="dataset folder, when the task needs one")
     e.add_argument("--download", action="store_true", help="let torchvision download the dataset into --root")
-    e.add_argument("--onnx", action="store_true", help="also write model.onnx and check it against torch")
+    e.add_argument("--format", default="packed", metavar="F[,F…]",
+                   help="deployable files: packed, qdq, float, comma-separated (default packed; qdq and float need "
+                        "nasco[onnx])")
+    e.add_argument("--allow-mismatch", action="store_true",
+                   help="export even when the retraining does not reproduce the archived validation error")
+    e.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime intra-op threads when timing "
+                                                                        "(default 1)")
+    e.add_argument("--no-measure", action="store_true", help="write the files without running ONNX Runtime")
     e.set_defaults(run=run_export)
 
 
@@ -53,19 +68,41 @@ def run_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_export(args: argparse.Namespace, console: Console) -> int:
+    from nasco.evo.results.deploy import ACCURACY_TOLERANCE_PP
     from nasco.evo.results.export import export_candidate
 
+    if args.threads < 1:
+        raise NascoError(f"--threads {args.threads}: must be at least 1")
     result = export_candidate(archive_path(args.archive), args.id, args.out, root=args.root, download=args.download,
-                              retrain_epochs=args.retrain_epochs, onnx=args.onnx, task=args.task)
+                              retrain_epochs=args.retrain_epochs, formats=[f.strip() for f in args.format.split(",")],
+                              allow_mismatch=args.allow_mismatch, measure=not args.no_measure, threads=args.threads,
+                              task=args.task)
     if result.reproduced is None:
         console.print(f"retrained: val error {result.val_error:.4f} (archived {result.archived_error:.4f} at its "
                       "own fidelity)", highlight=False)
     else:
-        state = "reproduced exactly" if result.reproduced else "NOT reproduced (different machine or torch?)"
+        state = "reproduced exactly" if result.reproduced else "NOT reproduced (exported on request)"
         console.print(f"{state}: val error {result.val_error:.4f}, archived {result.archived_error:.4f}",
                       highlight=False)
-    if result.onnx_max_abs_diff is not None:
-        console.print(f"model.onnx: max |ONNX Runtime − torch| logit difference {result.onnx_max_abs_diff:.2e}",
-                      highlight=False)
+    if result.packed is not None:
+        p = result.packed
+        console.print(f"{p.path.name}: {p.file_bytes:,} bytes = {p.tensor_bytes:,} tensor bytes + {p.header_bytes:,} "
+                      f"header; size objective {p.objective_bytes:,.0f} bytes (tensors {p.tensor_excess:+.2%}: "
+                      f"{p.act_param_bytes} bytes of activation scales/zero points, {p.padding_bytes:.1f} of byte "
+                      f"padding; file {p.file_excess:+.2%})", highlight=False)
+    if result.checks:
+        table = Table(title=f"ONNX Runtime on the {result.checks[0].split} split ({result.checks[0].n} images, "
+                            f"{result.checks[0].threads} thread(s))")
+        for column in ("file", "bytes", "acc torch %", "acc ORT %", "max |Δlogit|", "ms batch 1", "ms batch 32"):
+            table.add_column(column, justify="left" if column == "file" else "right")
+        for c in result.checks:
+            table.add_row(c.path.name if c.path else f"({c.label}, not written)", f"{c.file_bytes:,}",
+                          f"{c.torch_accuracy * 100:.2f}", f"{c.ort_accuracy * 100:.2f}", f"{c.max_abs_diff:.2e}",
+                          f"{c.latency_ms[1]:.3f}", f"{c.latency_ms[32]:.3f}")
+        console.print(table)
+        for c in result.checks:
+            if not c.agrees:
+                console.print(f"[yellow]warning:[/] {c.label}: ONNX Runtime accuracy differs from torch by "
+                              f"{c.accuracy_gap_pp:.2f} points (tolerance {ACCURACY_TOLERANCE_PP})")
     console.print(f"wrote {result.folder}", highlight=False)
     return 0

@@ -1,18 +1,21 @@
-"""Export an archived candidate as a usable model: retrain it exactly, save it, optionally as ONNX.
+"""Export an archived candidate as a deployable model: retrain it exactly, save it, measure it.
 
 The archive keeps no weights. A record's task description holds the data options and the
 training recipe, and the record holds its fidelity and training seed, so retraining with
 :func:`nasco.evo.train.trainer.train_candidate` reproduces the archived network exactly on the CPU
 (the export checks that the validation error equals the archived one). ``retrain_epochs``
 trains longer instead (a new fidelity). :func:`load_model` rebuilds the slim, fake-quantized
-network and loads the weights with ``torch.load(weights_only=True)``.
+network and loads the weights with ``torch.load(weights_only=True)``. The deployable formats —
+the packed integer checkpoint, QDQ ONNX and float ONNX — are measured as deployed by
+:mod:`nasco.evo.results.deploy`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +23,15 @@ import torch
 
 from nasco.archive import HDF5Archive
 from nasco.evo.errors import NascoError
+from nasco.evo.results.deploy import OnnxCheck, PackedSize, check_onnx, packed_size
 from nasco.evo.results.front import find_record
 from nasco.evo.search.task import load_task_spec
+from nasco.evo.space.genome import costs_dict
 from nasco.evo.space.layout import compile_space
 from nasco.evo.space.toml_io import space_from_dict
 from nasco.evo.train.candidate_io import load_candidate, save_candidate
+from nasco.evo.train.packed import PACKED_FILE, read_packed, save_packed
+from nasco.evo.train.qdq import float_model, qdq_model
 from nasco.evo.train.quant import arithmetic_fake_quant
 from nasco.evo.train.trainer import TrainConfig, evaluate, train_candidate
 
@@ -38,7 +45,16 @@ from nasco.evo import load_model
 model = load_model("{folder}")   # slim network, fake-quantized at its bit-widths, eval mode
 logits = model(images)          # images: float32 (N, {shape}), normalised like the task
 ```
+
+Deployable files, when exported: `model.packed` (integer weights at their bit-widths, BatchNorm
+folded; safetensors layout, see `nasco.evo.train.packed`), `model.qdq.onnx` (QuantizeLinear /
+DequantizeLinear graph for ONNX Runtime), `model.onnx` (float ops simulating the quantization).
+Their measured accuracy, size and latency are in `record.json` under `deployment`.
 """
+
+
+FORMATS = ("packed", "qdq", "float")
+FORMAT_FILES = {"packed": PACKED_FILE, "qdq": "model.qdq.onnx", "float": "model.onnx"}
 
 
 @dataclass
@@ -47,7 +63,8 @@ class ExportResult:
     val_error: float
     archived_error: float
     reproduced: bool | None  # None when retrained at another fidelity
-    onnx_max_abs_diff: float | None = None
+    packed: PackedSize | None = None
+    checks: list[OnnxCheck] = field(default_factory=list)
 
 
 def load_model(folder: str | Path, *, device: str = "cpu") -> torch.nn.Module:
@@ -55,17 +72,37 @@ def load_model(folder: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     return load_candidate(folder, device=device)[2]
 
 
+def _check_formats(formats: Sequence[str]) -> list[str]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise NascoError(f"export formats {list(formats)}: allowed are {', '.join(FORMATS)} (one or more)")
+    return list(dict.fromkeys(formats))
+
+
 def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, root: str | None = None,
-                     download: bool = False, retrain_epochs: int | None = None, onnx: bool = False,
+                     download: bool = False, retrain_epochs: int | None = None, formats: Sequence[str] = ("packed",),
+                     allow_mismatch: bool = False, measure: bool = True, threads: int = 1,
                      task: str | None = None) -> ExportResult:
-    """Retrain record ``ident`` (hash, prefix or #row) and write it to ``out``.
+    """Retrain record ``ident`` (hash, prefix or #row), write it to ``out`` and measure what was written.
+
+    ``out`` always gets ``genome.json``, ``model.pt`` (state dict), ``record.json`` and ``README.md``;
+    ``formats`` adds ``packed`` (integer checkpoint, :mod:`~nasco.evo.train.packed`), ``qdq`` (QDQ ONNX
+    built from that checkpoint, :mod:`~nasco.evo.train.qdq`) and ``float`` (torch's ONNX export with
+    the fake quantization as float ops). With ``measure``, each ONNX file is run by ONNX Runtime on the
+    test split (``threads`` intra-op threads) against torch, and ``qdq`` is timed against the plain float
+    graph of the same network.
 
     Raises:
-        NascoError: unknown record, a task not described by a campaign, a failed retraining.
+        NascoError: unknown record or format, a failed record, a task not described by a campaign, a failed
+            retraining, or a retraining that does not reproduce the archived error (unless ``allow_mismatch``).
     """
+    formats = _check_formats(formats)
     with HDF5Archive(archive_path) as archive:
         table, spaces, tasks = archive.table(), dict(archive.spaces), dict(archive.tasks)
     record = table.record(find_record(table, ident, task))
+    if record.status != "ok":
+        raise NascoError(f"record {record.genome_hash} failed in the search ({record.reason or 'no reason given'}): "
+                         "there is no trained network to export; pick a record of the front (nasco front)")
     description = tasks.get(record.task_id, {})
     if "dataset" not in description or "train" not in description:
         scored_by = f" (its records were scored by the {description['evaluator']} evaluator)" \
@@ -89,38 +126,83 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
     archived = float(record.values["error"])
     reproduced = bool(np.isclose(result.val_error, archived, rtol=0, atol=1e-12)) if epochs == record.fidelity \
         else None
+    if reproduced is False and not allow_mismatch:
+        raise NascoError(f"retraining {record.genome_hash} gave validation error {result.val_error:.4f}, the archive "
+                         f"holds {archived:.4f}: not reproduced (another CPU, thread count or torch version than the "
+                         "campaign's?); nothing was written — export it anyway with --allow-mismatch")
     folder = save_candidate(out, layout, record.genome, model)
+    split = "test" if len(loaded.test) else "val"
     test_error = evaluate(model, loaded, "test", device=torch.device("cpu"))
+    export = ExportResult(folder, result.val_error, archived, reproduced)
+    images, labels = _split_inputs(loaded, split)
+    if "packed" in formats or "qdq" in formats:
+        packed_path = folder / PACKED_FILE
+        packed = save_packed(packed_path, layout, record.genome, model)
+        export.packed = packed_size(packed_path, packed, costs_dict(layout, record.genome)["size_bits"])
+        if "qdq" in formats:
+            packed = read_packed(packed_path)  # the ONNX holds exactly what the checkpoint holds
+            qdq_path = folder / FORMAT_FILES["qdq"]
+            save_onnx(qdq_model(packed, loaded.input_shape), qdq_path)
+            if measure:
+                export.checks.append(check_onnx("qdq", None, model, images, labels, split=split, threads=threads,
+                                                path=qdq_path))
+                plain = float_model(packed, loaded.input_shape).SerializeToString()
+                export.checks.append(check_onnx("plain float", plain, model, images, labels, split=split,
+                                                threads=threads))
+        if "packed" not in formats:
+            packed_path.unlink()
+            export.packed = None
+    if "float" in formats:
+        float_path = folder / FORMAT_FILES["float"]
+        export_onnx(model, images[:64], float_path)
+        if measure:
+            export.checks.append(check_onnx("float", None, model, images, labels, split=split, threads=threads,
+                                            path=float_path))
     info = {"genome_hash": record.genome_hash, "task": record.task_id, "epochs": epochs, "seed": record.seed,
             "val_error": result.val_error, "test_error": None if math.isnan(test_error) else test_error,
             "archived_fidelity": record.fidelity,
-            "archived_val_error": archived, "reproduced": reproduced, "values": record.values}
+            "archived_val_error": archived, "reproduced": reproduced, "values": record.values,
+            "deployment": _deployment_info(export)}
     (folder / "record.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     (folder / "README.md").write_text(README_SNIPPET.format(
         hash=record.genome_hash, task=record.task_id, epochs=epochs, seed=record.seed, val_error=result.val_error,
         test="" if math.isnan(test_error) else f", test error {test_error:.4f}", folder=folder,
         shape="×".join(map(str, loaded.input_shape))),
         encoding="utf-8")
-    export = ExportResult(folder, result.val_error, archived, reproduced)
-    if onnx:
-        x = loaded.normalize(next(loaded.val.batches(64))[0].cpu())
-        export.onnx_max_abs_diff = export_onnx(model, x, folder / "model.onnx")
     return export
 
 
-def export_onnx(model: torch.nn.Module, batch: torch.Tensor, path: Path) -> float:
-    """Write ``model`` as ONNX and return the largest |logit difference| of ONNX Runtime vs torch on ``batch``."""
+def _split_inputs(task, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised float32 images (N, C, H, W) and labels (N,) of a split, on the CPU."""
+    xs, ys = zip(*((task.normalize(x.cpu()), y.cpu()) for x, y in getattr(task, split).batches(1024)), strict=True)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def _deployment_info(export: ExportResult) -> dict:
+    info: dict = {"checks": [{**{k: v for k, v in vars(c).items() if k != "path"},
+                              "file": c.path.name if c.path else None,
+                              "latency_ms": {str(b): ms for b, ms in c.latency_ms.items()}} for c in export.checks]}
+    if export.packed is not None:
+        info["packed"] = {k: (v.name if isinstance(v, Path) else v) for k, v in vars(export.packed).items()}
+    return info
+
+
+def save_onnx(model, path: Path) -> None:
+    """Write an ``onnx.ModelProto``."""
+    import onnx
+
+    onnx.save(model, str(path))
+
+
+def export_onnx(model: torch.nn.Module, batch: torch.Tensor, path: Path) -> None:
+    """Write ``model`` as ONNX through torch's exporter, the fake quantization as float ops (``batch``: an
+    example input; the batch dimension stays dynamic)."""
     try:
-        import onnxruntime
+        import onnx  # noqa: F401  (the exporter needs it)
     except ImportError:
-        raise NascoError("--onnx needs onnx and onnxruntime: pip install 'nasco[onnx]'") from None
+        raise NascoError("ONNX export needs onnx and onnxruntime: pip install 'nasco[onnx]'") from None
     model = model.eval()
     with arithmetic_fake_quant(model):
         torch.onnx.export(model, (batch[:1],), str(path), input_names=["images"], output_names=["logits"],
                           dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=65536)}}, dynamo=True,
-                          verbose=False)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    onnx_logits = session.run(None, {"images": batch.numpy()})[0]
-    with torch.no_grad():
-        torch_logits = model(batch).numpy()
-    return float(np.abs(onnx_logits - torch_logits).max())
+                          external_data=False, verbose=False)  # one file, weights inside
