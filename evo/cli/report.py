@@ -101,7 +101,7 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
                           f"{c.latency_ms[1]:.3f}", f"{c.latency_ms[32]:.3f}")
         console.print(table)
         for c in result.checks:
-            if not c.agrees:
+            if c.label != "plain float" and not c.agrees:  # the plain float graph drops activation quantization
                 console.print(f"[yellow]warning:[/] {c.label}: ONNX Runtime accuracy differs from torch by "
                               f"{c.accuracy_gap_pp:.2f} points (tolerance {ACCURACY_TOLERANCE_PP})")
     console.print(f"wrote {result.folder}", highlight=False)

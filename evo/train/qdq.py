@@ -16,11 +16,13 @@ optimiser turns into integer kernels where it has them:
   nasco's fake quantization exactly (ONNX Runtime with graph optimisations off gives the
   torch logits to float rounding).
 
-ONNX Runtime's optimiser then quantizes each float bias to int32 at scale ``s_input·s_weight``
-(its integer convolution's convention, also where it keeps float kernels), which moves logits
-by up to about half a bias step per layer; and it fuses ``DequantizeLinear → Conv →
-QuantizeLinear`` into integer ``QLinearConv`` only for 8-bit weights and activations whose
-output feeds one quantizer — every other layer runs dequantized in float.
+ONNX Runtime's optimiser fuses ``DequantizeLinear → Conv → QuantizeLinear`` into an integer
+``QLinearConv`` for 8-bit weights and activations (when the output feeds one quantizer) and
+quantizes a Conv's float bias to int32 at scale ``s_input·s_weight`` — its integer convention,
+which it applies even where it then runs the layer in float. At 8 bits that step is fine; at 2–4
+bits it is coarse enough to change predictions (digits, 3.9-bit weights: 2.8 points of accuracy),
+so only 8-bit layers (weights and activations) carry their bias inside the Conv/Gemm; every other
+layer adds its float bias after it (``Add``), exactly as trained, and runs dequantized in float.
 - BatchNorm is folded into the weights, ReLU6 is ``Clip(0, 6)``, residual sums are ``Add``.
 
 ``float_model`` is the same network with dequantized float weights and no activation
@@ -106,6 +108,11 @@ def _quantized_weight(graph: _Graph, layer: DeployLayer) -> str:
     return graph.node("DequantizeLinear", [codes, scale, zero], name, axis=0)
 
 
+def _integer_kernel(layer: DeployLayer) -> bool:
+    """8-bit weights and activations: ONNX Runtime may run the layer as ``QLinearConv`` with an int32 bias."""
+    return layer.w_bits == 8 and layer.a_bits == 8
+
+
 def _layer(graph: _Graph, layer: DeployLayer, x: str, *, quantize: bool) -> str:
     if quantize:
         _check_bits(layer)
@@ -115,13 +122,18 @@ def _layer(graph: _Graph, layer: DeployLayer, x: str, *, quantize: bool) -> str:
         weight = _quantized_weight(graph, layer)
     else:
         weight = graph.constant(f"{layer.name}.weight", layer.dequantized_weight().astype(np.float32))
-    bias = graph.constant(f"{layer.name}.bias", layer.bias.astype(np.float32))
+    separate_bias = quantize and not _integer_kernel(layer)
+    inputs = [x, weight] if separate_bias else [x, weight, graph.constant(f"{layer.name}.bias",
+                                                                        layer.bias.astype(np.float32))]
     if layer.kind == "linear":
-        y = graph.node("Gemm", [x, weight, bias], f"{layer.name}.out", transB=1)
+        y = graph.node("Gemm", inputs, f"{layer.name}.out", transB=1)
     else:
         k = layer.shape[-1]
-        y = graph.node("Conv", [x, weight, bias], f"{layer.name}.out", group=layer.groups, kernel_shape=[k, k],
+        y = graph.node("Conv", inputs, f"{layer.name}.out", group=layer.groups, kernel_shape=[k, k],
                        strides=[layer.stride] * 2, pads=[k // 2] * 4)
+    if separate_bias:  # (C,) for Gemm, (C, 1, 1) for a Conv's (N, C, H, W)
+        shaped = layer.bias.astype(np.float32).reshape((-1,) + (1,) * (len(layer.shape) - 2))
+        y = graph.node("Add", [y, graph.constant(f"{layer.name}.bias_channels", shaped)], f"{layer.name}.biased")
     if layer.relu6:
         y = graph.node("Clip", [y, graph.constant(f"{layer.name}.relu6_min", np.array(0.0, np.float32)),
                                 graph.constant(f"{layer.name}.relu6_max", np.array(6.0, np.float32))],
