@@ -3,7 +3,8 @@
 Run: ``PYTHONSAFEPATH=1 OMP_NUM_THREADS=1 .venv/bin/python -u benchmarks/bench_deploy.py``
 
 1. Digits: the default campaign (``nasco run`` without a config; its run folder is kept in
-   ``benchmarks/data/deploy_runs/`` and reused) — every member of its final front is exported
+   ``benchmarks/data/deploy_runs/`` and reused) — every front member it retrained at the final
+   fidelity is exported
    with ``nasco export``'s code path (exact retraining, ``--format packed,qdq,float``).
 2. Fashion-MNIST at 28×28 (Debian's ``dataset-fashion-mnist``, a class-stratified training
    subset of ``--fashion-train`` images, ``--fashion-epochs`` epochs, 5 % validation; the first
@@ -32,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+
+from nasco.archive import HDF5Archive
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_common import cpu_name, fashion_root, print_results
@@ -84,16 +87,20 @@ def digits_rows() -> list[dict]:
     subprocess.run(command + (["--resume"] if (DIGITS_RUN / "archive.h5").is_file() else []), check=True,
                    stdout=subprocess.DEVNULL)
     front, rows = load_front(DIGITS_RUN / "archive.h5")
-    print(f"digits: final front of the default campaign at {front.fidelity} epochs, {len(rows)} members", flush=True)
+    with HDF5Archive(DIGITS_RUN / "archive.h5") as archive:
+        final = archive.table().filter(status="ok", fidelity=front.fidelity)
+    hashes = np.char.decode(final.rows["genome_hash"], "utf-8").tolist()
+    print(f"digits: the {len(hashes)} front members the default campaign retrained at {front.fidelity} epochs "
+          f"({len(rows)} on its final error–BitOps front)", flush=True)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, r in enumerate(rows):
-            result = export_candidate(DIGITS_RUN / "archive.h5", r["genome_hash"], Path(tmp) / str(i),
+        for i, genome_hash in enumerate(hashes):
+            result = export_candidate(DIGITS_RUN / "archive.h5", genome_hash, Path(tmp) / str(i),
                                       formats=["packed", "qdq", "float"])
-            if not result.reproduced:
-                print(f"  {r['genome_hash']}: retraining did NOT reproduce the archived error", flush=True)
+            print(f"  {genome_hash}: retraining {'reproduced' if result.reproduced else 'did NOT reproduce'} the "
+                  f"archived error", flush=True)
             layout, genome, _ = load_candidate(result.folder)
-            out.append(row(f"digits {r['genome_hash'][:8]}", layout, genome, result.packed, result.checks))
+            out.append(row(f"digits {genome_hash[:8]}", layout, genome, result.packed, result.checks))
     return out
 
 
