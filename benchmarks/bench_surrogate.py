@@ -41,10 +41,17 @@ from nasco.evo import sample_genomes
 from nasco.evo.search.surrogate_io import from_target, task_features
 from nasco.evo.space.features import feature_names, genome_features
 from nasco.kernels.pareto import pareto_ranks
-from nasco.surrogate import FAMILIES, fit_with_transfer, make_predictor, rank_quality, screen, select_predictor
+from nasco.surrogate import (
+    default_families,
+    fit_with_transfer,
+    make_predictor,
+    rank_quality,
+    screen,
+    select_predictor,
+)
 from nasco.surrogate.selection import holdout_evaluation
 
-FAMILY_LIST = sorted(FAMILIES)
+FAMILY_LIST = default_families()  # gp_ard is opt-in: slow on network spaces
 
 
 

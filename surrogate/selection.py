@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from nasco.surrogate.predictors import FAMILIES, Predictor, PredictorError, make_predictor
+from nasco.surrogate.predictors import FAMILIES, Predictor, PredictorError, default_families, make_predictor
 
 DEFAULT_FAMILY = "ensemble"
 
@@ -70,7 +70,7 @@ def min_training_records(families: list[str] | None = None, folds: int = 5) -> i
     """
     if folds < 2:
         raise PredictorError(f"folds: {folds} is not allowed; allowed: integers ≥ 2")
-    families = families or sorted(FAMILIES)
+    families = families or default_families()
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise PredictorError(f"families: {unknown} are unknown; allowed: {sorted(FAMILIES)}")
@@ -131,7 +131,7 @@ def select_predictor(X: np.ndarray, y: np.ndarray, *, families: list[str] | None
     Returns:
         (the fitted chosen predictor, the scores of every family, the chosen one first).
     """
-    families = families or sorted(FAMILIES)
+    families = families or default_families()
     needed = min_training_records(families, folds)
     if len(y) < needed:
         raise PredictorError(f"select_predictor: {len(y)} records are too few; need at least {needed}")
@@ -158,7 +158,7 @@ def holdout_evaluation(X: np.ndarray, y: np.ndarray, train_size: int, *, repeats
                        families: list[str] | None = None, folds: int = 5, seed: int = 0) -> list[HoldoutRun]:
     """Estimate ranking quality at a training size: per repeat, a random ``train_size`` subset
     trains every family (selection by CV on that subset only), the rest is held out."""
-    families = families or sorted(FAMILIES)
+    families = families or default_families()
     smallest = min_training_records(families, folds)
     if not smallest <= train_size < len(y):
         raise PredictorError(f"train_size: {train_size} is not allowed; allowed: {smallest}..{len(y) - 1} "

@@ -11,12 +11,12 @@ from rich.table import Table
 from nasco.archive import HDF5Archive
 from nasco.evo.cli.space import CliError
 from nasco.evo.search.surrogate_io import fit_task_surrogate, from_target, search_fidelity, task_features
-from nasco.surrogate import FAMILIES
+from nasco.surrogate import FAMILIES, default_families
 from nasco.surrogate.selection import DEFAULT_FAMILY, FamilyScore, holdout_evaluation
 
 
 def _families(text: str | None) -> list[str]:
-    families = sorted(FAMILIES) if not text else [f.strip() for f in text.split(",")]
+    families = default_families() if not text else [f.strip() for f in text.split(",")]
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise CliError(f"--families: {unknown} unknown; allowed: {sorted(FAMILIES)}")
