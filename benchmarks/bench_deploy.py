@@ -31,7 +31,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 
 from nasco.archive import HDF5Archive
@@ -40,15 +39,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_common import cpu_name, fashion_root, print_results
 
 from nasco.evo import default_space
-from nasco.evo.results.deploy import check_onnx, packed_size
-from nasco.evo.results.export import export_candidate, export_onnx
+from nasco.evo.results.export import export_candidate, write_deployables
 from nasco.evo.results.front import load_front
-from nasco.evo.space.genome import as_genomes, costs_dict, decode, fixed_genome, gene_field, sample_genomes
+from nasco.evo.space.genome import as_genomes, decode, fixed_genome, gene_field, sample_genomes
 from nasco.evo.space.layout import compile_space
 from nasco.evo.train.candidate_io import load_candidate
 from nasco.evo.train.datasets import load_task
-from nasco.evo.train.packed import read_packed, save_packed
-from nasco.evo.train.qdq import float_model, qdq_model
 from nasco.evo.train.trainer import TrainConfig, train_candidate
 
 WORK = Path(__file__).parent / "data" / "deploy_runs"
@@ -120,17 +116,8 @@ def fashion_rows(train: int, epochs: int, eval_images: int) -> list[dict]:
         print(f"{label}: trained {epochs} epochs on {train} images in {result.wall_time_s:.0f} s, val error "
               f"{result.val_error:.4f}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.packed"
-            save_packed(path, layout, genome, model)
-            packed = read_packed(path)
-            size = packed_size(path, packed, costs_dict(layout, genome)["size_bits"])
-            qdq_path, float_path = Path(tmp) / "model.qdq.onnx", Path(tmp) / "model.onnx"
-            onnx.save(qdq_model(packed, task.input_shape), str(qdq_path))
-            export_onnx(model, images[:64], float_path)
-            checks = [check_onnx("qdq", None, model, images, labels, split="test", path=qdq_path),
-                      check_onnx("plain float", float_model(packed, task.input_shape).SerializeToString(), model,
-                                 images, labels, split="test"),
-                      check_onnx("float", None, model, images, labels, split="test", path=float_path)]
+            size, checks = write_deployables(Path(tmp), layout, genome, model, images, labels, split="test",
+                                             formats=["packed", "qdq", "float"])
         out.append(row(label, layout, genome, size, checks))
     return out
 

@@ -135,29 +135,8 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
     test_error = evaluate(model, loaded, "test", device=torch.device("cpu"))
     export = ExportResult(folder, result.val_error, archived, reproduced)
     images, labels = _split_inputs(loaded, split)
-    if "packed" in formats or "qdq" in formats:
-        packed_path = folder / PACKED_FILE
-        packed = save_packed(packed_path, layout, record.genome, model)
-        export.packed = packed_size(packed_path, packed, costs_dict(layout, record.genome)["size_bits"])
-        if "qdq" in formats:
-            packed = read_packed(packed_path)  # the ONNX holds exactly what the checkpoint holds
-            qdq_path = folder / FORMAT_FILES["qdq"]
-            save_onnx(qdq_model(packed, loaded.input_shape), qdq_path)
-            if measure:
-                export.checks.append(check_onnx("qdq", None, model, images, labels, split=split, threads=threads,
-                                                path=qdq_path))
-                plain = float_model(packed, loaded.input_shape).SerializeToString()
-                export.checks.append(check_onnx("plain float", plain, model, images, labels, split=split,
-                                                threads=threads))
-        if "packed" not in formats:
-            packed_path.unlink()
-            export.packed = None
-    if "float" in formats:
-        float_path = folder / FORMAT_FILES["float"]
-        export_onnx(model, images[:64], float_path)
-        if measure:
-            export.checks.append(check_onnx("float", None, model, images, labels, split=split, threads=threads,
-                                            path=float_path))
+    export.packed, export.checks = write_deployables(folder, layout, record.genome, model, images, labels,
+                                                     split=split, formats=formats, measure=measure, threads=threads)
     info = {"genome_hash": record.genome_hash, "task": record.task_id, "epochs": epochs, "seed": record.seed,
             "val_error": result.val_error, "test_error": None if math.isnan(test_error) else test_error,
             "archived_fidelity": record.fidelity,
@@ -170,6 +149,38 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
         shape="×".join(map(str, loaded.input_shape))),
         encoding="utf-8")
     return export
+
+
+def write_deployables(folder: Path, layout, genome: np.ndarray, model: torch.nn.Module, images: torch.Tensor,
+                      labels: torch.Tensor, *, split: str, formats: Sequence[str], measure: bool = True,
+                      threads: int = 1) -> tuple[PackedSize | None, list[OnnxCheck]]:
+    """Write the ``formats`` files of a trained slim ``model`` into ``folder`` and measure them on ``images``
+    (N, C, H, W, normalised) and ``labels``: the packed size, and each ONNX file under ONNX Runtime vs torch."""
+    packed_info, checks = None, []
+    if "packed" in formats or "qdq" in formats:
+        packed_path = folder / PACKED_FILE
+        packed = save_packed(packed_path, layout, genome, model)
+        packed_info = packed_size(packed_path, packed, costs_dict(layout, genome)["size_bits"])
+        if "qdq" in formats:
+            packed = read_packed(packed_path)  # the ONNX holds exactly what the checkpoint holds
+            qdq_path = folder / FORMAT_FILES["qdq"]
+            input_shape = tuple(images.shape[1:])
+            save_onnx(qdq_model(packed, input_shape), qdq_path)
+            if measure:
+                checks.append(check_onnx("qdq", None, model, images, labels, split=split, threads=threads,
+                                         path=qdq_path))
+                plain = float_model(packed, input_shape).SerializeToString()
+                checks.append(check_onnx("plain float", plain, model, images, labels, split=split, threads=threads))
+        if "packed" not in formats:
+            packed_path.unlink()
+            packed_info = None
+    if "float" in formats:
+        float_path = folder / FORMAT_FILES["float"]
+        export_onnx(model, images[:64], float_path)
+        if measure:
+            checks.append(check_onnx("float", None, model, images, labels, split=split, threads=threads,
+                                     path=float_path))
+    return packed_info, checks
 
 
 def _split_inputs(task, split: str) -> tuple[torch.Tensor, torch.Tensor]:
