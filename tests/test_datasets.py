@@ -75,7 +75,7 @@ def test_npz_round_trip_and_errors(tmp_path):
         load_task("npz", root=tmp_path / "missing.npz")
 
 
-def test_imagefolder_streams(tmp_path):
+def test_imagefolder_trains_alike_cached_or_streamed(tmp_path, monkeypatch):
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -95,9 +95,16 @@ def test_imagefolder_streams(tmp_path):
     from nasco.evo.train.trainer import TrainConfig, train_candidate
 
     layout = compile_space(default_space(task.input_shape, task.num_classes))
-    result, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=8, act_bits=8), task,
-                                TrainConfig(epochs=1, batch_size=4), seed=0)
+    genome = fixed_genome(layout, arch="min", weight_bits=8, act_bits=8)
+    result, _ = train_candidate(layout, genome, task, TrainConfig(epochs=1, batch_size=4), seed=0)
     assert result.status == "ok", result.reason
+    for name, value in (("NASCO_CACHE_DIR", str(tmp_path / "no-cache")), ("NASCO_CACHE_DISK_MB", "0"),
+                        ("NASCO_CACHE_MB", "0"), ("NASCO_STREAM_WORKERS", "1")):
+        monkeypatch.setenv(name, value)
+    streamed = load_task("imagefolder", root=tmp_path, image_size=8, val_fraction=0.25)
+    assert type(streamed.train).__name__ == "StreamSplit"
+    again, _ = train_candidate(layout, genome, streamed, TrainConfig(epochs=1, batch_size=4), seed=0)
+    assert again.val_error == result.val_error and again.train_loss == result.train_loss
 
 
 def test_torchvision_resize_shares_the_digits_space(tmp_path):
@@ -336,3 +343,48 @@ def test_decoding_in_worker_processes_equals_one_process(tmp_path):
     one, kept, bad = decode_images(paths, 5, workers=1)
     assert one.shape == (CHUNK + 5, 3, 5, 5) and np.array_equal(one, decode_images(paths, 5, workers=2)[0])
     assert np.array_equal(kept, np.arange(CHUNK + 5)) and bad == []
+
+
+def test_a_folder_too_large_for_the_disk_cache_is_decoded_into_memory_or_streamed(tmp_path, monkeypatch, capfd):
+    from nasco.evo.train.image_stream import StreamSplit
+
+    root = _image_folder(tmp_path / "data", counts=(13, 7))
+    cached = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3)
+    capfd.readouterr()
+    monkeypatch.setenv("NASCO_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("NASCO_CACHE_DISK_MB", "0")
+    in_memory = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3)
+    assert "into memory; not cached (0.00 GiB decoded, more than the disk budget" in capfd.readouterr().err
+    assert isinstance(in_memory.train, TensorSplit) and not list((tmp_path / "empty-cache").glob("*.npy"))
+    monkeypatch.setenv("NASCO_CACHE_MB", "0")
+    monkeypatch.setenv("NASCO_STREAM_WORKERS", "2")
+    streamed = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3, train_subset=10)
+    assert "streaming — not cached" in capfd.readouterr().err
+    assert isinstance(streamed.train, StreamSplit) and len(streamed.train) == 10 and streamed.name.endswith(":train10")
+    streamed_all = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3)
+    assert streamed_all.train.to("cuda").pin and not streamed_all.train.pin  # pinned batches for CUDA
+    for split in ("train", "val"):  # the same images, labels and order as the cached folder's
+        for seed in (None, 11):
+            generators = (None, None) if seed is None else (torch.Generator().manual_seed(seed) for _ in "ab")
+            mine, theirs = (list(getattr(task, split).batches(4, generator=gen))
+                            for task, gen in zip((streamed_all, cached), generators, strict=True))
+            assert len(mine) == len(theirs) > 0, (split, seed)
+            assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+                       for a, b in zip(mine, theirs, strict=True)), (split, seed)
+    assert len(streamed_all.test) == len(cached.test) == 0
+    assert torch.allclose(streamed_all.mean, cached.mean) and torch.allclose(streamed_all.std, cached.std)
+
+
+def test_a_streamed_folder_names_or_leaves_out_files_that_turn_unreadable(tmp_path, monkeypatch):
+    from nasco.evo.train.image_stream import StreamSplit
+
+    root = _image_folder(tmp_path, counts=(3, 2))
+    paths = sorted(str(p) for p in (root / "train").rglob("*.png"))
+    (tmp_path / "train" / "cat" / "0.png").write_bytes(b"not a png")
+    monkeypatch.setenv("NASCO_STREAM_WORKERS", "0")
+    split = StreamSplit(paths, torch.arange(5), 6)
+    with pytest.raises(ValueError, match=r"1 of 5 files are not readable images: \S*cat/0\.png"):
+        list(split.batches(8))
+    with pytest.warns(UserWarning, match=r"left out 1 unreadable files: \S*cat/0\.png"):
+        (x, y), = StreamSplit(paths, torch.arange(5), 6, skip_bad=True).batches(8)
+    assert x.shape == (4, 3, 6, 6) and y.tolist() == [1, 2, 3, 4]

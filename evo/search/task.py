@@ -31,7 +31,7 @@ def load_task_spec(spec: dict) -> Task:
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
                      image_size=spec["image_size"] or None, train_subset=subset if stratified else 0,
                      skip_bad_files=spec.get("skip_bad_files", False))
-    if subset and not stratified and subset < len(task.train) and task.train.rows is None:  # as it trained then
+    if subset and not stratified and subset < len(task.train) and spec["dataset"] != "imagefolder":  # as it trained
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"
     return task

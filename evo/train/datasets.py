@@ -9,8 +9,9 @@ with ``download=True``; ``image_size`` resizes them by area averaging, e.g. Fash
 optionally ``x_test``/``y_test``) and ``imagefolder``
 (``root`` has ``train/`` and optionally ``test/`` class folders, resized to ``image_size``,
 32 by default; decoded once into a uint8 cache (:mod:`nasco.evo.train.image_cache`) and then
-served like the in-memory datasets; a file that is not a readable image stops loading with its
-name — remove or replace it).
+served like the in-memory datasets — streamed (:mod:`nasco.evo.train.image_stream`) only when too
+large for any cache; a file that is not a readable image stops loading with its name — remove or
+replace it, or leave it out with ``skip_bad_files``).
 
 ``image_size`` resizes every dataset (digits and npz too); ``train_subset`` keeps a
 class-stratified random subset of the training split, for every dataset. An option that does
@@ -271,50 +272,66 @@ def _classes_from_labels(root: str, y: np.ndarray) -> int:
 def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int,
                  skip_bad_files: bool = False) -> Task:
     """ROOT/train/CLASS/* (and optionally ROOT/test/CLASS/*) decoded once into uint8 arrays
-    (:mod:`nasco.evo.train.image_cache`), then split and served like the built-in datasets;
-    unreadable files stop it, or are left out and named with ``skip_bad_files``."""
+    (:mod:`nasco.evo.train.image_cache`), then split and served like the built-in datasets — or,
+    too large for any cache, streamed (:mod:`nasco.evo.train.image_stream`); unreadable files stop
+    it, or are left out and named with ``skip_bad_files``."""
     from torchvision import datasets
 
     from nasco.evo.train.image_cache import cached_folder
+    from nasco.evo.train.image_stream import StreamSplit, stream_workers
 
     if root is None or not (Path(root) / "train").is_dir():
         raise DatasetError(f"imagefolder: {str(root)!r} has no train/ folder; allowed: ROOT/train/CLASS/*.png "
                            "(and optionally ROOT/test/CLASS/*)")
 
-    def folder(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    def folder(path: Path) -> tuple[TensorSplit | StreamSplit, list[str]]:
+        """The whole folder as one split (a TensorSplit over the decoded array, or a StreamSplit)."""
         try:
             listing = datasets.ImageFolder(str(path))  # lists files and classes; decodes nothing
         except (FileNotFoundError, NotADirectoryError) as err:
             raise DatasetError(f"imagefolder {str(path)!r}: {err}; allowed: one folder per class, each holding "
                                "images (.png, .jpg …)") from None
         try:
-            x, y, how = cached_folder(listing.samples, listing.classes, image_size, label=str(path),
-                                      skip_bad=skip_bad_files)
+            decoded = cached_folder(listing.samples, listing.classes, image_size, label=str(path),
+                                    skip_bad=skip_bad_files)
         except ValueError as err:
             raise DatasetError(f"imagefolder {str(path)!r}: {err}") from None
-        print(f"imagefolder {path}: {how}", file=sys.stderr)
-        return x, y, listing.classes
+        if decoded.x is None:
+            print(f"imagefolder {path}: streaming — {decoded.how}: every epoch decodes the {len(listing.samples)} "
+                  f"files again in {stream_workers()} worker processes ($NASCO_STREAM_WORKERS; pinned memory on "
+                  "CUDA); give the cache more room to train at full speed", file=sys.stderr)
+            split = StreamSplit([p for p, _ in listing.samples], torch.tensor(listing.targets, dtype=torch.long),
+                                image_size, skip_bad_files)
+            return split, listing.classes
+        print(f"imagefolder {path}: {decoded.how}", file=sys.stderr)
+        return TensorSplit(decoded.x, decoded.y, torch.arange(len(decoded.y))), listing.classes
 
-    x, y, classes = folder(Path(root) / "train")
+    whole, classes = folder(Path(root) / "train")
     test_dir = Path(root) / "test"
-    x_test, y_test, test_classes = folder(test_dir) if test_dir.is_dir() else (x[:0], y[:0], classes)
+    test, test_classes = folder(test_dir) if test_dir.is_dir() else (whole.subset(torch.arange(0)), classes)
     if test_classes != classes:
         raise DatasetError(f"imagefolder {str(root)!r}: test/ has classes {test_classes}, train/ has {classes}; "
                            "allowed: the same class folders")
     if not 0 < val_fraction < 1:
         raise DatasetError(f"val_fraction: {val_fraction} is not allowed; allowed: 0 < val_fraction < 1")
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(whole), generator=torch.Generator().manual_seed(seed))
     n_val = max(1, round(val_fraction * len(order)))
-    train_rows, val_rows = order[n_val:], order[:n_val]
-    mean, std = _channel_stats(x, train_rows)
-    return Task("imagefolder", (x.shape[1], image_size, image_size), len(classes),
-                TensorSplit(x, y[train_rows], train_rows), TensorSplit(x, y[val_rows], val_rows),
-                TensorSplit(x_test, y_test), 1 / 255, mean, std)
+    train, val = whole.subset(order[n_val:]), whole.subset(order[:n_val])
+    if isinstance(train, StreamSplit):
+        mean, std = _channel_stats(torch.from_numpy(train.images(STREAM_STATS_IMAGES, seed)))
+    else:
+        mean, std = _channel_stats(train.x, train.rows)
+    return Task("imagefolder", (3, image_size, image_size), len(classes), train, val, test, 1 / 255, mean, std)
 
 
-def _channel_stats(x: torch.Tensor, rows: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std (float32 (C,)) of uint8 images ``x[rows]`` scaled to [0, 1], in chunks
-    (a memory-mapped folder is never held whole)."""
+STREAM_STATS_IMAGES = 4096  # a streamed folder's channel statistics come from this many random training images
+
+
+def _channel_stats(x: torch.Tensor, rows: torch.Tensor | None = None,
+                   chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std (float32 (C,)) of uint8 images ``x[rows]`` (all of ``x`` without rows)
+    scaled to [0, 1], in chunks (a memory-mapped folder is never held whole)."""
+    rows = torch.arange(len(x)) if rows is None else rows
     total = torch.zeros(x.shape[1], dtype=torch.float64)
     squares = torch.zeros(x.shape[1], dtype=torch.float64)
     for start in range(0, len(rows), chunk):
