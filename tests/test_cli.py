@@ -101,3 +101,26 @@ def test_train_prints_progress_and_saves(capsys, tmp_path):
 def test_train_bad_input_exits_2(capsys, argv, message):
     assert main(argv) == 2
     assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_space_of_the_sequence_kind_prints_attention_layers_round_trips_and_pins(capsys, tmp_path):
+    assert main(["space", "--kind", "sequence", "--length", "24", "--vocab", "60", "--classes", "8",
+                 "--random", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "kind sequence" in out and "max_length 24" in out and out.count("MACs") == 2
+    assert "stages[1].blocks[0].attention.prune" in out and "head(s)" in out and "ffn_down" in out
+    assert main(["space", "--kind", "sequence", "--length", "24", "--vocab", "60", "--toml"]) == 0
+    path = tmp_path / "text.toml"
+    path.write_text(capsys.readouterr().out)
+    from nasco.evo.space.kinds import compile_any
+
+    sequence = compile_any(load_space(path))
+    genome = ",".join(map(str, sequence.sample(np.random.default_rng(0), 1)[0]))
+    assert main(["space", "--space", str(path), "--genome", genome, "--pin-architecture", "--toml"]) == 0
+    pinned = tmp_path / "pinned.toml"
+    pinned.write_text(capsys.readouterr().out)
+    assert main(["space", "--space", str(pinned), "--random", "1"]) == 0
+    assert "kind sequence" in capsys.readouterr().out
+    layout = compile_any(load_space(pinned))
+    assert all(len(c) == 1 for n, c in zip(layout.gene_names, layout.gene_choices, strict=True)
+               if n.rsplit(".", 1)[1] not in ("prune", "weight_bits", "act_bits"))

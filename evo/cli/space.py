@@ -25,8 +25,11 @@ from nasco.evo.space.genome import (
 )
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.layout import GenomeLayout
+from nasco.evo.space.sequence import default_sequence_space
+from nasco.evo.space.sequence_layout import SequenceLayout
 from nasco.evo.space.toml_io import dump_space, load_space
-from nasco.kernels.tables import KIND_NAMES
+from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
+from nasco.kernels.tables import COST_NAMES, KIND_NAMES
 
 MAX_RANDOM = 1000
 
@@ -50,9 +53,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Print a search space's genes, choices and size; with --genome or --random, "
                     "the layer table and exact costs of genomes.",
     )
-    p.add_argument("--space", metavar="FILE.toml", help="space file of any kind (default: the default mobilenet "
-                                                        "space)")
-    p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape for the default space (1x28x28)")
+    p.add_argument("--space", metavar="FILE.toml", help="space file of any kind (default: the default space of "
+                                                        "--kind)")
+    p.add_argument("--kind", choices=("mobilenet", "sequence"), default="mobilenet",
+                   help="kind of the default space: mobilenet (images) or sequence (token classifiers of 1-D conv "
+                        "and transformer blocks); ignored with --space")
+    p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape of the default mobilenet space "
+                                                                     "(1x28x28)")
+    p.add_argument("--length", type=int, default=32, help="tokens per text of the default sequence space (32)")
+    p.add_argument("--vocab", type=int, default=64, help="token ids of the default sequence space (64)")
     p.add_argument("--classes", type=int, default=10, help="number of classes for the default space (10)")
     genomes = p.add_mutually_exclusive_group()
     genomes.add_argument("--genome", metavar='"g0,g1,..."', help="one genome: integers separated by commas/spaces")
@@ -66,11 +75,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> None:
-    space = load_space(args.space) if args.space else default_space(parse_shape(args.input), args.classes)
+    if args.space:
+        space = load_space(args.space)
+    elif args.kind == "sequence":
+        space = default_sequence_space(args.length, args.vocab, args.classes)
+    else:
+        space = default_space(parse_shape(args.input), args.classes)
     layout = compile_any(space)
     if args.pin_architecture:
         if args.genome is None or not layout.network:
-            raise CliError("--pin-architecture: needs --genome and a network space (mobilenet kind)")
+            raise CliError("--pin-architecture: needs --genome and a network space (mobilenet or sequence kind)")
         space = pin_architecture(layout, parse_genome(args.genome))
         if not args.toml:
             return print_summary(compile_any(space), console)
@@ -123,13 +137,18 @@ def _scientific(n: int) -> str:
     return f"{digits[0]}.{digits[1:4].ljust(3, '0')}e+{len(digits) - 1:02d}"
 
 
-def print_summary(layout: GenomeLayout, console: Console) -> None:
+def print_summary(layout: GenomeLayout | SequenceLayout, console: Console) -> None:
     space = layout.space
     size = space_size(layout)
-    console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
-                  f"classes {space.num_classes}")
-    console.print(f"{layout.n_genes} genes, {len(layout.slot_names)} layer slots, "
-                  f"{_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
+    if isinstance(layout, SequenceLayout):
+        console.print(f"[bold]space[/] {escape(space.name)}  kind sequence  id {space.space_id}  max_length "
+                      f"{space.max_length}  vocab_size {space.vocab_size}  classes {space.num_classes}")
+        slots = f"{len(layout.block_names)} block slots"
+    else:
+        console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
+                      f"classes {space.num_classes}")
+        slots = f"{len(layout.slot_names)} layer slots"
+    console.print(f"{layout.n_genes} genes, {slots}, {_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
     table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
         table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))
@@ -141,18 +160,34 @@ def short_name(name: str) -> str:
     return name.replace("stages[", "s").replace("].blocks[", ".b").replace("]", "")
 
 
-def print_genome(layout: GenomeLayout, genome: np.ndarray, console: Console) -> None:
-    layers = decode(layout, genome)
-    costs = costs_dict(layout, genome)
+def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, console: Console) -> None:
     console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
-    table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
-    for row in layers.rows():
-        table.add_row(short_name(str(row["name"])), KIND_NAMES[int(row["kind"])],
-                      f"{row['c_in']}→{row['c_out']}", f"{row['kept_c_in']}→{row['kept_c_out']}",
-                      f"{row['kernel']}/{row['stride']}", f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
-                      f"{row['w_bits']}/{row['a_bits']}")
+    if isinstance(layout, SequenceLayout):
+        table = _sequence_layers(layout, genome)
+        costs = dict(zip(COST_NAMES, map(int, layout.exact_costs(genome)[0]), strict=True))
+    else:
+        table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
+        for row in decode(layout, genome).rows():
+            table.add_row(short_name(str(row["name"])), KIND_NAMES[int(row["kind"])],
+                          f"{row['c_in']}→{row['c_out']}", f"{row['kept_c_in']}→{row['kept_c_out']}",
+                          f"{row['kernel']}/{row['stride']}",
+                          f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
+                          f"{row['w_bits']}/{row['a_bits']}")
+        costs = costs_dict(layout, genome)
     console.print(table)
     console.print(
         f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}\n"
         f"weights {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
         highlight=False)
+
+
+def _sequence_layers(layout: SequenceLayout, genome: np.ndarray) -> Table:
+    """The layer table of a sequence genome: attention matmuls with their kept heads, depthwise kernels."""
+    table = Table("layer", "kind", "features", "kept", "kernel/heads", "positions", "w/a bits", box=box.SIMPLE_HEAD)
+    for row in layout.decode(genome).rows():
+        kind = LAYER_KIND_NAMES[int(row["kind"])]
+        shape = {"depthwise": f"k{row['kernel']}", "matmul": f"{row['heads']} head(s)"}.get(kind, "")
+        bits = {"norm": "–", "embedding": f"{row['w_bits']}/–"}.get(kind, f"{row['w_bits']}/{row['a_bits']}")
+        table.add_row(short_name(str(row["name"])), kind, f"{row['c_in']}→{row['c_out']}",
+                      f"{row['kept_c_in']}→{row['kept_c_out']}", shape, str(row["positions"]), bits)
+    return table

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nasco.evo.errors import GenomeError
-from nasco.evo.space.genome import active_mask, as_genomes, gene_field, genome_costs
+from nasco.evo.space.genome import active_mask, as_genomes, gene_field
 from nasco.evo.space.layout import GenomeLayout
 from nasco.kernels.encode import STATS, encode_genomes
 
@@ -45,5 +45,5 @@ def genome_features(layout: GenomeLayout, genomes: np.ndarray, encoding: str = "
         n_choices = layout.upper_bounds
         genes = np.concatenate([(genomes[:, [g]] == np.arange(n_choices[g])[None, :]) & active[:, [g]]
                                 for g in varying], axis=1).astype(np.float64)
-    costs = np.log(genome_costs(layout, genomes).astype(np.float64))
+    costs = np.log(layout.costs(genomes))  # the kind's exact costs
     return np.column_stack([genes, costs, summaries])

@@ -1,4 +1,5 @@
-"""The built-in space kinds: ``mobilenet`` (the MobileNetV2/OFA-like image space) and ``genes``."""
+"""The built-in space kinds: ``mobilenet`` (the MobileNetV2/OFA-like image space), ``sequence`` (token
+classifiers of 1-D conv and transformer blocks) and ``genes``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
 from nasco.evo.space.layout import compile_space
 from nasco.evo.space.mobilenet import SearchSpace
+from nasco.evo.space.sequence import SequenceSpace, default_sequence_space, sequence_from_dict
+from nasco.evo.space.sequence_layout import SequenceLayout, compile_sequence
 from nasco.evo.space.toml_io import mobilenet_from_dict
 
 
@@ -28,8 +31,26 @@ class MobileNetKind(SpaceKind):
         return default_space(input_shape, num_classes)
 
 
+class SequenceKind(SpaceKind):
+    """Token embedding, stages of 1-D conv or transformer blocks, per-layer bits and per-group prune ratios."""
+
+    name = "sequence"
+    network = True
+
+    def from_dict(self, data: dict) -> SequenceSpace:
+        return sequence_from_dict(data)
+
+    def compile(self, space: SequenceSpace) -> SequenceLayout:
+        return compile_sequence(space)
+
+    def default_for_text(self, max_length: int, vocab_size: int, num_classes: int) -> SequenceSpace:
+        """The default space for texts of ``max_length`` tokens from ``vocab_size`` ids."""
+        return default_sequence_space(max_length, vocab_size, num_classes)
+
+
 register_space_kind(MobileNetKind())
-__all__ = ["GenesKind", "GenesSpace", "MobileNetKind", "compile_any", "kind_of", "space_kind"]
+register_space_kind(SequenceKind())
+__all__ = ["GenesKind", "GenesSpace", "MobileNetKind", "SequenceKind", "compile_any", "kind_of", "space_kind"]
 
 
 def kind_of(space: Any) -> str:

@@ -6,31 +6,38 @@ slim model's MACs this way, and the tests compare both counts.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 
-def per_layer_macs(model: nn.Module, input_shape: tuple[int, int, int], device: str = "meta") -> dict[nn.Module, int]:
-    """MACs of every conv/linear module for one input of ``input_shape``, from forward hooks.
+def per_layer_macs(model: nn.Module, input_shape: tuple[int, ...], device: str = "meta",
+                   input_dtype: torch.dtype = torch.float32) -> dict[nn.Module, int]:
+    """MACs of every conv/linear module (and every module with a ``count_macs(inputs, output)``
+    method, e.g. attention matmuls) for one input of ``input_shape`` (token ids: ``input_dtype``
+    int64), from forward hooks.
 
-    Per conv: output elements × (in_channels / groups) × kH × kW, with the output size read
-    from the tensor the hook sees; per linear: output elements × in_features.
+    Per conv (1-D or 2-D): output elements × (in_channels / groups) × kernel elements, with the
+    output size read from the tensor the hook sees; per linear: output elements × in_features.
     """
     macs: dict[nn.Module, int] = {}
 
     def hook(module: nn.Module, inputs, output) -> None:
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs[module] = output[0].numel() * (module.in_channels // module.groups) * kh * kw
+        if hasattr(module, "count_macs"):
+            macs[module] = module.count_macs(inputs, output)
+        elif isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            macs[module] = output[0].numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
         else:
             macs[module] = output[0].numel() * module.in_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)) or hasattr(m, "count_macs")]
     was_training = model.training
     model.eval()  # a counting pass must not touch BN statistics or activation ranges
     try:
         with torch.no_grad():
-            model(torch.zeros((1, *input_shape), device=device))
+            model(torch.zeros((1, *input_shape), device=device, dtype=input_dtype))
     finally:
         model.train(was_training)
         for h in handles:

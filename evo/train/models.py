@@ -3,7 +3,8 @@
 A builder takes a compiled layout and a canonical genome and returns the torch module that
 trains it (``slim=False``: full width with channel masks, for gradual pruning; ``slim=True``:
 physically pruned, for export and inference). ``mobilenet`` is built from the genome's layer
-table (:func:`~nasco.evo.train.builder.build_model`); a new network kind registers its own.
+table (:func:`~nasco.evo.train.builder.build_model`), ``sequence`` from its sequence layer table
+(:func:`~nasco.evo.train.sequence_model.build_sequence_model`); a new network kind registers its own.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import kind_of
 from nasco.evo.train.builder import build_model
+from nasco.evo.train.sequence_model import build_sequence_model
 
 ModelBuilder = Callable[[SpaceLayout, np.ndarray, bool], nn.Module]
 _BUILDERS: dict[str, ModelBuilder] = {
     "mobilenet": lambda layout, genome, slim: build_model(decode(layout, genome), slim=slim),
+    "sequence": lambda layout, genome, slim: build_sequence_model(layout.decode(genome), slim=slim),
 }
 
 

@@ -1,0 +1,218 @@
+"""Compile a :class:`~nasco.evo.space.sequence.SequenceSpace` into its genome layout and kernel tables.
+
+Gene order (G genes): ``embedding.vocab``, ``embedding.width``, ``embedding.weight_bits``; per
+stage ``s``: ``stages[s].depth``, then per block ``b`` up to the largest depth — conv blocks:
+``kernel``, ``expansion``, ``prune``, ``expand``/``depthwise``/``project`` weight and act bits;
+attention blocks: ``heads``, ``head_width``, ``ffn_expansion``, ``attention.prune`` (whole
+heads), ``ffn.prune``, ``qkv`` weight and act bits, ``attention.act_bits`` (both matmuls'
+operands), ``out``, ``ffn_up``, ``ffn_down`` weight and act bits; ``classifier.weight_bits``,
+``classifier.act_bits``. A gene with one choice is fixed at 0; genes of blocks beyond a stage's
+depth are inactive (zero in the canonical form), as in the image kind.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from nasco.evo.errors import GenomeError, SpaceError
+from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.sequence import SequenceSpace
+from nasco.kernels.sequence_cost import (
+    B_ARCH_A,
+    B_ARCH_B,
+    B_ARCH_C,
+    B_BITS,
+    B_DEPTH_GENE,
+    B_INDEX,
+    B_PRUNE_A,
+    B_PRUNE_B,
+    B_TYPE,
+    BLOCK_ATTENTION,
+    BLOCK_CONV,
+    N_BLOCK_COLUMNS,
+    N_TOP,
+    SEQUENCE_LAYER_COLUMNS,
+    T_CLASSES,
+    T_CLS_ABITS_GENE,
+    T_CLS_WBITS_GENE,
+    T_EMBED_WBITS_GENE,
+    T_LENGTH,
+    T_VOCAB_GENE,
+    T_VOCAB_SIZE,
+    T_WIDTH_GENE,
+    CompiledSequence,
+    decode_sequence,
+    sequence_costs,
+    sequence_costs_reference,
+)
+from nasco.kernels.tables import COST_NAMES
+
+CONV_LAYERS = ("expand", "depthwise", "project")
+ATTENTION_BITS = (("qkv", "weight_bits"), ("qkv", "act_bits"), ("attention", "act_bits"), ("out", "weight_bits"),
+                  ("out", "act_bits"), ("ffn_up", "weight_bits"), ("ffn_up", "act_bits"),
+                  ("ffn_down", "weight_bits"), ("ffn_down", "act_bits"))
+
+
+@dataclass(frozen=True)
+class SequenceTable:
+    """The decoded network of one genome: int64 (L, len(SEQUENCE_LAYER_COLUMNS)), layer names and roles."""
+
+    array: np.ndarray
+    names: tuple[str, ...]
+    roles: tuple[str, ...]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.array[:, SEQUENCE_LAYER_COLUMNS.index(name)]
+
+    def rows(self) -> list[dict[str, int | str]]:
+        """One dict per layer: name, role and every column."""
+        return [dict(name=n, role=r, **dict(zip(SEQUENCE_LAYER_COLUMNS, map(int, row), strict=True)))
+                for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
+
+
+@dataclass(frozen=True)
+class SequenceLayout(SpaceLayout):
+    """A compiled sequence space: gene names and choices, kernel tables, block names."""
+
+    space: SequenceSpace
+    tables: CompiledSequence
+    gene_names: tuple[str, ...]
+    gene_choices: tuple[tuple[float, ...], ...]
+    block_names: tuple[str, ...]  # (B,) e.g. "stages[1].blocks[0]"
+
+    network = True
+
+    @property
+    def upper_bounds(self) -> np.ndarray:
+        return self.tables.gene_n
+
+    @property
+    def cost_names(self) -> tuple[str, ...]:
+        return COST_NAMES
+
+    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
+        from nasco.evo.space.genome import canonicalize
+
+        return canonicalize(self, genomes)
+
+    def cheapest(self) -> np.ndarray:
+        from nasco.evo.space.genome import fixed_genome
+
+        return fixed_genome(self, arch="min", weight_bits=0, act_bits=0, prune=1.0)[None, :]
+
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        return sequence_costs(self.tables, self.as_genomes(genomes)).astype(np.float64)
+
+    def exact_costs(self, genomes: np.ndarray) -> np.ndarray:
+        """int64 (N, 5) exact costs, columns ``COST_NAMES``."""
+        return sequence_costs(self.tables, self.as_genomes(genomes))
+
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        from nasco.evo.space.features import genome_features
+
+        return genome_features(self, genomes)
+
+    def decode(self, genome: np.ndarray) -> SequenceTable:
+        """The layer table of one genome (validated first)."""
+        genomes = self.as_genomes(genome)
+        if genomes.shape[0] != 1:
+            raise GenomeError(f"decode: expects one genome, got {genomes.shape[0]}")
+        array, labels = decode_sequence(self.tables, genomes[0])
+        names = tuple(f"{self.block_names[b]}.{role}" if b >= 0 else role for b, role in labels)
+        return SequenceTable(array, names, tuple(role for _, role in labels))
+
+
+class _Builder:
+    def __init__(self, space: SequenceSpace) -> None:
+        self.space = space
+        self.genes: list[tuple[str, tuple, int, int]] = []  # name, choices, depth gene, block index
+        self.fixed = dict(space.fixed)
+
+    def gene(self, name: str, choices: tuple, depth_gene: int = -1, block: int = -1) -> int:
+        if name in self.fixed:
+            value = self.fixed.pop(name)
+            if value not in choices:
+                raise SpaceError(f"fixed.{name}: {value!r} is not allowed; allowed: one of its choices {list(choices)}")
+            choices = (value,)
+        self.genes.append((name, tuple(choices), depth_gene, block))
+        return len(self.genes) - 1
+
+    def build(self) -> SequenceLayout:
+        space, c = self.space, self.space.compression
+        top = np.zeros(N_TOP, dtype=np.int64)
+        top[T_VOCAB_GENE] = self.gene("embedding.vocab", space.vocab_choices)
+        top[T_WIDTH_GENE] = self.gene("embedding.width", space.embedding.width)
+        top[T_EMBED_WBITS_GENE] = self.gene("embedding.weight_bits", space.embedding.weight_bits or c.weight_bits)
+        blocks, block_names = [], []
+        for s, stage in enumerate(space.stages):
+            depth = self.gene(f"stages[{s}].depth", stage.depth)
+            for b in range(max(stage.depth)):
+                q = f"stages[{s}].blocks[{b}]"
+                row = [-1] * N_BLOCK_COLUMNS
+                row[B_DEPTH_GENE], row[B_INDEX] = depth, b
+
+                def gene(name: str, choices: tuple, q=q, depth=depth, b=b) -> int:
+                    return self.gene(f"{q}.{name}", choices, depth, b)
+
+                if stage.block == "conv":
+                    row[B_TYPE] = BLOCK_CONV
+                    row[B_ARCH_A], row[B_ARCH_B] = gene("kernel", stage.kernel), gene("expansion", stage.expansion)
+                    row[B_PRUNE_A] = gene("prune", c.prune_ratios)
+                    bits = [gene(f"{layer}.{field}", c.weight_bits if field == "weight_bits" else c.act_bits)
+                            for layer in CONV_LAYERS for field in ("weight_bits", "act_bits")]
+                else:
+                    row[B_TYPE] = BLOCK_ATTENTION
+                    row[B_ARCH_A], row[B_ARCH_B] = gene("heads", stage.heads), gene("head_width", stage.head_width)
+                    row[B_ARCH_C] = gene("ffn_expansion", stage.ffn_expansion)
+                    row[B_PRUNE_A], row[B_PRUNE_B] = gene("attention.prune", c.prune_ratios), gene("ffn.prune",
+                                                                                                  c.prune_ratios)
+                    bits = [gene(f"{layer}.{field}", c.weight_bits if field == "weight_bits" else c.act_bits)
+                            for layer, field in ATTENTION_BITS]
+                row[B_BITS:B_BITS + len(bits)] = bits
+                blocks.append(row)
+                block_names.append(q)
+        top[T_CLS_WBITS_GENE] = self.gene("classifier.weight_bits", space.classifier.weight_bits or c.weight_bits)
+        top[T_CLS_ABITS_GENE] = self.gene("classifier.act_bits", space.classifier.act_bits or c.act_bits)
+        top[T_LENGTH], top[T_VOCAB_SIZE], top[T_CLASSES] = space.max_length, space.vocab_size, space.num_classes
+        if self.fixed:
+            names = [g[0] for g in self.genes]
+            unknown = next(iter(self.fixed))
+            close = difflib.get_close_matches(unknown, names, n=1)
+            raise SpaceError(f"fixed.{unknown}: no such gene in this space"
+                             + (f"; did you mean {close[0]!r}?" if close else f"; genes: {names[:6]} …"))
+        n_max = max(len(g[1]) for g in self.genes)
+        values = np.zeros((len(self.genes), n_max), dtype=np.float64)
+        for g, (_, choices, _, _) in enumerate(self.genes):
+            values[g, :len(choices)] = choices
+        tables = CompiledSequence(
+            gene_values=values, gene_n=np.array([len(g[1]) for g in self.genes], dtype=np.int64),
+            gene_active=np.array([(g[2], g[3]) for g in self.genes], dtype=np.int64),
+            blocks=np.array(blocks, dtype=np.int64).reshape(-1, N_BLOCK_COLUMNS), top=top)
+        for array in tables:
+            array.setflags(write=False)
+        return SequenceLayout(space=space, tables=tables, gene_names=tuple(g[0] for g in self.genes),
+                              gene_choices=tuple(g[1] for g in self.genes), block_names=tuple(block_names))
+
+
+@lru_cache(maxsize=64)
+def compile_sequence(space: SequenceSpace) -> SequenceLayout:
+    """The genome layout and kernel tables of ``space`` (cached per space).
+
+    Raises:
+        SpaceError: the largest network's costs do not fit the kernels' int64 counts.
+    """
+    layout = _Builder(space).build()
+    largest = np.array([0 if name.endswith(".prune") else len(choices) - 1
+                        for name, choices in zip(layout.gene_names, layout.gene_choices, strict=True)], np.int64)
+    table = layout.decode(largest)
+    costs = sequence_costs_reference(table.array, list(table.roles))  # Python integers: no wrap-around
+    over = {name: value for name, value in costs.items() if value > np.iinfo(np.int64).max}
+    if over:
+        raise SpaceError(f"max_length {space.max_length}: the space's largest network has "
+                         f"{', '.join(f'{k} = {v:.3g}' for k, v in over.items())}, beyond the int64 range of exact "
+                         "costs (9.22e18); allowed: a shorter max_length or a narrower space")
+    return layout
