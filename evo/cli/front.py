@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nasco.archive import ArchiveDamagedError, ArchiveError, HDF5Archive
-from nasco.evo.cli.space import CliError
+from nasco.evo.cli.space import CliError, sequence_layer_table
 from nasco.evo.errors import NascoError
 from nasco.evo.results.front import (
     SCALE,
@@ -27,6 +27,7 @@ from nasco.evo.results.front import (
 from nasco.evo.search.run_folder import front_csv_text
 from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import compile_any
+from nasco.evo.space.sequence_layout import SequenceLayout
 from nasco.evo.space.toml_io import space_from_dict
 
 
@@ -182,6 +183,8 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
         for name, value in layout.gene_values(record.genome).items():
             genes.add_row(name, str(value))
         console.print(genes)
+    elif isinstance(layout, SequenceLayout):
+        console.print(sequence_layer_table(layout.decode(record.genome), title="layers"))
     else:
         _print_layers(console, decode(layout, record.genome))
     curve = np.asarray(record.curve)
@@ -190,7 +193,7 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     if args.plot:
         from nasco.evo.results.plots import plot_candidate
 
-        plot_candidate(decode(layout, record.genome), curve, args.plot, f"{record.genome_hash} ({record.task_id}, "
+        plot_candidate(layout.decode(record.genome), curve, args.plot, f"{record.genome_hash} ({record.task_id}, "
                                                                         f"{record.fidelity} epochs)")
         console.print(f"wrote {args.plot}", highlight=False)
     return 0

@@ -45,9 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--retrain-epochs", type=int, metavar="E", help="train for E epochs instead of the record's")
     e.add_argument("--root", help="dataset folder, when the task needs one")
     e.add_argument("--download", action="store_true", help="let torchvision download the dataset into --root")
-    e.add_argument("--format", default="packed", metavar="F[,F…]",
-                   help="deployable files: packed, qdq, float, comma-separated (default packed; qdq and float need "
-                        "nasco[onnx])")
+    e.add_argument("--format", metavar="F[,F…]",
+                   help="deployable files: packed, qdq, float, comma-separated (default: packed for image networks, "
+                        "none for sequence networks, which export float only; qdq and float need nasco[onnx])")
     e.add_argument("--allow-mismatch", action="store_true",
                    help="export even when the retraining does not reproduce the archived validation error")
     e.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime intra-op threads when timing "
@@ -74,7 +74,8 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
     if args.threads < 1:
         raise NascoError(f"--threads {args.threads}: must be at least 1")
     result = export_candidate(archive_path(args.archive), args.id, args.out, root=args.root, download=args.download,
-                              retrain_epochs=args.retrain_epochs, formats=[f.strip() for f in args.format.split(",")],
+                              retrain_epochs=args.retrain_epochs,
+                              formats=None if args.format is None else [f.strip() for f in args.format.split(",")],
                               allow_mismatch=args.allow_mismatch, measure=not args.no_measure, threads=args.threads,
                               task=args.task)
     if result.reproduced is None:
@@ -91,7 +92,7 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
                       f"{p.act_param_bytes} bytes of activation scales/zero points, {p.padding_bytes:.1f} of byte "
                       f"padding; file {p.file_excess:+.2%})", highlight=False)
     if result.checks:
-        table = Table(title=f"ONNX Runtime on the {result.checks[0].split} split ({result.checks[0].n} images, "
+        table = Table(title=f"ONNX Runtime on the {result.checks[0].split} split ({result.checks[0].n} examples, "
                             f"{result.checks[0].threads} thread(s))")
         for column in ("file", "bytes", "acc torch %", "acc ORT %", "max |Δlogit|", "ms batch 1", "ms batch 32"):
             table.add_column(column, justify="left" if column == "file" else "right")

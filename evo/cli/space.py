@@ -26,7 +26,7 @@ from nasco.evo.space.genome import (
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.sequence import default_sequence_space
-from nasco.evo.space.sequence_layout import SequenceLayout
+from nasco.evo.space.sequence_layout import SequenceLayout, SequenceTable
 from nasco.evo.space.toml_io import dump_space, load_space
 from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
 from nasco.kernels.tables import COST_NAMES, KIND_NAMES
@@ -163,7 +163,7 @@ def short_name(name: str) -> str:
 def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, console: Console) -> None:
     console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
     if isinstance(layout, SequenceLayout):
-        table = _sequence_layers(layout, genome)
+        table = sequence_layer_table(layout.decode(genome))
         costs = dict(zip(COST_NAMES, map(int, layout.exact_costs(genome)[0]), strict=True))
     else:
         table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
@@ -181,10 +181,11 @@ def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, cons
         highlight=False)
 
 
-def _sequence_layers(layout: SequenceLayout, genome: np.ndarray) -> Table:
-    """The layer table of a sequence genome: attention matmuls with their kept heads, depthwise kernels."""
-    table = Table("layer", "kind", "features", "kept", "kernel/heads", "positions", "w/a bits", box=box.SIMPLE_HEAD)
-    for row in layout.decode(genome).rows():
+def sequence_layer_table(layers: SequenceTable, title: str | None = None) -> Table:
+    """The rich table of a sequence genome's layers: attention matmuls with their kept heads, depthwise kernels."""
+    table = Table("layer", "kind", "features", "kept", "kernel/heads", "positions", "w/a bits", box=box.SIMPLE_HEAD,
+                  title=title, title_justify="left")
+    for row in layers.rows():
         kind = LAYER_KIND_NAMES[int(row["kind"])]
         shape = {"depthwise": f"k{row['kernel']}", "matmul": f"{row['heads']} head(s)"}.get(kind, "")
         bits = {"norm": "–", "embedding": f"{row['w_bits']}/–"}.get(kind, f"{row['w_bits']}/{row['a_bits']}")

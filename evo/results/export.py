@@ -12,6 +12,7 @@ the packed integer checkpoint, QDQ ONNX and float ONNX — are measured as deplo
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from nasco.evo.results.deploy import OnnxCheck, PackedSize, check_onnx, packed_s
 from nasco.evo.results.front import find_record
 from nasco.evo.search.task import load_task_spec
 from nasco.evo.space.genome import costs_dict
-from nasco.evo.space.layout import compile_space
+from nasco.evo.space.kinds import compile_any, kind_of
 from nasco.evo.space.toml_io import space_from_dict
 from nasco.evo.train.candidate_io import load_candidate, save_candidate
 from nasco.evo.train.packed import PACKED_FILE, read_packed, save_packed
@@ -43,7 +44,7 @@ Objectives and costs: see `record.json`. Per-layer bits and prune ratios: `nasco
 ```python
 from nasco.evo import load_model
 model = load_model("{folder}")   # slim network, fake-quantized at its bit-widths, eval mode
-logits = model(images)          # images: float32 (N, {shape}), normalised like the task
+logits = model(inputs)          # inputs: {inputs}
 ```
 
 Deployable files, when exported: `model.packed` (integer weights at their bit-widths, BatchNorm
@@ -54,6 +55,8 @@ Their measured accuracy, size and latency are in `record.json` under `deployment
 
 
 FORMATS = ("packed", "qdq", "float")
+KIND_FORMATS = {"mobilenet": FORMATS, "sequence": ("float",)}  # what each network kind can be exported as
+DEFAULT_FORMATS = {"mobilenet": ("packed",), "sequence": ()}
 FORMAT_FILES = {"packed": PACKED_FILE, "qdq": "model.qdq.onnx", "float": "model.onnx"}
 
 
@@ -72,15 +75,21 @@ def load_model(folder: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     return load_candidate(folder, device=device)[2]
 
 
-def _check_formats(formats: Sequence[str]) -> list[str]:
-    unknown = [f for f in formats if f not in FORMATS]
+def _check_formats(formats: Sequence[str] | None, kind: str) -> list[str]:
+    """The formats to write (None: the kind's default), each one the kind supports."""
+    if formats is None:
+        return list(DEFAULT_FORMATS[kind])
+    allowed = KIND_FORMATS[kind]
+    unknown = [f for f in formats if f not in allowed]
     if unknown or not formats:
-        raise NascoError(f"export formats {list(formats)}: allowed are {', '.join(FORMATS)} (one or more)")
+        raise NascoError(f"export formats {list(formats)}: allowed for {kind} networks are {', '.join(allowed)} (one "
+                         "or more)" + ("; the packed integer checkpoint and the QDQ graph are built for the mobilenet "
+                                       "kind's conv layers" if kind != "mobilenet" else ""))
     return list(dict.fromkeys(formats))
 
 
 def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, root: str | None = None,
-                     download: bool = False, retrain_epochs: int | None = None, formats: Sequence[str] = ("packed",),
+                     download: bool = False, retrain_epochs: int | None = None, formats: Sequence[str] | None = None,
                      allow_mismatch: bool = False, measure: bool = True, threads: int = 1,
                      task: str | None = None) -> ExportResult:
     """Retrain record ``ident`` (hash, prefix or #row), write it to ``out`` and measure what was written.
@@ -88,7 +97,8 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
     ``out`` always gets ``genome.json``, ``model.pt`` (state dict), ``record.json`` and ``README.md``;
     ``formats`` adds ``packed`` (integer checkpoint, :mod:`~nasco.evo.train.packed`), ``qdq`` (QDQ ONNX
     built from that checkpoint, :mod:`~nasco.evo.train.qdq`) and ``float`` (torch's ONNX export with
-    the fake quantization as float ops). With ``measure``, each ONNX file is run by ONNX Runtime on the
+    the fake quantization as float ops); None: ``packed`` for image networks, none for sequence
+    networks (which export ``float`` only). With ``measure``, each ONNX file is run by ONNX Runtime on the
     test split (``threads`` intra-op threads) against torch, and ``qdq`` is timed against the plain float
     graph of the same network.
 
@@ -96,7 +106,6 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
         NascoError: unknown record or format, a failed record, a task not described by a campaign, a failed
             retraining, or a retraining that does not reproduce the archived error (unless ``allow_mismatch``).
     """
-    formats = _check_formats(formats)
     with HDF5Archive(archive_path) as archive:
         table, spaces, tasks = archive.table(), dict(archive.spaces), dict(archive.tasks)
     record = table.record(find_record(table, ident, task))
@@ -110,8 +119,9 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
         raise NascoError(f"task {record.task_id!r} has no dataset and training recipe in the archive{scored_by}; "
                          "nasco export retrains records of the train evaluator — for others, retrain with "
                          "nasco train --genome")
+    layout = compile_any(space_from_dict(spaces[record.space_id]["space"]))
+    formats = _check_formats(formats, kind_of(layout.space))
     loaded = load_task_spec({**description, "root": root or "", "download": download})
-    layout = compile_space(space_from_dict(spaces[record.space_id]["space"]))
     teacher = load_model(description["teacher"]) if description.get("teacher") else None
     epochs = retrain_epochs or record.fidelity
     config = TrainConfig(**description["train"], epochs=epochs, device="cpu")
@@ -142,11 +152,13 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
             "archived_fidelity": record.fidelity,
             "archived_val_error": archived, "reproduced": reproduced, "values": record.values,
             "deployment": _deployment_info(export)}
+    if loaded.is_text:
+        info["vocabulary"] = ["<pad>", "<unk>", *loaded.vocabulary]
     (folder / "record.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     (folder / "README.md").write_text(README_SNIPPET.format(
         hash=record.genome_hash, task=record.task_id, epochs=epochs, seed=record.seed, val_error=result.val_error,
         test="" if math.isnan(test_error) else f", test error {test_error:.4f}", folder=folder,
-        shape="×".join(map(str, loaded.input_shape))),
+        inputs=_input_description(loaded)),
         encoding="utf-8")
     return export
 
@@ -155,7 +167,8 @@ def write_deployables(folder: Path, layout, genome: np.ndarray, model: torch.nn.
                       labels: torch.Tensor, *, split: str, formats: Sequence[str], measure: bool = True,
                       threads: int = 1) -> tuple[PackedSize | None, list[OnnxCheck]]:
     """Write the ``formats`` files of a trained slim ``model`` into ``folder`` and measure them on ``images``
-    (N, C, H, W, normalised) and ``labels``: the packed size, and each ONNX file under ONNX Runtime vs torch."""
+    (network inputs: normalised images (N, C, H, W) or token ids (N, T)) and ``labels``: the packed size, and
+    each ONNX file under ONNX Runtime vs torch."""
     packed_info, checks = None, []
     if "packed" in formats or "qdq" in formats:
         packed_path = folder / PACKED_FILE
@@ -183,8 +196,15 @@ def write_deployables(folder: Path, layout, genome: np.ndarray, model: torch.nn.
     return packed_info, checks
 
 
+def _input_description(task) -> str:
+    if task.is_text:
+        return f"int64 token ids (N, {task.input_shape[0]}), 0 padding, 1 unknown (vocabulary in record.json)"
+    return f"float32 images (N, {'×'.join(map(str, task.input_shape))}), normalised like the task"
+
+
 def _split_inputs(task, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised float32 images (N, C, H, W) and labels (N,) of a split, on the CPU."""
+    """Network inputs (normalised float32 images (N, C, H, W), or token ids (N, T)) and labels (N,) of a
+    split, on the CPU."""
     xs, ys = zip(*((task.normalize(x.cpu()), y.cpu()) for x, y in getattr(task, split).batches(1024)), strict=True)
     return torch.cat(xs), torch.cat(ys)
 
@@ -213,7 +233,8 @@ def export_onnx(model: torch.nn.Module, batch: torch.Tensor, path: Path) -> None
     except ImportError:
         raise NascoError("ONNX export needs onnx and onnxruntime: pip install 'nasco[onnx]'") from None
     model = model.eval()
+    argument = next(iter(inspect.signature(model.forward).parameters))
     with arithmetic_fake_quant(model):
-        torch.onnx.export(model, (batch[:1],), str(path), input_names=["images"], output_names=["logits"],
-                          dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=65536)}}, dynamo=True,
-                          external_data=False, verbose=False)  # one file, weights inside
+        torch.onnx.export(model, (batch[:1],), str(path), input_names=["tokens" if argument == "ids" else "images"],
+                          output_names=["logits"], dynamo=True, external_data=False, verbose=False,
+                          dynamic_shapes={argument: {0: torch.export.Dim("batch", min=1, max=65536)}})

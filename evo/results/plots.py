@@ -59,9 +59,10 @@ def plot_front(front: Front, path: str, *, knee: bool = False, title: str = "") 
 
 
 def plot_candidate(table: LayerTable, curve: np.ndarray, path: str, title: str) -> None:
-    """Per-layer weight/activation bits and prune ratio (bars) and the validation error curve."""
+    """Per-layer weight/activation bits and prune ratio (bars) and the validation error curve (LayerNorms
+    of sequence networks, which have neither, are left out)."""
     plt = _pyplot()
-    rows = table.rows()
+    rows = [r for r in table.rows() if r["role"] not in ("norm", "ffn_norm")]
     prune = [1 - r["kept_c_out"] / r["c_out"] for r in rows]
     fig, (ax_bits, ax_prune, ax_curve) = plt.subplots(3, 1, figsize=(max(6.0, 0.35 * len(rows)), 8.0),
                                                       gridspec_kw={"height_ratios": [2, 1.4, 1.4]})

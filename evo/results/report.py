@@ -20,10 +20,14 @@ from plotly.offline import get_plotlyjs
 from nasco.evo.results.front import SCALE, UNITS
 from nasco.evo.results.report_data import ReportData, load_report_data
 from nasco.evo.search.objectives import objective
+from nasco.evo.space.kinds import kind_of
+from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
 
 LAYER_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "stride", "h_in", "w_bits",
                  "a_bits", "pruned")
 KINDS = ("conv", "depthwise", "linear")
+SEQUENCE_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "heads", "positions",
+                    "w_bits", "a_bits", "pruned")
 MAX_DOMINATED_POINTS = 5000
 
 
@@ -140,12 +144,20 @@ def _layer_table_data(data: ReportData) -> list[dict]:
     if not data.front.layout.network:
         return [{"hash": row["genome_hash"], "rows": [[r["gene"], r["value"]] for r in genes]}
                 for row, genes in zip(data.rows, data.layer_tables, strict=True)]
+    columns, kinds = _layer_columns(data.front.layout)
     out = []
     for row, layers in zip(data.rows, data.layer_tables, strict=True):
         out.append({"hash": row["genome_hash"], "rows": [
-            [r["name"], KINDS[r["kind"]], *(r[c] for c in LAYER_COLUMNS[2:-1]),
+            [r["name"], kinds[r["kind"]], *(r[c] for c in columns[2:-1]),
              round(1 - r["kept_c_out"] / r["c_out"], 3)] for r in layers]})
     return out
+
+
+def _layer_columns(layout) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(layer-table columns, kind names) of a network layout's kind."""
+    if kind_of(layout.space) == "sequence":
+        return SEQUENCE_COLUMNS, LAYER_KIND_NAMES
+    return LAYER_COLUMNS, KINDS
 
 
 PAGE = """<!DOCTYPE html>
@@ -195,7 +207,8 @@ def render_report(data: ReportData) -> str:
                        heading=html.escape(f"nasco report: {data.title}"), summary=html.escape(summary),
                        timings=timings, config=html.escape(data.config_text or "(not a run folder)"),
                        figures=fig_json, layers=_script_json(_layer_table_data(data)),
-                       columns=_script_json(list(LAYER_COLUMNS) if front.layout.network else ["gene", "value"]))
+                       columns=_script_json(list(_layer_columns(front.layout)[0]) if front.layout.network
+                                            else ["gene", "value"]))
 
 
 def write_report(source: str | Path, out: str | Path, **selection) -> Path:

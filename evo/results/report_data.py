@@ -18,7 +18,6 @@ from nasco.archive import HDF5Archive
 from nasco.evo.results.front import Front, campaign_final_epochs, front_rows, select_front
 from nasco.evo.search.objectives import objective
 from nasco.evo.search.run_folder import CHECKPOINT_JSON, CONFIG_FILE, SURROGATE_LOG
-from nasco.evo.space.genome import decode
 
 
 @dataclass
@@ -122,16 +121,18 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
 
 
 def _layer_maps(front: Front, idx: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, list[list[dict]]]:
-    """(layer names, weight bits (L, K), prune ratio (L, K), layer table rows per member) of a network front."""
+    """(weight-layer names, weight bits (L, K), prune ratio (L, K), layer table rows per member) of a network front."""
     layout = front.layout
-    slot_names = list(layout.slot_names)
+    slot_names = list(layout.layer_names)
+    position = {name: i for i, name in enumerate(slot_names)}
     bits = np.full((len(slot_names), len(idx)), np.nan)
     prune = np.full((len(slot_names), len(idx)), np.nan)
     layer_tables = []
     for col, i in enumerate(idx):
-        table_rows = decode(layout, front.records.genome(i)).rows()
+        table_rows = layout.decode(front.records.genome(i)).rows()
         layer_tables.append(table_rows)
         for r in table_rows:
-            bits[r["slot"], col] = r["w_bits"]
-            prune[r["slot"], col] = 1 - r["kept_c_out"] / r["c_out"]
+            if r["name"] in position:  # weight layers (not norms or attention matmuls)
+                bits[position[r["name"]], col] = r["w_bits"]
+                prune[position[r["name"]], col] = 1 - r["kept_c_out"] / r["c_out"]
     return slot_names, bits, prune, layer_tables

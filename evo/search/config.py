@@ -45,19 +45,25 @@ class CampaignSection:
 
 @dataclass(frozen=True)
 class TaskSection:
-    dataset: str = _f("digits", "digits, mnist, fashion-mnist, cifar10, cifar100, npz or imagefolder")
-    root: str = _f("", "dataset folder (torchvision, imagefolder) or .npz file; empty for digits")
+    dataset: str = _f("digits", "digits, mnist, fashion-mnist, cifar10, cifar100, npz, imagefolder (images) or "
+                                "langid, text (texts, for the sequence space kind)")
+    root: str = _f("", "dataset folder (torchvision, imagefolder), .npz file, word-list folder (langid; default "
+                       "/usr/share/dict) or text file/folder (text); empty for digits")
     download: bool = _f(False, "let torchvision download the dataset into root")
     image_size: int = _f(0, "resize images to this side length (0: keep)")
     val_fraction: float = _f(0.1, "share of the training data held out for validation")
     train_subset: int = _f(0, "train on N training images only, a class-stratified random subset (0: all)")
     skip_bad_files: bool = _f(False, "imagefolder: leave out files that are not readable images (named when decoded) "
                                      "instead of stopping")
+    max_length: int = _f(0, "text datasets: tokens per text, longer texts truncated (0: the dataset's default, "
+                            "langid 24, text 64)")
+    tokenizer: str = _f("", "text datasets: char or word (empty: the dataset's default, langid char, text word)")
 
 
 @dataclass(frozen=True)
 class SpaceSection:
-    kind: str = _f("mobilenet", "space kind: mobilenet (image networks) or genes (named genes, no network)")
+    kind: str = _f("mobilenet", "space kind: mobilenet (image networks), sequence (token classifiers of 1-D conv and "
+                                "transformer blocks, for text tasks) or genes (named genes, no network)")
     file: str = _f("", "search space TOML (nasco space --toml); empty: the default space for the task's input, "
                        "or the genes below")
     genes: dict = _f({}, "genes kind without a file: gene name = [choices], e.g. {depth = [2, 4], act = ['relu']}")
@@ -312,8 +318,8 @@ def _check(c: CampaignConfig) -> None:
         _require(f"constraints.limits.{name}", isinstance(bound, int | float) and not isinstance(bound, bool)
                  and math.isfinite(bound), bound, "a finite number")
     sp = c.space
-    _require("space.kind", sp.kind in ("mobilenet", "genes") or bool(sp.file), sp.kind,
-             "mobilenet, genes (or any registered kind declared in a space file)")
+    _require("space.kind", sp.kind in ("mobilenet", "sequence", "genes") or bool(sp.file), sp.kind,
+             "mobilenet, sequence, genes (or any registered kind declared in a space file)")
     _require("space.genes", not sp.genes or (sp.kind == "genes" and not sp.file), sp.genes,
              "genes only with space.kind = 'genes' and no space.file")
     _require("space.file", sp.kind != "genes" or bool(sp.file) or bool(sp.genes), sp.file,

@@ -52,7 +52,7 @@ def campaign_space(config: CampaignConfig, task: Any) -> Any:
         return load_space(s.file)
     if s.kind == "genes":
         return space_kind("genes").from_dict({"kind": "genes", "genes": s.genes, "costs": s.costs})
-    return space_kind(s.kind).default(task.input_shape, task.num_classes)
+    return space_kind(s.kind).default_for(task)
 
 
 def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | None = None,
@@ -64,7 +64,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
     """
     c = config
     needs_task = (evaluator is None and c.evaluator.kind in TRAINED_KINDS) or \
-        (space is None and not c.space.file and c.space.kind == "mobilenet")
+        (space is None and not c.space.file and c.space.kind != "genes")
     task = load_task_spec(task_spec(c.task, c.campaign.seed)) if needs_task else None
     if isinstance(space, Mapping):
         from nasco.evo.space.toml_io import space_from_dict

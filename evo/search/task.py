@@ -11,8 +11,9 @@ from nasco.evo.train.datasets import Task, TensorSplit, load_task
 def task_spec(section: TaskSection, seed: int) -> dict:
     """The JSON-ready description of a task (what the archive registers, what workers load)."""
     spec = {**dataclasses.asdict(section), "split_seed": seed}
-    if not section.skip_bad_files:
-        spec.pop("skip_bad_files")  # descriptions (task ids) from before the option stay the same
+    for option, default in (("skip_bad_files", False), ("max_length", 0), ("tokenizer", "")):
+        if spec[option] == default:
+            spec.pop(option)  # descriptions (task ids) from before the option stay the same
     if section.train_subset:
         spec["subset"] = "stratified"  # archives before it trained on the first N: another description
     return spec
@@ -30,7 +31,8 @@ def load_task_spec(spec: dict) -> Task:
     task = load_task(spec["dataset"], root=spec["root"] or None, download=spec["download"],
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
                      image_size=spec["image_size"] or None, train_subset=subset if stratified else 0,
-                     skip_bad_files=spec.get("skip_bad_files", False))
+                     skip_bad_files=spec.get("skip_bad_files", False), max_length=spec.get("max_length") or None,
+                     tokenizer=spec.get("tokenizer") or None)
     if subset and not stratified and subset < len(task.train) and spec["dataset"] != "imagefolder":  # as it trained
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"

@@ -131,6 +131,10 @@ class SpaceKind(ABC):
         """The default space for an input; kinds without one raise :class:`SpaceError`."""
         raise SpaceError(f"space kind {self.name!r} has no default space; declare it ([space] file or genes)")
 
+    def default_for(self, task: Any) -> Any:
+        """The default space for a loaded task (its ``input_shape`` and ``num_classes``)."""
+        return self.default(tuple(task.input_shape), task.num_classes)
+
 
 _KINDS: dict[str, SpaceKind] = {}
 

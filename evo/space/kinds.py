@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nasco.evo.errors import SpaceError
 from nasco.evo.space.base import SpaceKind, SpaceLayout, register_space_kind, space_kind
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
@@ -30,6 +31,12 @@ class MobileNetKind(SpaceKind):
     def default(self, input_shape: tuple[int, int, int], num_classes: int) -> SearchSpace:
         return default_space(input_shape, num_classes)
 
+    def default_for(self, task: Any) -> SearchSpace:
+        if getattr(task, "is_text", False):
+            raise SpaceError(f"space kind 'mobilenet': task {task.name!r} holds texts; allowed: [space] kind = "
+                             "\"sequence\" for text tasks")
+        return self.default(tuple(task.input_shape), task.num_classes)
+
 
 class SequenceKind(SpaceKind):
     """Token embedding, stages of 1-D conv or transformer blocks, per-layer bits and per-group prune ratios."""
@@ -43,9 +50,12 @@ class SequenceKind(SpaceKind):
     def compile(self, space: SequenceSpace) -> SequenceLayout:
         return compile_sequence(space)
 
-    def default_for_text(self, max_length: int, vocab_size: int, num_classes: int) -> SequenceSpace:
-        """The default space for texts of ``max_length`` tokens from ``vocab_size`` ids."""
-        return default_sequence_space(max_length, vocab_size, num_classes)
+    def default_for(self, task: Any) -> SequenceSpace:
+        """The default space for a text task: its tokens per text, token ids and classes."""
+        if not getattr(task, "is_text", False):
+            raise SpaceError(f"space kind 'sequence': task {task.name!r} holds images; allowed: a text task (dataset "
+                             "langid or text)")
+        return default_sequence_space(task.input_shape[0], task.vocab_size, task.num_classes)
 
 
 register_space_kind(MobileNetKind())

@@ -96,6 +96,17 @@ class GenomeLayout(SpaceLayout):
 
         return genome_features(self, genomes)
 
+    def decode(self, genome: np.ndarray):
+        """The :class:`~nasco.evo.space.genome.LayerTable` of one genome."""
+        from nasco.evo.space.genome import decode
+
+        return decode(self, genome)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Every weight layer a network of the space can have, in order (report maps)."""
+        return self.slot_names
+
 
 class _Builder:
     def __init__(self, space: SearchSpace) -> None:

@@ -33,6 +33,9 @@ from nasco.kernels.sequence_cost import (
     B_TYPE,
     BLOCK_ATTENTION,
     BLOCK_CONV,
+    LAYER_DEPTHWISE,
+    LAYER_EMBEDDING,
+    LAYER_LINEAR,
     N_BLOCK_COLUMNS,
     N_TOP,
     SEQUENCE_LAYER_COLUMNS,
@@ -115,6 +118,15 @@ class SequenceLayout(SpaceLayout):
         from nasco.evo.space.features import genome_features
 
         return genome_features(self, genomes)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Every weight layer (embedding, linear, depthwise) a network of the space can have, in order."""
+        from nasco.evo.space.genome import largest_genome
+
+        table = self.decode(largest_genome(self))
+        return tuple(name for name, kind in zip(table.names, table.column("kind"), strict=True)
+                     if kind in (LAYER_EMBEDDING, LAYER_LINEAR, LAYER_DEPTHWISE))
 
     def decode(self, genome: np.ndarray) -> SequenceTable:
         """The layer table of one genome (validated first)."""

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from nasco.evo.errors import NascoError
+from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.genome import as_genomes, genome_hash
-from nasco.evo.space.layout import GenomeLayout, compile_space
+from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import space_from_dict
-from nasco.evo.train.builder import CandidateNet
 from nasco.evo.train.models import build_network
 
 GENOME_FILE = "genome.json"
@@ -28,7 +28,7 @@ class CandidateFileError(NascoError, ValueError):
     """A saved candidate folder is missing files or does not match its genome."""
 
 
-def save_candidate(directory: str | Path, layout: GenomeLayout, genome: np.ndarray, model: CandidateNet) -> Path:
+def save_candidate(directory: str | Path, layout: SpaceLayout, genome: np.ndarray, model: torch.nn.Module) -> Path:
     """Write the slim ``model`` of ``genome`` to ``directory`` (created if needed); returns it."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -45,8 +45,8 @@ def save_candidate(directory: str | Path, layout: GenomeLayout, genome: np.ndarr
     return directory
 
 
-def load_candidate(directory: str | Path, *, device: str | torch.device = "cpu") -> tuple[GenomeLayout, np.ndarray,
-                                                                                           CandidateNet]:
+def load_candidate(directory: str | Path, *, device: str | torch.device = "cpu") -> tuple[SpaceLayout, np.ndarray,
+                                                                                           torch.nn.Module]:
     """Rebuild the slim network saved by :func:`save_candidate` and load its weights (eval mode)."""
     directory = Path(directory)
     for name in (GENOME_FILE, WEIGHTS_FILE):
@@ -63,7 +63,7 @@ def load_candidate(directory: str | Path, *, device: str | torch.device = "cpu")
     if version != FORMAT_VERSION:
         raise CandidateFileError(f"{directory / GENOME_FILE}: format_version {version!r} is not allowed; allowed: "
                                  f"{FORMAT_VERSION}")
-    layout = compile_space(space_from_dict(space))
+    layout = compile_any(space_from_dict(space))
     genome = as_genomes(layout, np.array(genes, dtype=np.int64))[0]
     if genome_hash(layout, genome) != stored_hash:
         raise CandidateFileError(f"{directory / GENOME_FILE}: genome_hash {stored_hash} does not match "

@@ -36,7 +36,9 @@ import torch
 
 from nasco.evo.errors import NascoError
 
-TASK_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "npz", "imagefolder")
+IMAGE_TASKS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "npz", "imagefolder")
+TEXT_TASKS = ("langid", "text")  # token ids for the sequence space kind (nasco.evo.train.text_data)
+TASK_NAMES = (*IMAGE_TASKS, *TEXT_TASKS)
 
 
 class DatasetError(NascoError, ValueError):
@@ -101,11 +103,12 @@ class Task:
 
     Attributes:
         name: task id (e.g. ``"digits"``).
-        input_shape: (C, H, W).
+        input_shape: (C, H, W) of images; (T,) token ids of texts.
         num_classes: number of classes; labels are in [0, num_classes).
         train, val, test: the splits.
         scale: raw value × scale gives [0, 1] intensities (1/255 for uint8 images).
         mean, std: per-channel normalisation after scaling, float32 (C,).
+        vocabulary: text tasks: the token of each id from 2 on (0 padding, 1 unknown); empty for images.
     """
 
     name: str
@@ -117,16 +120,28 @@ class Task:
     scale: float
     mean: torch.Tensor
     std: torch.Tensor
+    vocabulary: tuple[str, ...] = ()
+
+    @property
+    def is_text(self) -> bool:
+        return bool(self.vocabulary)
+
+    @property
+    def vocab_size(self) -> int:
+        """Token ids 0..vocab_size−1 of a text task (padding, unknown, the vocabulary)."""
+        return len(self.vocabulary) + 2
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw batch → float32 network input."""
+        """Raw batch → network input: float32 normalised images, or the token ids unchanged."""
+        if self.is_text:
+            return x
         shape = (1, -1, 1, 1)
         return (x.float() * self.scale - self.mean.to(x.device).view(shape)) / self.std.to(x.device).view(shape)
 
     def to(self, device: torch.device) -> Task:
         """The same task with its in-memory splits on ``device``."""
         return Task(self.name, self.input_shape, self.num_classes, self.train.to(device), self.val.to(device),
-                    self.test.to(device), self.scale, self.mean, self.std)
+                    self.test.to(device), self.scale, self.mean, self.std, self.vocabulary)
 
 
 def _split_val(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int) -> tuple[TensorSplit, TensorSplit]:
@@ -364,24 +379,28 @@ def stratified_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 def load_task(name: str = "digits", *, root: str | Path | None = None, download: bool = False,
               val_fraction: float = 0.1, seed: int = 0, num_classes: int | None = None,
-              image_size: int | None = None, train_subset: int = 0, skip_bad_files: bool = False) -> Task:
+              image_size: int | None = None, train_subset: int = 0, skip_bad_files: bool = False,
+              max_length: int | None = None, tokenizer: str | None = None) -> Task:
     """Load a task by name (see the module docstring).
 
     Args:
-        train_subset: train on this many training images (0: all), a class-stratified random
+        train_subset: train on this many training examples (0: all), a class-stratified random
             subset drawn with ``seed``; the task is then named ``NAME:trainN``.
         skip_bad_files: imagefolder only: leave out (and name) files that are not readable images
             instead of stopping.
+        max_length, tokenizer: text tasks only: tokens per text (longer ones truncated) and
+            ``"char"`` or ``"word"`` (None: the dataset's default, see :mod:`text_data`).
 
     Raises:
-        DatasetError: unknown name, missing files (with ``download=False``), malformed npz,
-            labels outside ``num_classes``, or an option that does not apply to the dataset.
+        DatasetError: unknown name, missing files (with ``download=False``), malformed npz or
+            text files, labels outside ``num_classes``, or an option that does not apply.
     """
     if name not in TASK_NAMES:
         raise DatasetError(f"dataset {name!r} is unknown; allowed: {list(TASK_NAMES)}")
-    if download and name in ("digits", "npz", "imagefolder"):
+    offline = ("digits", "npz", "imagefolder", *TEXT_TASKS)
+    if download and name in offline:
         raise DatasetError(f"download: {name} cannot be downloaded; allowed: download only with "
-                           f"{', '.join(n for n in TASK_NAMES if n not in ('digits', 'npz', 'imagefolder'))}")
+                           f"{', '.join(n for n in TASK_NAMES if n not in offline)}")
     if name == "digits" and root:
         raise DatasetError(f"root: {str(root)!r} does not apply to digits (bundled with scikit-learn); allowed: empty")
     if num_classes is not None and name != "npz":
@@ -392,6 +411,15 @@ def load_task(name: str = "digits", *, root: str | Path | None = None, download:
         raise DatasetError(f"train_subset: {train_subset!r} is not allowed; allowed: an integer ≥ 0 (0: all)")
     if skip_bad_files and name != "imagefolder":
         raise DatasetError(f"skip_bad_files: applies to imagefolder only; {name} is read whole or not at all")
+    if name in TEXT_TASKS:
+        if image_size is not None:
+            raise DatasetError(f"image_size: applies to image datasets; {name} holds texts (max_length sets their "
+                               "length)")
+        task = _text_task(name, root, max_length, tokenizer, val_fraction, seed)
+        return _train_subset(task, train_subset, seed) if train_subset else task
+    if max_length is not None or tokenizer is not None:
+        raise DatasetError(f"max_length / tokenizer: apply to text datasets ({', '.join(TEXT_TASKS)}); {name} holds "
+                           "images")
     if name == "digits":
         task = _resized_task(_digits(val_fraction, seed), image_size)
     elif name == "npz":
@@ -401,6 +429,28 @@ def load_task(name: str = "digits", *, root: str | Path | None = None, download:
     else:
         task = _torchvision(name, root, download, val_fraction, seed, image_size)
     return _train_subset(task, train_subset, seed) if train_subset else task
+
+
+def _text_task(name: str, root, max_length: int | None, tokenizer: str | None, val_fraction: float,
+               seed: int) -> Task:
+    """A text task (:mod:`nasco.evo.train.text_data`) as token ids; named NAME, with @T and the
+    tokenizer when they are not the dataset's defaults."""
+    from nasco.evo.train.text_data import DEFAULT_LENGTH, DEFAULT_TOKENIZER, TOKENIZERS, load_text_arrays
+
+    length = DEFAULT_LENGTH[name] if max_length is None else max_length
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 65_536:
+        raise DatasetError(f"max_length: {max_length!r} is not allowed; allowed: an integer 1..65536 (tokens per text)")
+    tokens = tokenizer or DEFAULT_TOKENIZER[name]
+    if tokens not in TOKENIZERS:
+        raise DatasetError(f"tokenizer: {tokenizer!r} is not allowed; allowed: {', '.join(TOKENIZERS)}")
+    try:
+        data = load_text_arrays(name, root, length, tokens)
+    except (ValueError, OSError) as err:
+        raise DatasetError(str(err)) from None
+    train, val = _split_val(data["x"], data["y"], val_fraction, seed)
+    label = name + ("" if max_length is None else f"@{length}") + ("" if tokenizer is None else f"-{tokens}")
+    return Task(label, (length,), len(data["classes"]), train, val, TensorSplit(data["x_test"], data["y_test"]),
+                1.0, torch.zeros(1), torch.ones(1), data["vocabulary"])
 
 
 def _resized_task(task: Task, size: int | None) -> Task:

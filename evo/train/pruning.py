@@ -23,12 +23,18 @@ def cubic_fraction(progress: float) -> float:
 
 
 def group_importance(group: ChannelGroup) -> torch.Tensor:
-    """L1 norm per channel of all weights tied to the group, float32 (C,)."""
+    """L1 norm per channel of all weights tied to the group, float32 (C,). A mask over units of
+    several channels (attention heads: ``head_width`` channels each, in every Q/K/V part of the
+    producer's rows) sums its units' channels."""
+    n, unit = group.mask.mask.numel(), getattr(group.mask, "head_width", 1)
+
+    def per_unit(channels: torch.Tensor) -> torch.Tensor:
+        return channels.float().view(-1, n, unit).sum(dim=(0, 2))
+
     with torch.no_grad():
-        total = sum(layer.weight.detach().abs().flatten(1).sum(dim=1).float() for layer in group.rows)
+        total = sum(per_unit(layer.weight.detach().abs().flatten(1).sum(dim=1)) for layer in group.rows)
         for layer in group.columns:
-            w = layer.weight.detach().abs()
-            total = total + w.transpose(0, 1).flatten(1).sum(dim=1).float()
+            total = total + per_unit(layer.weight.detach().abs().transpose(0, 1).flatten(1).sum(dim=1))
     return total
 
 

@@ -26,14 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasco.evo.errors import NascoError
-from nasco.evo.space.genome import decode, genome_hash
-from nasco.evo.space.layout import GenomeLayout
-from nasco.evo.train.builder import CandidateNet
+from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.genome import genome_hash
 from nasco.evo.train.datasets import Task
-from nasco.evo.train.model_stats import count_macs_params
-from nasco.evo.train.models import build_network
-from nasco.evo.train.pruning import slim, update_masks
-from nasco.evo.train.quant import ActQuantizer
+from nasco.evo.train.models import build_network, count_network, network_kind
+from nasco.evo.train.pruning import update_masks
+from nasco.evo.train.quant import ActQuantizer, Quantizer
 
 
 class TrainConfigError(NascoError, ValueError):
@@ -177,13 +175,16 @@ def autocast_for(device: torch.device):
 
 
 def prepare_inputs(task: Task, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A raw batch normalised for the network (channels_last on CUDA)."""
+    """A raw batch normalised for the network (images channels_last on CUDA; token ids unchanged)."""
     x = task.normalize(x)
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" and x.dim() == 4 else x
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
-    """Random per-sample translation (zero padding) and optional horizontal flip, as tensor ops."""
+    """Random per-sample translation (zero padding) and optional horizontal flip of images (N, C, H, W),
+    as tensor ops; token ids (N, T) are returned unchanged."""
+    if x.dim() != 4:
+        return x
     n, _, h, w = x.shape
     if shift > 0:
         padded = F.pad(x, (shift, shift, shift, shift))
@@ -210,13 +211,13 @@ def training_loss(logits, y, teacher_logits, config: TrainConfig) -> torch.Tenso
     return (1 - config.kd_weight) * ce + config.kd_weight * kd
 
 
-def _bypass_compression(model: CandidateNet) -> None:
+def _bypass_compression(model: nn.Module) -> None:
     for module in model.modules():
-        if hasattr(module, "weight_quant"):
-            module.weight_quant.bits = module.act_quant.bits = 32
+        if isinstance(module, Quantizer):
+            module.bits = 32
 
 
-def fit(model: CandidateNet, task: Task, config: TrainConfig, result: TrainResult, *, batch_size: int,
+def fit(model: nn.Module, task: Task, config: TrainConfig, result: TrainResult, *, batch_size: int,
         device: torch.device, seed: int, teacher: nn.Module | None = None,
         progress: Callable[[TrainResult], None] | None = None) -> None:
     """Train the full-width masked ``model`` in place (on ``device``); appends curves to ``result``
@@ -273,13 +274,14 @@ def fit(model: CandidateNet, task: Task, config: TrainConfig, result: TrainResul
         update_masks(model, 1.0)
 
 
-def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config: TrainConfig | None = None, *,
+def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config: TrainConfig | None = None, *,
                     seed: int = 0, teacher: nn.Module | None = None,
-                    progress: Callable[[TrainResult], None] | None = None) -> tuple[TrainResult, CandidateNet | None]:
+                    progress: Callable[[TrainResult], None] | None = None) -> tuple[TrainResult, nn.Module | None]:
     """Train one genome on ``task``; never raises for training failures.
 
     Args:
-        layout: the compiled space; its input shape and classes must match the task.
+        layout: the compiled space of a network kind (mobilenet: an image task of its input shape and
+            classes; sequence: a text task of its length, token ids and classes).
         genome: int (G,).
         task: data (see :func:`nasco.evo.train.datasets.load_task`).
         config: training settings (defaults: :class:`TrainConfig`).
@@ -294,10 +296,11 @@ def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config
         NascoError: invalid genome, or a task that does not match the space (bad input).
     """
     config = config or TrainConfig()
-    table = decode(layout, genome)
-    if tuple(task.input_shape) != tuple(layout.space.input_shape) or task.num_classes != layout.space.num_classes:
-        raise NascoError(f"task {task.name!r} has input {list(task.input_shape)} and {task.num_classes} classes; "
-                         f"the space expects {list(layout.space.input_shape)} and {layout.space.num_classes}")
+    kind = network_kind(layout)
+    genome = layout.as_genomes(genome)[0]
+    problem = kind.mismatch(layout.space, task)
+    if problem:
+        raise NascoError(problem)
     device = resolve_device(config.device)
     started = time.perf_counter()
     batch_size = config.batch_size
@@ -321,9 +324,9 @@ def train_candidate(layout: GenomeLayout, genome: np.ndarray, task: Task, config
                 model = model.to(memory_format=torch.channels_last)
             fit(model, task, config, result, batch_size=batch_size, device=device, seed=seed, teacher=teacher,
                 progress=progress)
-            small = slim(model, table) if config.compress else model
+            small = kind.slim(model, layout, genome) if config.compress else model
             result.val_error = evaluate(small, task, batch_size=config.eval_batch_size, device=device)
-            result.macs, result.params = count_macs_params(small, layout.space.input_shape, device=str(device))
+            result.macs, result.params = count_network(small, layout, device=str(device))
             result.wall_time_s = time.perf_counter() - started
             return result, small.eval()
         except torch.cuda.OutOfMemoryError:
