@@ -169,7 +169,7 @@ def test_export_refuses_failed_records_unreproduced_errors_and_unknown_formats(t
     assert main(["export", str(archive), failed, "-o", str(tmp_path / "x")]) == 2
     assert "failed in the search (loss is NaN)" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["export", str(archive), record.genome_hash, "-o", str(tmp_path / "x"), "--format", "tflite"]) == 2
-    assert "allowed are packed, qdq, float" in capsys.readouterr().err
+    assert "allowed for mobilenet networks are packed, qdq, float" in capsys.readouterr().err
 
     real = export_module.train_candidate
 

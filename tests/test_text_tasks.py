@@ -185,3 +185,22 @@ workers = 1
 
     model = load_model(tmp_path / "exp")
     assert model(torch.tensor([[2, 3, 0, 0]])).shape == (1, 2)
+
+
+def test_image_only_campaign_features_are_refused_for_sequence_spaces_before_training(tmp_path):
+    from nasco.evo.search.config import ConfigError, config_from_dict
+    from nasco.evo.search.plan import plan_campaign
+
+    data = _halves_csv(tmp_path / "halves.csv", n=40)
+    base = {"task": {"dataset": "text", "root": str(data)}, "space": {"kind": "sequence"},
+            "campaign": {"out": str(tmp_path / "run")}}
+    plan = plan_campaign(config_from_dict(base))
+    assert plan.layout.space.kind == "sequence" and plan.layout.space.vocab_size == plan.task.vocab_size
+    for extra, named in ((("search", "preprocess", True), "search.preprocess"),
+                         (("evaluator", "kind", "supernet"), "evaluator.kind = 'supernet'")):
+        section, key, value = extra
+        config = config_from_dict({**base, section: {key: value}})
+        with pytest.raises(ConfigError, match=re.escape(named) + ".*built for the mobilenet kind"):
+            plan_campaign(config)
+    with pytest.raises(Exception, match="holds texts; allowed: \\[space\\] kind = \"sequence\""):
+        plan_campaign(config_from_dict({**base, "space": {"kind": "mobilenet"}}))

@@ -9,8 +9,8 @@ import numpy as np
 from rich.console import Console
 
 from nasco.evo.cli.space import CliError
-from nasco.evo.space.default import default_space
-from nasco.evo.space.genome import costs_dict, fixed_genome, genome_hash, parse_genome
+from nasco.evo.space.base import space_kind
+from nasco.evo.space.genome import fixed_genome, genome_hash, parse_genome
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.toml_io import load_space
 from nasco.evo.train.candidate_io import save_candidate
@@ -26,9 +26,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "--weight-bits, --act-bits and --prune.",
     )
     p.add_argument("--task", default="digits", choices=TASK_NAMES, help="dataset (digits)")
-    p.add_argument("--root", help="dataset folder (torchvision, imagefolder) or .npz file")
+    p.add_argument("--root", help="dataset folder (torchvision, imagefolder), .npz file, word-list folder (langid) or "
+                                  "text file/folder (text)")
     p.add_argument("--download", action="store_true", help="let torchvision download the dataset into --root")
-    p.add_argument("--space", metavar="FILE.toml", help="space file (default: the default space for the task)")
+    p.add_argument("--train-subset", type=int, default=0, metavar="N",
+                   help="train on a class-stratified subset of N training examples (0: all), as [task] train_subset")
+    p.add_argument("--max-length", type=int, metavar="T", help="text tasks: tokens per text (the dataset's default)")
+    p.add_argument("--tokenizer", choices=("char", "word"), help="text tasks: tokens (the dataset's default)")
+    p.add_argument("--space", metavar="FILE.toml", help="space file (default: the default space for the task: "
+                                                        "mobilenet for images, sequence for texts)")
     p.add_argument("--genome", metavar='"g0,g1,..."', help="the genome to train")
     p.add_argument("--arch", default="mid", choices=("min", "mid", "max"), help="architecture choices (mid)")
     p.add_argument("--weight-bits", type=int, default=32, help="weight bits of every layer (32 = float)")
@@ -47,8 +53,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Returns 0 when training finished, 1 when the candidate failed (the reason is printed)."""
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
-    task = load_task(args.task, root=args.root, download=args.download, seed=args.seed)
-    space = load_space(args.space) if args.space else default_space(task.input_shape, task.num_classes)
+    task = load_task(args.task, root=args.root, download=args.download, seed=args.seed, train_subset=args.train_subset,
+                     max_length=args.max_length, tokenizer=args.tokenizer)
+    space = load_space(args.space) if args.space else space_kind("sequence" if task.is_text else "mobilenet"
+                                                                 ).default_for(task)
     layout = compile_any(space)
     if not layout.network:
         raise CliError(f"--space: {args.space} is a {layout.space.kind} space without a network; nasco train "
@@ -60,9 +68,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise CliError(f"--prune: {args.prune} is not allowed; allowed: 0 ≤ ratio < 1")
         genome = fixed_genome(layout, arch=args.arch, weight_bits=args.weight_bits, act_bits=args.act_bits,
                               prune=args.prune)
-    costs = costs_dict(layout, genome)
+    costs = dict(zip(layout.cost_names, layout.costs(genome)[0], strict=True))
     console.print(f"training {genome_hash(layout, genome)} on {task.name} ({len(task.train)} train / "
-                  f"{len(task.val)} val images), {costs['macs']:,} MACs, {config.epochs} epochs", highlight=False)
+                  f"{len(task.val)} val examples), {costs['macs']:,.0f} MACs, {costs['bitops']:.4g} BitOps, "
+                  f"{config.epochs} epochs", highlight=False)
 
     def progress(partial: TrainResult) -> None:
         console.print(f"  epoch {partial.epochs:>3}/{config.epochs}  train loss {partial.train_loss[-1]:.4f}  "
@@ -72,6 +81,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     shown = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("train_loss", "val_error_curve")}
     for key, value in shown.items():
         console.print(f"{key:>12}: {value}", highlight=False)
+    if model is not None:
+        from nasco.evo.train.trainer import evaluate
+
+        test = evaluate(model, task, "test")
+        console.print(f"{'test_error':>12}: {test:.4f}" if test == test else f"{'test_error':>12}: no test split",
+                      highlight=False)
     if model is not None and args.out:
         save_candidate(args.out, layout, np.asarray(genome), model)
         console.print(f"saved to {args.out}", highlight=False)

@@ -71,6 +71,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
 
         space = space_from_dict(dict(space))
     layout = compile_any(space if space is not None else campaign_space(c, task))
+    _check_network_only(c, layout)
     if evaluator is None:
         if c.evaluator.kind in TRAINED_KINDS and not layout.network:
             raise ConfigError(f"evaluator.kind = {c.evaluator.kind!r} needs a network space kind; space kind "
@@ -80,7 +81,6 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
         if not isinstance(evaluator, Evaluator):
             evaluator = PythonEvaluator(evaluator, tuple(c.evaluator.metrics) or ("error",))
         evaluator.bind(layout)
-    _check_network_only(c, layout)
     cost_columns = (*(NETWORK_COST_COLUMNS if layout.network else layout.cost_names), *evaluator.cheap)
     clash = sorted({*cost_columns} & {*evaluator.metrics}) or sorted(
         n for n in set(cost_columns) if list(cost_columns).count(n) > 1)
@@ -102,7 +102,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
 
 def _check_network_only(c: CampaignConfig, layout: SpaceLayout) -> None:
     if layout.network:
-        return
+        return _check_image_only(c, layout)
     kind = kind_of(layout.space)
     used = [n for n in c.objectives.names if n in NETWORK_COSTS] + \
         [f"constraints.{o.constraint}" for o in BUILTIN.values() if o.constraint and getattr(c.constraints,
@@ -116,6 +116,20 @@ def _check_network_only(c: CampaignConfig, layout: SpaceLayout) -> None:
     if used:
         raise ConfigError(f"{', '.join(used)}: need a network space kind (exact kernel costs, per-layer compression); "
                           f"space kind {kind!r} has cheap costs {list(layout.cost_names)} (use metric:NAME)")
+
+
+def _check_image_only(c: CampaignConfig, layout: SpaceLayout) -> None:
+    """Refuse, before any training, what only the image (mobilenet) kind has so far."""
+    kind = kind_of(layout.space)
+    if kind == "mobilenet":
+        return
+    used = [name for name, on in (("search.preprocess", c.search.preprocess),
+                                  ("objectives.latency_lut", bool(c.objectives.latency_lut)),
+                                  ("evaluator.kind = 'supernet'", c.evaluator.kind == "supernet")) if on]
+    if used:
+        raise ConfigError(f"{', '.join(used)}: built for the mobilenet kind's conv layers (sensitivity pre-processing, "
+                          f"latency look-up tables, the weight-sharing supernet); space kind {kind!r} searches with "
+                          "evaluator.kind = 'train' and the exact kernel costs")
 
 
 def objective_matrix(objectives: list[Objective], values: Mapping[str, np.ndarray]) -> np.ndarray:
