@@ -354,7 +354,7 @@ def test_a_folder_too_large_for_the_disk_cache_is_decoded_into_memory_or_streame
     monkeypatch.setenv("NASCO_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("NASCO_CACHE_DISK_MB", "0")
     in_memory = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3)
-    assert "into memory; not cached (0.00 GiB decoded, more than the disk budget" in capfd.readouterr().err
+    assert "into memory; not cached (0.0 MiB decoded, more than the disk budget of 0.0 MiB" in capfd.readouterr().err
     assert isinstance(in_memory.train, TensorSplit) and not list((tmp_path / "empty-cache").glob("*.npy"))
     monkeypatch.setenv("NASCO_CACHE_MB", "0")
     monkeypatch.setenv("NASCO_STREAM_WORKERS", "2")

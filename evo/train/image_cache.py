@@ -211,7 +211,8 @@ def _left_out(bad: list[str]) -> str:
 
 
 def _gib(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.2f} GiB"
+    """A size for people: MiB below 1 GiB, GiB above."""
+    return f"{nbytes / 2**20:.1f} MiB" if nbytes < 2**30 else f"{nbytes / 2**30:.2f} GiB"
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
