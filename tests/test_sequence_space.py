@@ -141,6 +141,8 @@ def test_padding_and_tokens_beyond_the_kept_vocabulary():
     with torch.no_grad():
         logits = model(torch.cat([padded, torch.cat([unknown, padded[:, 5:]], dim=1)]))
         assert torch.allclose(model(short), logits[:1], atol=1e-5) and torch.allclose(logits[0], logits[1])
+        with pytest.raises(ValueError, match=r"token ids of shape \[1, 25\]: allowed \(batch, T\) with T ≤ max_length"):
+            model(torch.ones((1, 25), dtype=torch.long))
 
 
 def test_sequence_spaces_round_trip_through_toml_and_refuse_bad_fields():

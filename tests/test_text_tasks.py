@@ -126,6 +126,9 @@ def test_a_sequence_network_learns_a_separable_text_task_and_prunes_to_its_genom
     assert result.macs == costs[0] and sum(p.numel() for p in model.parameters()) == costs[1]
     heads = [m for m in model.modules() if type(m).__name__ == "AttentionBlock"]
     assert heads and all(block.heads == 1 for block in heads)  # 2 heads, half pruned
+    student, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=4, act_bits=8), task,
+                                 TrainConfig(epochs=1, batch_size=32), seed=1, teacher=model)  # distillation
+    assert student.status == "ok", student.reason
     with pytest.raises(NascoError, match="holds texts; the space is an image space"):
         from nasco.evo import compile_space, default_space
 

@@ -207,6 +207,9 @@ class SequenceNet(nn.Module):
         self.classifier = _linear(rows[-1], slim)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if ids.dim() != 2 or ids.shape[1] > len(self.positions):
+            raise ValueError(f"token ids of shape {list(ids.shape)}: allowed (batch, T) with T ≤ max_length = "
+                             f"{len(self.positions)} (truncate longer texts, as the text loaders do)")
         keep = (ids != PAD).unsqueeze(-1).to(self.positions.dtype)  # (B, T, 1)
         ids = torch.where(ids < self.vocab, ids, torch.full_like(ids, UNKNOWN))
         x = (self.embedding(ids) + self.positions[: ids.shape[1]]) * keep
