@@ -12,4 +12,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "SpaceKind": "base", "SpaceLayout": "base", "register_space_kind": "base", "space_kind": "base",
     "space_kinds": "base", "GenesSpace": "genes", "GenesLayout": "genes", "compile_any": "kinds",
     "load_entry": "entry", "EntryError": "entry",
+    "SequenceSpace": "sequence", "SequenceStageSpec": "sequence", "default_sequence_space": "sequence",
+    "SequenceLayout": "sequence_layout", "compile_sequence": "sequence_layout",
 })
