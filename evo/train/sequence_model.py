@@ -23,9 +23,9 @@ from torch import nn
 from nasco.evo.space.sequence_layout import SequenceTable
 from nasco.evo.train.builder import ChannelGroup, ChannelMask, QuantLinear
 from nasco.evo.train.quant import ActQuantizer, WeightQuantizer
+from nasco.evo.train.text_data import PAD, UNKNOWN
 from nasco.kernels.sequence_cost import SEQUENCE_LAYER_COLUMNS
 
-PAD, UNKNOWN = 0, 1
 _COL = {name: i for i, name in enumerate(SEQUENCE_LAYER_COLUMNS)}
 
 
