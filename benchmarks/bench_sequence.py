@@ -32,8 +32,7 @@ from bench_common import cpu_name, print_results
 from nasco.evo.space.genome import sample_genomes
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.sequence import default_sequence_space
-from nasco.evo.train.model_stats import per_layer_macs
-from nasco.evo.train.sequence_model import QuantEmbedding, QuantMatMul, build_sequence_model
+from nasco.evo.train.sequence_model import build_sequence_model, count_costs
 from nasco.kernels.sequence_cost import sequence_costs_reference
 
 LENGTHS = (24, 128)
@@ -47,22 +46,7 @@ def torch_counts(layout, genome) -> tuple[int, int, int, int]:
     """(MACs, params, BitOps, size bits) counted on the built slim model (meta device)."""
     with torch.device("meta"):
         model = build_sequence_model(layout.decode(genome))
-    layer_macs = per_layer_macs(model, (layout.space.max_length,), input_dtype=torch.long)
-    bitops = size_bits = 0
-    for module, macs in layer_macs.items():
-        if isinstance(module, QuantMatMul):
-            bitops += macs * module.a_quant.bits * module.b_quant.bits
-            continue
-        w_bits, a_bits, rows = module.weight_quant.bits, module.act_quant.bits, module.weight.shape[0]
-        bitops += macs * w_bits * a_bits
-        size_bits += module.weight.numel() * w_bits + module.bias.numel() * 32 + (rows * 32 if w_bits < 32 else 0)
-    for module in model.modules():
-        if isinstance(module, torch.nn.LayerNorm):
-            size_bits += 64 * module.normalized_shape[0]
-        elif isinstance(module, QuantEmbedding):
-            bits = module.weight_quant.bits
-            size_bits += module.weight.numel() * bits + (module.weight.shape[0] * 32 if bits < 32 else 0)
-    return sum(layer_macs.values()), sum(p.numel() for p in model.parameters()), bitops, size_bits
+    return count_costs(model, layout.space.max_length)
 
 
 def measure(length: int) -> dict:

@@ -14,8 +14,7 @@ from nasco.evo.space.genome import largest_genome, sample_genomes
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.sequence import SequenceSpace, SequenceStageSpec, default_sequence_space
 from nasco.evo.space.toml_io import dump_space, space_from_dict
-from nasco.evo.train.model_stats import per_layer_macs
-from nasco.evo.train.sequence_model import QuantEmbedding, QuantMatMul, build_sequence_model, slim_sequence
+from nasco.evo.train.sequence_model import build_sequence_model, count_costs, slim_sequence
 from nasco.kernels.sequence_cost import sequence_costs_reference
 from nasco.kernels.tables import COST_NAMES
 
@@ -38,28 +37,11 @@ def test_kernel_equals_the_layer_by_layer_reference_for_every_cost(layout):
 def test_kernel_costs_equal_counts_on_the_built_slim_model(layout):
     """MACs from forward hooks (linear, depthwise conv, attention matmuls), every parameter, and
     BitOps and size from each layer's quantizers, for 100 random genomes per sequence length."""
-    length = layout.space.max_length
     genomes = sample_genomes(layout, np.random.default_rng(2), 100)
     for genome, row in zip(genomes, layout.exact_costs(genomes), strict=True):
         with torch.device("meta"):
             model = build_sequence_model(layout.decode(genome))
-        layer_macs = per_layer_macs(model, (length,), input_dtype=torch.long)
-        bitops = size_bits = 0
-        for module, macs in layer_macs.items():
-            if isinstance(module, QuantMatMul):
-                bitops += macs * module.a_quant.bits * module.b_quant.bits
-                continue
-            w_bits, a_bits, rows = module.weight_quant.bits, module.act_quant.bits, module.weight.shape[0]
-            bitops += macs * w_bits * a_bits
-            size_bits += module.weight.numel() * w_bits + module.bias.numel() * 32 + (rows * 32 if w_bits < 32 else 0)
-        for module in model.modules():
-            if isinstance(module, torch.nn.LayerNorm):
-                size_bits += 64 * module.normalized_shape[0]
-            elif isinstance(module, QuantEmbedding):
-                bits = module.weight_quant.bits
-                size_bits += module.weight.numel() * bits + (module.weight.shape[0] * 32 if bits < 32 else 0)
-        params = sum(p.numel() for p in model.parameters())
-        assert (sum(layer_macs.values()), params, bitops, size_bits) == tuple(row[:4]), genome.tolist()
+        assert count_costs(model, layout.space.max_length) == tuple(row[:4]), genome.tolist()
 
 
 def _random_masks(model, generator):

@@ -15,7 +15,6 @@ from nasco.evo.errors import NascoError
 from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genome import (
-    costs_dict,
     decode,
     genome_hash,
     parse_genome,
@@ -164,7 +163,6 @@ def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, cons
     console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
     if isinstance(layout, SequenceLayout):
         table = sequence_layer_table(layout.decode(genome))
-        costs = dict(zip(COST_NAMES, map(int, layout.exact_costs(genome)[0]), strict=True))
     else:
         table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
         for row in decode(layout, genome).rows():
@@ -173,7 +171,7 @@ def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, cons
                           f"{row['kernel']}/{row['stride']}",
                           f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
                           f"{row['w_bits']}/{row['a_bits']}")
-        costs = costs_dict(layout, genome)
+    costs = dict(zip(COST_NAMES, map(int, layout.exact_costs(genome)[0]), strict=True))
     console.print(table)
     console.print(
         f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}\n"

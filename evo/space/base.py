@@ -16,6 +16,7 @@ import numpy as np
 
 from nasco.archive.record import genome_key
 from nasco.evo.errors import GenomeError, SpaceError
+from nasco.kernels.tables import COST_NAMES
 
 
 class SpaceLayout(ABC):
@@ -97,6 +98,56 @@ class SpaceLayout(ABC):
         genome = self.as_genomes(genome)[0]
         return {name: _plain(choices[i]) for name, choices, i in zip(self.gene_names, self.gene_choices,
                                                                      genome.tolist(), strict=True)}
+
+
+class NetworkLayout(SpaceLayout):
+    """The layout of a network kind: gene tables ``tables.gene_values`` (G, C), ``gene_n`` (G,) and
+    ``gene_active`` (G, 2) with the meaning of :mod:`nasco.kernels.tables` (so the genome operations of
+    :mod:`nasco.evo.space.genome` serve every network kind), exact kernel costs (``COST_NAMES``) and a
+    layer table per genome. Subclasses implement :meth:`exact_costs`, :meth:`decode` and
+    :attr:`layer_names`."""
+
+    network = True
+
+    @property
+    def upper_bounds(self) -> np.ndarray:
+        """int64 (G,): exclusive upper bound of each gene (its number of choices)."""
+        return self.tables.gene_n
+
+    @property
+    def cost_names(self) -> tuple[str, ...]:
+        return COST_NAMES
+
+    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
+        from nasco.evo.space.genome import canonicalize
+
+        return canonicalize(self, genomes)
+
+    def cheapest(self) -> np.ndarray:
+        from nasco.evo.space.genome import fixed_genome
+
+        return fixed_genome(self, arch="min", weight_bits=0, act_bits=0, prune=1.0)[None, :]
+
+    @abstractmethod
+    def exact_costs(self, genomes: np.ndarray) -> np.ndarray:
+        """int64 (N, 5) exact costs of genomes (N, G), columns ``COST_NAMES`` (validated first)."""
+
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        return self.exact_costs(genomes).astype(np.float64)
+
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        from nasco.evo.space.features import genome_features
+
+        return genome_features(self, genomes)
+
+    @abstractmethod
+    def decode(self, genome: np.ndarray) -> Any:
+        """The layer table of one genome (G,)."""
+
+    @property
+    @abstractmethod
+    def layer_names(self) -> tuple[str, ...]:
+        """Every weight layer a network of the space can have, in order (report maps)."""
 
 
 def _integral(array: np.ndarray) -> bool:

@@ -10,6 +10,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -136,19 +137,21 @@ def space_size(layout: GenomeLayout) -> int:
 
 @dataclass(frozen=True)
 class LayerTable:
-    """The decoded network of one genome: int64 array (n_layers, len(LAYER_COLUMNS)) + labels."""
+    """The decoded network of one genome: int64 array (n_layers, len(columns)) + labels; ``columns``
+    names the array's columns (``LAYER_COLUMNS`` for the image kind)."""
 
     array: np.ndarray
     names: tuple[str, ...]
     roles: tuple[str, ...]
+    columns: ClassVar[tuple[str, ...]] = LAYER_COLUMNS
 
     def column(self, name: str) -> np.ndarray:
-        """One column by name (see ``LAYER_COLUMNS``)."""
-        return self.array[:, LAYER_COLUMNS.index(name)]
+        """One column by name (see ``columns``)."""
+        return self.array[:, self.columns.index(name)]
 
     def rows(self) -> list[dict[str, int | str]]:
         """One dict per layer: name, role and every column."""
-        return [dict(name=n, role=r, **dict(zip(LAYER_COLUMNS, map(int, row), strict=True)))
+        return [dict(name=n, role=r, **dict(zip(self.columns, map(int, row), strict=True)))
                 for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
 
 

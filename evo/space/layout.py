@@ -15,11 +15,10 @@ from functools import lru_cache
 import numpy as np
 
 from nasco.evo.errors import SpaceError
-from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.base import NetworkLayout
 from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.reference import costs_reference, decode_reference
 from nasco.kernels.tables import (
-    COST_NAMES,
     KIND_CONV,
     KIND_DEPTHWISE,
     KIND_LINEAR,
@@ -45,7 +44,7 @@ ROLES = ("stem", "expand", "depthwise", "project", "head", "classifier")
 
 
 @dataclass(frozen=True)
-class GenomeLayout(SpaceLayout):
+class GenomeLayout(NetworkLayout):
     """A compiled space: gene names and choices, the slot program and its labels.
 
     Attributes:
@@ -64,37 +63,10 @@ class GenomeLayout(SpaceLayout):
     slot_names: tuple[str, ...]
     slot_roles: tuple[str, ...]
 
-    network = True
-
-    @property
-    def upper_bounds(self) -> np.ndarray:
-        """int64 (G,): exclusive upper bound of each gene (its number of choices)."""
-        return self.tables.gene_n
-
-    # The SpaceLayout interface, over the functions of nasco.evo.space.genome and .features.
-    @property
-    def cost_names(self) -> tuple[str, ...]:
-        return COST_NAMES
-
-    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.genome import canonicalize
-
-        return canonicalize(self, genomes)
-
-    def cheapest(self) -> np.ndarray:
-        from nasco.evo.space.genome import fixed_genome
-
-        return fixed_genome(self, arch="min", weight_bits=0, act_bits=0, prune=1.0)[None, :]
-
-    def costs(self, genomes: np.ndarray) -> np.ndarray:
+    def exact_costs(self, genomes: np.ndarray) -> np.ndarray:
         from nasco.evo.space.genome import genome_costs
 
-        return genome_costs(self, genomes).astype(np.float64)
-
-    def features(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.features import genome_features
-
-        return genome_features(self, genomes)
+        return genome_costs(self, genomes)
 
     def decode(self, genome: np.ndarray):
         """The :class:`~nasco.evo.space.genome.LayerTable` of one genome."""

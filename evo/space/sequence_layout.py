@@ -15,11 +15,13 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from nasco.evo.errors import GenomeError, SpaceError
-from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.base import NetworkLayout
+from nasco.evo.space.genome import LayerTable
 from nasco.evo.space.sequence import SequenceSpace
 from nasco.kernels.sequence_cost import (
     B_ARCH_A,
@@ -52,7 +54,6 @@ from nasco.kernels.sequence_cost import (
     sequence_costs,
     sequence_costs_reference,
 )
-from nasco.kernels.tables import COST_NAMES
 
 CONV_LAYERS = ("expand", "depthwise", "project")
 ATTENTION_BITS = (("qkv", "weight_bits"), ("qkv", "act_bits"), ("attention", "act_bits"), ("out", "weight_bits"),
@@ -61,24 +62,14 @@ ATTENTION_BITS = (("qkv", "weight_bits"), ("qkv", "act_bits"), ("attention", "ac
 
 
 @dataclass(frozen=True)
-class SequenceTable:
+class SequenceTable(LayerTable):
     """The decoded network of one genome: int64 (L, len(SEQUENCE_LAYER_COLUMNS)), layer names and roles."""
 
-    array: np.ndarray
-    names: tuple[str, ...]
-    roles: tuple[str, ...]
-
-    def column(self, name: str) -> np.ndarray:
-        return self.array[:, SEQUENCE_LAYER_COLUMNS.index(name)]
-
-    def rows(self) -> list[dict[str, int | str]]:
-        """One dict per layer: name, role and every column."""
-        return [dict(name=n, role=r, **dict(zip(SEQUENCE_LAYER_COLUMNS, map(int, row), strict=True)))
-                for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
+    columns: ClassVar[tuple[str, ...]] = SEQUENCE_LAYER_COLUMNS
 
 
 @dataclass(frozen=True)
-class SequenceLayout(SpaceLayout):
+class SequenceLayout(NetworkLayout):
     """A compiled sequence space: gene names and choices, kernel tables, block names."""
 
     space: SequenceSpace
@@ -87,37 +78,8 @@ class SequenceLayout(SpaceLayout):
     gene_choices: tuple[tuple[float, ...], ...]
     block_names: tuple[str, ...]  # (B,) e.g. "stages[1].blocks[0]"
 
-    network = True
-
-    @property
-    def upper_bounds(self) -> np.ndarray:
-        return self.tables.gene_n
-
-    @property
-    def cost_names(self) -> tuple[str, ...]:
-        return COST_NAMES
-
-    def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.genome import canonicalize
-
-        return canonicalize(self, genomes)
-
-    def cheapest(self) -> np.ndarray:
-        from nasco.evo.space.genome import fixed_genome
-
-        return fixed_genome(self, arch="min", weight_bits=0, act_bits=0, prune=1.0)[None, :]
-
-    def costs(self, genomes: np.ndarray) -> np.ndarray:
-        return sequence_costs(self.tables, self.as_genomes(genomes)).astype(np.float64)
-
     def exact_costs(self, genomes: np.ndarray) -> np.ndarray:
-        """int64 (N, 5) exact costs, columns ``COST_NAMES``."""
         return sequence_costs(self.tables, self.as_genomes(genomes))
-
-    def features(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.features import genome_features
-
-        return genome_features(self, genomes)
 
     @property
     def layer_names(self) -> tuple[str, ...]:

@@ -45,8 +45,9 @@ def per_layer_macs(model: nn.Module, input_shape: tuple[int, ...], device: str =
     return macs
 
 
-def count_macs_params(model: nn.Module, input_shape: tuple[int, int, int], device: str = "meta") -> tuple[int, int]:
-    """(MACs, conv/linear weight + bias elements) of ``model`` for one input of ``input_shape``."""
-    layers = per_layer_macs(model, input_shape, device)
+def count_macs_params(model: nn.Module, input_shape: tuple[int, ...], device: str = "meta",
+                      input_dtype: torch.dtype = torch.float32) -> tuple[int, int]:
+    """(MACs, weight + bias elements of the counted layers) of ``model`` for one input of ``input_shape``."""
+    layers = per_layer_macs(model, input_shape, device, input_dtype)
     params = sum(p.numel() for m in layers for p in m.parameters(recurse=False))
     return sum(layers.values()), params

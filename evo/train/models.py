@@ -25,7 +25,7 @@ from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import kind_of
 from nasco.evo.train.builder import build_model
-from nasco.evo.train.model_stats import per_layer_macs
+from nasco.evo.train.model_stats import count_macs_params
 from nasco.evo.train.pruning import slim
 from nasco.evo.train.sequence_model import build_sequence_model, slim_sequence
 
@@ -103,5 +103,4 @@ def count_network(model: nn.Module, layout: SpaceLayout, device: str = "meta") -
     """(MACs of conv, linear and attention-matmul layers from forward hooks, their weight and bias
     elements) of ``model`` for one input of ``layout``'s space."""
     shape, dtype = network_kind(layout).example(layout.space)
-    layers = per_layer_macs(model, shape, device, dtype)
-    return sum(layers.values()), sum(p.numel() for m in layers for p in m.parameters(recurse=False))
+    return count_macs_params(model, shape, device, dtype)

@@ -11,6 +11,7 @@ channels, giving a smaller network that computes the same function.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from nasco.evo.space.genome import LayerTable
 from nasco.evo.train.builder import CandidateNet, ChannelGroup, ChannelMask, ConvUnit, build_model
@@ -71,11 +72,12 @@ def _copy_unit(src: ConvUnit, dst: ConvUnit, in_idx: torch.Tensor | None, out_id
     dst.conv.act_quant.load_state_dict(src.conv.act_quant.state_dict())
 
 
-def slim(model: CandidateNet, table: LayerTable) -> CandidateNet:
-    """A new network with every masked channel removed (same function as the masked ``model``).
+def kept_indices(model: nn.Module) -> dict[int, torch.Tensor]:
+    """``id(mask)`` → the kept positions (int64) of every prunable group of ``model`` (any network kind
+    with ``channel_groups()``).
 
     Raises:
-        ValueError: a group's mask does not keep exactly the genome's channel count.
+        ValueError: a group's mask does not keep exactly the genome's count (pruning has not finished).
     """
     kept = {}
     for group in model.channel_groups():
@@ -84,6 +86,16 @@ def slim(model: CandidateNet, table: LayerTable) -> CandidateNet:
             raise ValueError(f"a channel group keeps {index.numel()} channels, the genome asks {group.mask.kept}: "
                              "pruning has not finished")
         kept[id(group.mask)] = index
+    return kept
+
+
+def slim(model: CandidateNet, table: LayerTable) -> CandidateNet:
+    """A new network with every masked channel removed (same function as the masked ``model``).
+
+    Raises:
+        ValueError: a group's mask does not keep exactly the genome's channel count.
+    """
+    kept = kept_indices(model)
     device = next(model.parameters()).device
     small = build_model(table, slim=True).to(device)
     with torch.no_grad():

@@ -22,6 +22,8 @@ from torch import nn
 
 from nasco.evo.space.sequence_layout import SequenceTable
 from nasco.evo.train.builder import ChannelGroup, ChannelMask, QuantLinear
+from nasco.evo.train.model_stats import per_layer_macs
+from nasco.evo.train.pruning import kept_indices
 from nasco.evo.train.quant import ActQuantizer, WeightQuantizer
 from nasco.evo.train.text_data import PAD, UNKNOWN
 from nasco.kernels.sequence_cost import SEQUENCE_LAYER_COLUMNS
@@ -228,20 +230,38 @@ def build_sequence_model(table: SequenceTable, *, slim: bool = True) -> Sequence
     return SequenceNet(table, slim=slim)
 
 
+def count_costs(model: SequenceNet, length: int) -> tuple[int, int, int, int]:
+    """(MACs, parameters, BitOps, weight bits) counted on a built network for one input of ``length``
+    tokens, independently of the cost kernel: MACs from forward hooks (linear, depthwise, attention
+    matmuls), every parameter, BitOps and weight storage from each layer's quantizers and shapes (the
+    definitions of :mod:`nasco.kernels.sequence_cost`). Meta-device models are counted without compute."""
+    layer_macs = per_layer_macs(model, (length,), device=str(next(model.parameters()).device),
+                                input_dtype=torch.long)
+    bitops = size_bits = 0
+    for module, macs in layer_macs.items():
+        if isinstance(module, QuantMatMul):
+            bitops += macs * module.a_quant.bits * module.b_quant.bits
+            continue
+        w_bits, a_bits, rows = module.weight_quant.bits, module.act_quant.bits, module.weight.shape[0]
+        bitops += macs * w_bits * a_bits
+        size_bits += module.weight.numel() * w_bits + module.bias.numel() * 32 + (rows * 32 if w_bits < 32 else 0)
+    for module in model.modules():
+        if isinstance(module, nn.LayerNorm):
+            size_bits += 64 * module.normalized_shape[0]
+        elif isinstance(module, QuantEmbedding):
+            bits = module.weight_quant.bits
+            size_bits += module.weight.numel() * bits + (module.weight.shape[0] * 32 if bits < 32 else 0)
+    return sum(layer_macs.values()), sum(p.numel() for p in model.parameters()), bitops, size_bits
+
+
 def slim_sequence(model: SequenceNet, table: SequenceTable) -> SequenceNet:
     """A new slim network holding the masked ``model``'s kept channels (the same function).
 
     Raises:
         ValueError: a group's mask does not keep exactly the genome's count.
     """
+    kept = kept_indices(model)
     small = build_sequence_model(table, slim=True).to(next(model.parameters()).device)
-    kept = {}
-    for group in model.channel_groups():
-        index = torch.nonzero(group.mask.mask).flatten()
-        if index.numel() != group.mask.kept:
-            raise ValueError(f"a prunable group keeps {index.numel()} channels, the genome asks {group.mask.kept}: "
-                             "pruning has not finished")
-        kept[id(group.mask)] = index
     with torch.no_grad():
         _copy(model.embedding, small.embedding)
         _copy(model.norm, small.norm)
