@@ -133,6 +133,27 @@ def test_training_resumes_to_the_uninterrupted_result_and_inheritance_evaluates(
     assert inherit(loaded, genome, task, CONFIG).error == tuned.error  # deterministic
 
 
+def test_training_starts_from_the_inherited_weights_of_a_copy(layout, task):
+    """``train_candidate(start=…)`` trains a copy of the extracted sub-network: at a vanishing learning rate
+    the trained weights are the inherited ones, and the supernet's network is left as it was."""
+    from nasco.evo.train.trainer import train_candidate
+
+    torch.manual_seed(6)
+    supernet = Supernet(layout)
+    genome = sample_genomes(layout, np.random.default_rng(7), 1)[0]
+    start = supernet.extract(genome)
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0),
+                                    seed=0, start=start)
+    assert result.status == "ok", result.reason
+    assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())
+    trained = dict(model.named_parameters())
+    for name, weight in start.named_parameters():
+        torch.testing.assert_close(trained[name], weight, rtol=0, atol=1e-6)
+    scratch, fresh = train_candidate(layout, genome, task, TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0), seed=0)
+    assert not torch.allclose(dict(fresh.named_parameters())["stem.conv.weight"], trained["stem.conv.weight"])
+
+
 def test_bad_inputs_are_refused_clearly(layout, task, tmp_path):
     supernet = Supernet(layout)
     with pytest.raises(GenomeError):
@@ -162,6 +183,7 @@ def test_campaign_with_the_supernet_fidelity_through_the_cli(tmp_path, capsys):
 
     from nasco.archive import HDF5Archive
     from nasco.evo.cli.main import main
+    from nasco.evo.search.config import ConfigError
 
     folder = tmp_path / "run"
     config = tiny_config(folder, evaluator={"kind": "supernet"}, supernet={"epochs": 2, "warmup_epochs": 1},
@@ -183,11 +205,13 @@ def test_campaign_with_the_supernet_fidelity_through_the_cli(tmp_path, capsys):
     with HDF5Archive(folder / "archive.h5") as archive:
         table = archive.table()
         description = archive.tasks[table.rows["task_id"][0].decode()]
-    assert description["fidelity"] == "supernet"
+    assert description["fidelity"] == "supernet" and description["final_start"] == "inherited"
     search = table.filter(fidelity=config.training.epochs)
     final = table.filter(fidelity=config.training.final_epochs)
     assert len(search) == config.search.population + config.search.offspring
     assert np.isnan(search.column("test_error")).all() and (search.column("error") <= 1).all()
     assert 1 <= len(final) <= config.training.final_max and np.isfinite(final.column("test_error")).all()
+    with pytest.raises(ConfigError, match="supernet.final_start: 'pretrained' is not allowed"):
+        config.replace("supernet", final_start="pretrained")
     bad = write_config(tmp_path / "bad.toml", config.replace("supernet", random_subnets=3))
     assert "another recipe" in run("supernet", "eval", str(bad), "--random", "1", status=2)

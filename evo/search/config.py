@@ -24,6 +24,7 @@ from nasco.evo.search.executors import executor_kinds
 from nasco.evo.search.objectives import BUILTIN, objective
 
 SCHEDULES = ("none", "strict-to-relaxed")
+FINAL_STARTS = ("inherited", "scratch")  # supernet.final_start
 
 
 class ConfigError(NascoError, ValueError):
@@ -182,6 +183,9 @@ class SupernetSection:
                                  "weights adapt to its own bits and widths (0: none; digits: 20 steps double the "
                                  "rank correlation with trained errors, for ~1.5 s per genome)")
     finetune_lr: float = _f(0.001, "learning rate of those steps (AdamW)")
+    final_start: str = _f("inherited", "how the final front is trained (the recipe, training.final_epochs): from "
+                                       "its weights inherited from the supernet (inherited, as Once-for-All "
+                                       "fine-tunes its sub-networks) or from a fresh initialisation (scratch)")
 
 
 @dataclass(frozen=True)
@@ -372,6 +376,7 @@ def _check(c: CampaignConfig) -> None:
     _require("supernet.finetune_steps", 0 <= sn.finetune_steps <= 1_000_000, sn.finetune_steps,
              "integers 0..1,000,000")
     _require("supernet.finetune_lr", 0 < sn.finetune_lr <= 10, sn.finetune_lr, "numbers in (0, 10]")
+    _require("supernet.final_start", sn.final_start in FINAL_STARTS, sn.final_start, ", ".join(FINAL_STARTS))
     e = c.executor
     _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")

@@ -3,7 +3,9 @@
 During the search each genome is scored by extracting its sub-network from the campaign's
 supernet (:mod:`nasco.evo.train.supernet`), recalibrating BatchNorm on a few training batches and
 measuring the validation error — a fraction of a second instead of a training. The final front
-(``test``) is trained stand-alone with the campaign's recipe, like the ``train`` evaluator does.
+(``test``) is trained stand-alone with the campaign's recipe, like the ``train`` evaluator does, starting
+from the weights it inherits from the supernet (``supernet.final_start = "inherited"``, the default: as
+Once-for-All fine-tunes its sub-networks) or from a fresh initialisation (``"scratch"``).
 The supernet is trained (or resumed) when the campaign starts and its file is missing or
 unfinished; every worker process loads it once.
 """
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.search.evaluators import EvalResult
-from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec, load_worker_context
+from nasco.evo.search.train_evaluator import TrainEvaluator, TrainJob, WorkerSpec, load_worker_context, run_job
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class SupernetSpec:
     config: dict
     recipe: str
     seed: int
+    final_start: str = "inherited"
 
 
 def supernet_config(config: Any) -> Any:
@@ -86,13 +89,16 @@ class SupernetEvaluator(TrainEvaluator):
 
     def evaluate(self, genomes: np.ndarray, fidelity: int, seeds: np.ndarray, *, test: bool = False
                  ) -> list[EvalResult]:
-        if test:
+        if test and self.supernet_spec.final_start == "scratch":
             return super().evaluate(genomes, fidelity, seeds, test=True)
         import torch
 
         from nasco.evo.train.supernet import inherit
 
         supernet, _, task, config = _load(self.supernet_spec)
+        if test:
+            return [self.result(run_job(self.spec, TrainJob(g, int(s), fidelity, True), start=supernet.extract(g)))
+                    for g, s in zip(genomes, seeds, strict=True)]
         previous = torch.get_num_threads()
         torch.set_num_threads(self.spec.threads)
         try:
@@ -120,8 +126,9 @@ def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator
         if path.exists() and "stopped after epoch" not in str(err):
             raise
         train_logged(layout, task, settings, path, seed)
-    spec = SupernetSpec(worker, str(path), dataclasses.asdict(settings), recipe, seed)
-    return SupernetEvaluator(spec, task.name, {**description, "fidelity": "supernet", "supernet": recipe})
+    spec = SupernetSpec(worker, str(path), dataclasses.asdict(settings), recipe, seed, config.supernet.final_start)
+    return SupernetEvaluator(spec, task.name, {**description, "fidelity": "supernet", "supernet": recipe,
+                                                  "final_start": config.supernet.final_start})
 
 
 def train_logged(layout: Any, task: Any, settings: Any, path: Path, seed: int, console: Any = None) -> Any:

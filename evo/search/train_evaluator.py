@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,9 @@ def load_worker_context(spec: WorkerSpec) -> tuple:
     return _CACHE[key]
 
 
-def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None) -> JobResult:
-    """Train one job (in any process); never raises for a failing candidate."""
+def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None, start: Any = None) -> JobResult:
+    """Train one job (in any process), from ``start`` (a network of the genome, see
+    :func:`~nasco.evo.train.trainer.train_candidate`) when given; never raises for a failing candidate."""
     import torch
 
     layout, task, teacher = context or load_worker_context(spec)
@@ -69,7 +71,8 @@ def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None) -> Jo
     previous = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
-        result, model = train_candidate(layout, job.genome, task, config, seed=job.seed, teacher=teacher)
+        result, model = train_candidate(layout, job.genome, task, config, seed=job.seed, teacher=teacher,
+                                        start=start)
         test_error = float("nan")
         if job.test and model is not None:
             test_error = evaluate(model, task, "test", batch_size=config.eval_batch_size,

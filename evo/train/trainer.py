@@ -15,6 +15,7 @@ out-of-memory retries with half the batch size.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -275,7 +276,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, result: TrainResult, 
 
 
 def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config: TrainConfig | None = None, *,
-                    seed: int = 0, teacher: nn.Module | None = None,
+                    seed: int = 0, teacher: nn.Module | None = None, start: nn.Module | None = None,
                     progress: Callable[[TrainResult], None] | None = None) -> tuple[TrainResult, nn.Module | None]:
     """Train one genome on ``task``; never raises for training failures.
 
@@ -287,6 +288,9 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
         config: training settings (defaults: :class:`TrainConfig`).
         seed: seeds initialisation, shuffling and augmentation; same seed → same result on CPU.
         teacher: optional model for distillation (evaluated in eval mode, no gradients).
+        start: optional network of ``genome`` to start from instead of a fresh initialisation (a copy is
+            trained), e.g. the sub-network extracted from a supernet (:meth:`Supernet.extract`); a slim one
+            is already pruned, so the pruning schedule has nothing left to remove.
         progress: called with the partial result after every epoch.
 
     Returns:
@@ -311,9 +315,12 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
         result = TrainResult(genome_hash=genome_hash(layout, genome), device=str(device), seed=seed,
                              batch_size=batch_size)
         try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(seed)
-                model = build_network(layout, genome, slim=False)
+            if start is not None:
+                model = copy.deepcopy(start)
+            else:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    torch.manual_seed(seed)
+                    model = build_network(layout, genome, slim=False)
             for m in model.modules():
                 if isinstance(m, ActQuantizer):
                     m.momentum = config.act_momentum
