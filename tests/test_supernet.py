@@ -150,7 +150,7 @@ def test_training_starts_from_the_inherited_weights_of_a_copy(layout, task):
     trained = dict(model.named_parameters())
     for name, weight in start.named_parameters():
         torch.testing.assert_close(trained[name], weight, rtol=0, atol=1e-6)
-    scratch, fresh = train_candidate(layout, genome, task, TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0), seed=0)
+    _, fresh = train_candidate(layout, genome, task, TrainConfig(epochs=1, lr=1e-12, weight_decay=0.0), seed=0)
     assert not torch.allclose(dict(fresh.named_parameters())["stem.conv.weight"], trained["stem.conv.weight"])
 
 
@@ -211,7 +211,7 @@ def test_campaign_with_the_supernet_fidelity_through_the_cli(tmp_path, capsys):
     assert len(search) == config.search.population + config.search.offspring
     assert np.isnan(search.column("test_error")).all() and (search.column("error") <= 1).all()
     assert 1 <= len(final) <= config.training.final_max and np.isfinite(final.column("test_error")).all()
-    with pytest.raises(ConfigError, match="supernet.final_start: 'pretrained' is not allowed"):
+    with pytest.raises(ConfigError, match=r"supernet\.final_start: 'pretrained' is not allowed"):
         config.replace("supernet", final_start="pretrained")
     bad = write_config(tmp_path / "bad.toml", config.replace("supernet", random_subnets=3))
     assert "another recipe" in run("supernet", "eval", str(bad), "--random", "1", status=2)
