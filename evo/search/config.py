@@ -176,12 +176,12 @@ class SupernetSection:
     epochs: int = _f(40, "epochs of supernet training (the recipe's batch size, learning rate and device)")
     warmup_epochs: int = _f(5, "the first epochs train the largest network alone")
     random_subnets: int = _f(2, "random sub-networks per step besides the largest and the smallest (sandwich rule)")
-    calib_batches: int = _f(4, "training batches that recalibrate a sub-network's BatchNorm statistics and "
+    calib_batches: int = _f(2, "training batches that recalibrate a sub-network's BatchNorm statistics and "
                                "activation ranges before it is evaluated")
     calib_batch_size: int = _f(256, "batch size of that recalibration")
-    finetune_steps: int = _f(20, "training steps of each extracted sub-network before it is evaluated: its shared "
-                                 "weights adapt to its own bits and widths (0: none; digits: 20 steps double the "
-                                 "rank correlation with trained errors, for ~1.5 s per genome)")
+    finetune_steps: int = _f(5, "training steps of each extracted sub-network before it is evaluated: its shared "
+                                "weights adapt to its own bits and widths (0: none; digits: 5 steps raise the rank "
+                                "correlation with trained errors from 0.24 to 0.39, for ~0.3 s per genome)")
     finetune_lr: float = _f(0.001, "learning rate of those steps (AdamW)")
     final_start: str = _f("inherited", "how the final front is trained (the recipe, training.final_epochs): from "
                                        "its weights inherited from the supernet (inherited, as Once-for-All "

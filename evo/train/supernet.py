@@ -87,16 +87,16 @@ class SupernetConfig:
             statistics and activation ranges before it is evaluated.
         finetune_steps, finetune_lr: training steps (AdamW at this learning rate, the recipe's batch size
             and augmentation) of the extracted sub-network before it is evaluated — its shared weights
-            adapt to its own bits and widths (on digits, 20 steps double the Kendall τ against trained
-            errors; 0: evaluate the inherited weights as they are).
+            adapt to its own bits and widths (on digits, 5 steps raise the Kendall τ against trained
+            errors from 0.24 to 0.39; 0: evaluate the inherited weights as they are).
     """
 
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40))
     warmup_epochs: int = 5
     random_subnets: int = 2
-    calib_batches: int = 4
+    calib_batches: int = 2
     calib_batch_size: int = 256
-    finetune_steps: int = 20
+    finetune_steps: int = 5
     finetune_lr: float = 0.001
 
     def __post_init__(self) -> None:
@@ -283,17 +283,16 @@ class Inherited:
 
 def inherit(supernet: Supernet, genome: np.ndarray, task: Task, config: SupernetConfig, *, seed: int = 0,
             split: str = "val") -> Inherited:
-    """Extract ``genome``'s sub-network, recalibrate it, fine-tune it ``config.finetune_steps`` steps
-    (recalibrated again after) and measure its error on ``split``; the supernet is not changed."""
+    """Extract ``genome``'s sub-network, fine-tune it ``config.finetune_steps`` steps, recalibrate it and
+    measure its error on ``split``; the supernet is not changed."""
     started = time.perf_counter()
     device = supernet.net.classifier.weight.device
     task = task.to(device)
     model = supernet.extract(genome)
-    calibrate = dict(batches=config.calib_batches, batch_size=config.calib_batch_size, device=device, seed=seed)
-    recalibrate(model, task, **calibrate)
-    if config.finetune_steps:
+    if config.finetune_steps:  # trains on batch statistics and calibrates its activation ranges itself
         _finetune(model, task, config, device, seed)
-        recalibrate(model, task, **calibrate)
+    recalibrate(model, task, batches=config.calib_batches, batch_size=config.calib_batch_size, device=device,
+                seed=seed)
     error = evaluate(model, task, split, batch_size=config.train.eval_batch_size, device=device)
     return Inherited(error, time.perf_counter() - started)
 
