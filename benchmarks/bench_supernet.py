@@ -44,6 +44,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -70,10 +71,15 @@ def base_config(name: str, args: argparse.Namespace, out: Path, seed: int = 0) -
     """A campaign of ``seed`` (which also draws the train/validation split: each seed has its own supernet)."""
     return {"campaign": {"name": f"sn-{name}-{seed}", "seed": seed, "out": str(out)},
             "task": task_section(name, args.fashion_train),
-            "training": {"epochs": EPOCHS, "final_epochs": 0, "device": "cpu"},
-            "supernet": {"file": str(WORK / (f"{name}-supernet.pt" if seed == 0 else f"{name}-supernet-{seed}.pt")),
+            "training": {"epochs": EPOCHS, "final_epochs": 0, "device": args.device},
+            "supernet": {"file": str(WORK / f"{name}-supernet{variant(args)}{f'-{seed}' if seed else ''}.pt"),
                          **({"epochs": args.supernet_epochs} if args.supernet_epochs else {})},
             "executor": {"workers": 1}}
+
+
+def variant(args: argparse.Namespace) -> str:
+    """The file-name tag of a supernet trained with other than the default epochs (its runs are kept apart)."""
+    return f"-e{args.supernet_epochs}" if args.supernet_epochs else ""
 
 
 def setup(config: dict) -> tuple:
@@ -103,11 +109,11 @@ def train_one(job: tuple[dict, list[int], int, int, str]) -> tuple[float, float,
     config, genome, seed, epochs, start = job
     layout, task, _, recipe = _cached_setup(config)
     initial = _cached_supernet(start, layout, recipe).extract(np.array(genome)) if start else None
-    result, model = train_candidate(layout, np.array(genome), task, TrainConfig(epochs=epochs, device="cpu"),
-                                    seed=seed, start=initial)
+    recipe_config = TrainConfig(epochs=epochs, device=config["training"]["device"])
+    result, model = train_candidate(layout, np.array(genome), task, recipe_config, seed=seed, start=initial)
     if result.status != "ok":
         return float("nan"), result.wall_time_s, float("nan")
-    return result.val_error, result.wall_time_s, evaluate(model, task, "test", device=torch.device("cpu"))
+    return result.val_error, result.wall_time_s, evaluate(model, task, "test", device=next(model.parameters()).device)
 
 
 _SUPERNETS: dict = {}
@@ -132,11 +138,12 @@ def _cached_setup(config: dict) -> tuple:
 
 
 def train_many(pool: ProcessPoolExecutor, config: dict, genomes: np.ndarray, seeds: list[int],
-               epochs: int = EPOCHS, *, start: str = "", test: bool = False) -> np.ndarray:
+               epochs: int = EPOCHS, *, start: str = "", tag: str = "", test: bool = False) -> np.ndarray:
     """(N, 3): validation error, seconds and test error (NaN unless ``test``) of each genome trained
-    stand-alone with its seed (from the supernet file ``start``'s weights when given). Trainings are cached
-    in ``WORK/<task>-trained[-E][-inherited].json`` by (genome, seed), so that an interrupted benchmark resumes."""
-    suffix = ("" if epochs == EPOCHS else f"-{epochs}") + ("-inherited" if start else "")
+    stand-alone with its seed (from the supernet file ``start``'s weights when given, ``tag`` naming its
+    variant). Trainings are cached in ``WORK/<task>-trained[-E][-inherited<tag>].json`` by (genome, seed), so
+    that an interrupted benchmark resumes."""
+    suffix = ("" if epochs == EPOCHS else f"-{epochs}") + (f"-inherited{tag}" if start else "")
     cache_path = WORK / f"{config['task']['dataset']}-trained{suffix}.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     split = config["campaign"]["seed"]
@@ -179,6 +186,7 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     from nasco.archive import HDF5Archive
     from nasco.evo import run_campaign
     from nasco.evo.search.campaign import training_seed
+    from nasco.evo.search.config import load_config
     from nasco.evo.space.genome import genome_hash
 
     torch.set_num_threads(1)
@@ -186,6 +194,8 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     folder = WORK / f"{name}-train-{seed}"
     config = base_config(name, args, folder, seed)
     config["supernet"] = base_config(name, args, folder)["supernet"]  # unused by train; one value for every seed
+    if (folder / "config.toml").is_file():  # keep the stored (unused) section: its defaults may have changed since
+        config["supernet"] = load_config(folder / "config.toml").to_dict()["supernet"]
     config["search"] = {"population": 16, "offspring": 8, "generations": args.train_generations}
     config["executor"] = {"workers": args.workers}
     run_campaign(config, console=Console(quiet=True))
@@ -204,7 +214,7 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     out["train_test_hv"] = hypervolume(again[:, 2], bitops[front], ref)
     out["train_repro"] = float(np.nanmax(np.abs(again[:, 0] - error[front])))
 
-    folder = WORK / f"{name}-supernet-{seed}"
+    folder = WORK / f"{name}-supernet{variant(args)}-{seed}"
     config = base_config(name, args, folder, seed)
     config["search"] = {"population": 32, "offspring": 16, "generations": max(1, (args.supernet_evals - 32) // 16)}
     run_campaign({**config, "evaluator": {"kind": "supernet"}}, console=Console(quiet=True))  # trains its supernet
@@ -219,7 +229,7 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     out["evaluated"], out["front"] = len(table), len(picks)
     for start in ("inherited", "scratch"):
         trained = train_many(pool, config, genomes[picks], seeds, start=config["supernet"]["file"]
-                             if start == "inherited" else "", test=start == "inherited")
+                             if start == "inherited" else "", tag=variant(args), test=start == "inherited")
         out[start] = (hypervolume(trained[:, 0], bitops, ref), search_s + float(trained[:, 1].sum()),
                       hypervolume(trained[:, 2], bitops, ref))
     return out
@@ -238,6 +248,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="digits,fashion")
     parser.add_argument("--genomes", type=int, default=100, help="random genomes of the rank-quality part (100)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="device of every training and evaluation (cpu, cuda)")
     parser.add_argument("--fashion-train", type=int, default=2000, help="Fashion-MNIST training subset (2000)")
     parser.add_argument("--supernet-epochs", type=int, default=0, help="0: the [supernet] default")
     parser.add_argument("--search-seeds", type=int, default=2)
@@ -260,20 +271,21 @@ def main() -> None:
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"# bench_supernet — {datetime.datetime.now():%Y-%m-%d %H:%M}, {cpu_name()}, {args.workers} worker "
-          f"processes × 1 thread; {EPOCHS} epochs per candidate; {args.genomes} random genomes")
+          f"processes × 1 thread, device {args.device}; {EPOCHS} epochs per candidate; {args.genomes} random genomes")
     results = []
     for name in args.tasks.split(","):
         config = base_config(name, args, WORK / f"{name}-unused")
         layout, task, settings, recipe = setup(config)
         path = Path(config["supernet"]["file"])
         try:
-            supernet, info = load_supernet(path, layout, recipe=recipe)
+            supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
         except Exception:
             train_logged(layout, task, settings, path, 0)
-            supernet, info = load_supernet(path, layout, recipe=recipe)
+            supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
         supernet_s = float(info["seconds"])
         genomes = sample_genomes(layout, np.random.default_rng(12345), args.genomes)
-        with ProcessPoolExecutor(args.workers) as pool:
+        context = None if args.device == "cpu" else multiprocessing.get_context("spawn")  # CUDA cannot fork
+        with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
             runs = [train_many(pool, config, genomes, [s] * len(genomes)) for s in (0, 1)]
             inherited = [inherit(supernet, g, task, settings) for g in genomes]
             inherit_error = np.array([r.error for r in inherited])
@@ -285,7 +297,8 @@ def main() -> None:
             tau_seeds = kendalltau(runs[0][ok, 0], runs[1][ok, 0])[0]
             print(f"\n## {name}: {task.name}, {len(task.train)} training images, space {layout.space.space_id}")
             print(f"supernet: {info['epoch']} epochs in {supernet_s:.0f} s = {supernet_s / train_s:.1f} candidate "
-                  f"trainings (median training {train_s:.2f} s)")
+                  f"trainings (median training {train_s:.2f} s); {info['epoch'] * len(task.train) / supernet_s:.0f} "
+                  f"training images/s (each through {2 + settings.random_subnets} sub-networks)")
             as_is = dataclasses.replace(settings, finetune_steps=0)
             plain = np.array([inherit(supernet, g, task, as_is).error for g in genomes])
             print(f"rank quality on {ok.sum()} genomes (both trainings ok): τ(inherited, trained seed 0) "
@@ -296,7 +309,7 @@ def main() -> None:
             print(f"  stand-alone error: median {np.median(runs[0][ok, 0]):.3f}, inherited: median "
                   f"{np.median(inherit_error):.3f}; largest network inherited "
                   f"{inherit(supernet, largest_genome(layout), task, settings).error:.3f}")
-            warm = train_many(pool, config, genomes, [0] * len(genomes), start=str(path))[:, 0]
+            warm = train_many(pool, config, genomes, [0] * len(genomes), start=str(path), tag=variant(args))[:, 0]
             good = ok & np.isfinite(warm)
             print(f"against training from the inherited weights (the final front's training, {EPOCHS} epochs, seed 0), "
                   f"{good.sum()} genomes: τ(inherited) {kendalltau(inherit_error[good], warm[good])[0]:.3f} (without "

@@ -1,8 +1,8 @@
 """The ``supernet`` evaluator: a genome's error with weights inherited from a weight-sharing supernet.
 
 During the search each genome is scored by extracting its sub-network from the campaign's
-supernet (:mod:`nasco.evo.train.supernet`), recalibrating BatchNorm on a few training batches and
-measuring the validation error — a fraction of a second instead of a training. The final front
+supernet (:mod:`nasco.evo.train.supernet`), fine-tuning it a few steps, recalibrating BatchNorm on a
+few training batches and measuring the validation error — a fraction of a second instead of a training. The final front
 (``test``) is trained stand-alone with the campaign's recipe, like the ``train`` evaluator does, starting
 from the weights it inherits from the supernet (``supernet.final_start = "inherited"``, the default: as
 Once-for-All fine-tunes its sub-networks) or from a fresh initialisation (``"scratch"``).
