@@ -177,6 +177,20 @@ def spread_front(error: np.ndarray, bitops: np.ndarray, limit: int) -> np.ndarra
     return front[np.unique(np.round(np.linspace(0, len(front) - 1, limit)).astype(int))]
 
 
+def train_campaign_config(name: str, args: argparse.Namespace, seed: int) -> tuple[Path, dict]:
+    """(run folder, config) of the ``train`` campaign of ``seed``: 16 + 8 × ``--train-generations`` trainings."""
+    from nasco.evo.search.config import load_config
+
+    folder = WORK / f"{name}-train-{seed}"
+    config = base_config(name, args, folder, seed)
+    config["supernet"] = base_config(name, args, folder)["supernet"]  # unused by train; one value for every seed
+    if (folder / "config.toml").is_file():  # keep the stored (unused) section: its defaults may have changed since
+        config["supernet"] = load_config(folder / "config.toml").to_dict()["supernet"]
+    config["search"] = {"population": 16, "offspring": 8, "generations": args.train_generations}
+    config["executor"] = {"workers": args.workers}
+    return folder, config
+
+
 def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, seed: int, ref: np.ndarray) -> dict:
     """Both campaigns of one seed (each with its split; the supernet campaign trains its own supernet):
     hypervolumes (validation; test of the final fronts) and compute (seconds)."""
@@ -186,36 +200,18 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     from nasco.archive import HDF5Archive
     from nasco.evo import run_campaign
     from nasco.evo.search.campaign import training_seed
-    from nasco.evo.search.config import load_config
     from nasco.evo.space.genome import genome_hash
 
     torch.set_num_threads(1)
     out = {}
-    folder = WORK / f"{name}-train-{seed}"
-    config = base_config(name, args, folder, seed)
-    config["supernet"] = base_config(name, args, folder)["supernet"]  # unused by train; one value for every seed
-    if (folder / "config.toml").is_file():  # keep the stored (unused) section: its defaults may have changed since
-        config["supernet"] = load_config(folder / "config.toml").to_dict()["supernet"]
-    config["search"] = {"population": 16, "offspring": 8, "generations": args.train_generations}
-    config["executor"] = {"workers": args.workers}
+    folder, config = train_campaign_config(name, args, seed)
     run_campaign(config, console=Console(quiet=True))
-    with HDF5Archive(folder / "archive.h5") as archive:
-        table = archive.table()
-    layout = _cached_setup(config)[0]
-    order = np.lexsort((table.rows["genome_hash"], table.rows["generation"]))
-    error, bitops = table.column("error")[order], table.column("bitops")[order]
-    seconds = np.cumsum(table.rows["wall_time_s"][order])
-    out["curve"] = np.array([hypervolume(error[:k], bitops[:k], ref) for k in range(1, len(error) + 1)])
-    out["train_s"] = seconds
-    genomes = np.array([table.genome(i) for i in order])
-    front = spread_front(error, bitops, len(error))  # the final front, retrained with its seeds for its test error
-    again = train_many(pool, config, genomes[front], [training_seed(seed, genome_hash(layout, g))
-                                                      for g in genomes[front]], test=True)
-    out["train_test_hv"] = hypervolume(again[:, 2], bitops[front], ref)
-    out["train_repro"] = float(np.nanmax(np.abs(again[:, 0] - error[front])))
+    out["curve"], out["train_s"], out["train_test_hv"], out["train_repro"] = train_campaign_curve(
+        pool, config, folder, seed, ref)
 
     folder = WORK / f"{name}-supernet{variant(args)}-{seed}"
     config = base_config(name, args, folder, seed)
+    layout = _cached_setup(config)[0]
     config["search"] = {"population": 32, "offspring": 16, "generations": max(1, (args.supernet_evals - 32) // 16)}
     run_campaign({**config, "evaluator": {"kind": "supernet"}}, console=Console(quiet=True))  # trains its supernet
     supernet_s = float(torch.load(config["supernet"]["file"], map_location="cpu", weights_only=True)["seconds"])
@@ -233,6 +229,30 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
         out[start] = (hypervolume(trained[:, 0], bitops, ref), search_s + float(trained[:, 1].sum()),
                       hypervolume(trained[:, 2], bitops, ref))
     return out
+
+
+def train_campaign_curve(pool: ProcessPoolExecutor, config: dict, folder: Path, seed: int, ref: np.ndarray,
+                         first: int = 0) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(validation HV after each training (T,), cumulative training seconds (T,), test-split HV of the final front
+    retrained with its seeds, the largest difference of those retrainings' validation errors from the archived
+    ones) of a finished ``train`` campaign of ``seed`` in ``folder``, its trainings in (generation, hash) order;
+    with ``first``, of its first ``first`` trainings only."""
+    from nasco.archive import HDF5Archive
+    from nasco.evo.search.campaign import training_seed
+    from nasco.evo.space.genome import genome_hash
+
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table()
+    layout = _cached_setup(config)[0]
+    order = np.lexsort((table.rows["genome_hash"], table.rows["generation"]))[:first or len(table)]
+    error, bitops = table.column("error")[order], table.column("bitops")[order]
+    curve = np.array([hypervolume(error[:k], bitops[:k], ref) for k in range(1, len(error) + 1)])
+    genomes = np.array([table.genome(i) for i in order])
+    front = spread_front(error, bitops, len(error))  # the final front, retrained with its seeds for its test error
+    again = train_many(pool, config, genomes[front], [training_seed(seed, genome_hash(layout, g))
+                                                      for g in genomes[front]], test=True)
+    return (curve, np.cumsum(table.rows["wall_time_s"][order]), hypervolume(again[:, 2], bitops[front], ref),
+            float(np.nanmax(np.abs(again[:, 0] - error[front]))))
 
 
 def compute_ratio(out: dict, hv: float, compute: float) -> tuple[float, float, bool]:

@@ -4,6 +4,7 @@ recalibration, resumable training, refusal of genomes, spaces and recipes it doe
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -215,3 +216,48 @@ def test_campaign_with_the_supernet_fidelity_through_the_cli(tmp_path, capsys):
         config.replace("supernet", final_start="pretrained")
     bad = write_config(tmp_path / "bad.toml", config.replace("supernet", random_subnets=3))
     assert "another recipe" in run("supernet", "eval", str(bad), "--random", "1", status=2)
+
+
+def test_campaign_with_the_inherited_error_as_a_surrogate_feature(tmp_path):
+    """``supernet.surrogate_feature``: a train campaign trains its supernet, inherits each genome the surrogate
+    sees once (kept in inherited.json, reused when the file's supernet is the campaign's), and refuses the
+    settings the feature does not fit."""
+    from campaign_helpers import tiny_config
+    from rich.console import Console
+
+    from nasco.archive import HDF5Archive
+    from nasco.evo import run_campaign
+    from nasco.evo.search.config import ConfigError
+    from nasco.evo.search.plan import plan_campaign
+    from nasco.evo.search.progress import CampaignMonitor
+    from nasco.evo.search.supernet_evaluator import _load
+    from nasco.evo.search.supernet_feature import INHERITANCE_SEED, InheritedErrors
+
+    folder = tmp_path / "run"
+    config = tiny_config(folder, supernet={"epochs": 2, "warmup_epochs": 1, "surrogate_feature": True,
+                                                           "finetune_steps": 0, "calib_batches": 1},
+                         search={"generations": 2}, training={"final_epochs": 0},
+                         executor={"workers": 1})
+    run_campaign(config)
+    log = (folder / "log.txt").read_text()
+    assert "surrogate feature:" in log and (folder / "supernet.pt").is_file(), log
+    saved = json.loads((folder / "inherited.json").read_text())
+    plan = plan_campaign(config)
+    with HDF5Archive(folder / "archive.h5") as archive:
+        trained = archive.table().genome_matrix()
+    hashes = {plan.layout.hash(g) for g in trained}
+    assert hashes < set(saved["errors"])  # every trained genome, and the screened ones it did not pick
+    assert all(0 <= e <= 1 for e in saved["errors"].values()) and saved["seconds"] > 0
+
+    monitor = CampaignMonitor(Console(quiet=True), tmp_path / "log.txt", 1)
+    errors = InheritedErrors.create(config, plan, folder, monitor)  # reads the file: nothing to inherit again
+    assert errors(trained).tolist() == [saved["errors"][plan.layout.hash(g)] for g in trained]
+    assert errors.seconds == saved["seconds"] and "inherited in" not in (tmp_path / "log.txt").read_text()
+    supernet, _, task, settings = _load(errors.evaluator.supernet_spec)
+    assert errors(trained[:1])[0] == inherit(supernet, trained[0], task, settings, seed=INHERITANCE_SEED).error
+    errors.evaluator.supernet_spec = dataclasses.replace(errors.evaluator.supernet_spec, recipe="another")
+    assert not InheritedErrors(errors.evaluator, plan.layout, folder / "inherited.json", monitor).errors
+    for section, values, match in (("evaluator", {"kind": "supernet"}, "evaluator.kind = 'train'"),
+                                   ("search", {"proposal": "inner"}, "search.proposal = 'screen'")):
+        with pytest.raises(ConfigError, match=rf"supernet\.surrogate_feature: True is not allowed.*{match}"):
+            config.replace(section, **values)

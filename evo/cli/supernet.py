@@ -15,8 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("supernet", help="train a weight-sharing supernet; evaluate genomes with inherited weights",
                        description="A campaign with evaluator.kind = 'supernet' scores genomes with weights "
                                    "inherited from one supernet trained on its task ([supernet] settings, "
-                                   "the [training] recipe). These commands train it ahead of the campaign and "
-                                   "evaluate genomes with it.")
+                                   "the [training] recipe); one with supernet.surrogate_feature = true trains "
+                                   "its candidates and shows its surrogate each genome's inherited error. These "
+                                   "commands train the supernet ahead of the campaign and evaluate genomes with it.")
     actions = p.add_subparsers(dest="supernet_command", metavar="ACTION", required=True)
     train = actions.add_parser("train", help="train (or resume) the supernet a campaign config describes",
                                description="Train the supernet of CONFIG (resumed from its checkpoint when a "

@@ -101,7 +101,8 @@ class Campaign:
         c = self.config
         planned = c.search.population + c.search.generations * c.search.offspring
         monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
-                                  min(planned, c.search.max_trained) if c.search.max_trained else planned)
+                                  min(planned, c.search.max_trained) if c.search.max_trained else planned,
+                                  "trained" if self.evaluator is None and c.evaluator.kind == "train" else "evaluated")
         self.monitor = monitor
         monitor.log(f"campaign {c.campaign.name!r} in {self.folder} (seed {c.campaign.seed}, objectives "
                     f"{', '.join(c.objectives.names)}, evaluator {self.evaluator_name()})")

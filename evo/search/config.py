@@ -171,8 +171,8 @@ class TrainingSection:
 
 @dataclass(frozen=True)
 class SupernetSection:
-    file: str = _f("", "evaluator.kind = supernet: the supernet checkpoint (trained there when missing, resumed "
-                       "when unfinished); empty: supernet.pt in the run folder")
+    file: str = _f("", "the supernet checkpoint (trained there when missing, resumed when unfinished); empty: "
+                       "supernet.pt in the run folder")
     epochs: int = _f(40, "epochs of supernet training (the recipe's batch size, learning rate and device)")
     warmup_epochs: int = _f(5, "the first epochs train the largest network alone")
     random_subnets: int = _f(2, "random sub-networks per step besides the largest and the smallest (sandwich rule)")
@@ -186,6 +186,9 @@ class SupernetSection:
     final_start: str = _f("inherited", "how the final front is trained (the recipe, training.final_epochs): from "
                                        "its weights inherited from the supernet (inherited, as Once-for-All "
                                        "fine-tunes its sub-networks) or from a fresh initialisation (scratch)")
+    surrogate_feature: bool = _f(False, "evaluator.kind = train: the surrogate also sees the error each genome "
+                                        "inherits from this supernet (computed once per genome; needs "
+                                        "search.proposal = screen)")
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,12 @@ def _check(c: CampaignConfig) -> None:
              "integers 0..1,000,000")
     _require("supernet.finetune_lr", 0 < sn.finetune_lr <= 10, sn.finetune_lr, "numbers in (0, 10]")
     _require("supernet.final_start", sn.final_start in FINAL_STARTS, sn.final_start, ", ".join(FINAL_STARTS))
+    _require("supernet.surrogate_feature", not sn.surrogate_feature or c.evaluator.kind == "train",
+             sn.surrogate_feature, "true only with evaluator.kind = 'train' (a supernet campaign's error already "
+             "is the inherited one)")
+    _require("supernet.surrogate_feature", not sn.surrogate_feature or s.proposal == "screen", sn.surrogate_feature,
+             "true only with search.proposal = 'screen' (the inner search scores thousands of genomes, each "
+             "inheritance takes a fraction of a second)")
     e = c.executor
     _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")

@@ -29,6 +29,7 @@ from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE, write_atomic
+from nasco.evo.search.supernet_feature import InheritedErrors
 from nasco.evo.search.surrogate_io import to_target
 from nasco.evo.space.genome import largest_genome
 from nasco.kernels.pareto import pareto_ranks
@@ -49,6 +50,7 @@ class CampaignContext:
     monitor: CampaignMonitor
     folder: Path
     latency: LatencyTable | None = None
+    inherited: InheritedErrors | None = None  # supernet.surrogate_feature
 
     @property
     def layout(self):
@@ -72,6 +74,8 @@ class CampaignContext:
                               metric_limits, fields, None, monitor, folder, latency)
         ctx._check_limits_reachable()
         ctx.base_bounds = ctx._base_bounds()
+        if c.supernet.surrogate_feature:
+            ctx.inherited = InheritedErrors.create(c, plan, folder, monitor)
         ctx.source = ctx._transfer_source(archive)
         return ctx
 
@@ -179,11 +183,14 @@ class CampaignContext:
         return np.hstack(parts) if len(parts) > 1 else parts[0]
 
     def features(self, genomes: np.ndarray) -> np.ndarray:
-        """Surrogate features (N, F): the space's, plus log10(1 + cost) of the evaluator's cheap values."""
+        """Surrogate features (N, F): the space's, plus log10(1 + cost) of the evaluator's cheap values, plus
+        the error inherited from the supernet (``supernet.surrogate_feature``)."""
         features = self.layout.features(genomes)
         if self.plan.evaluator.cheap:
             cheap = self.plan.evaluator.cheap_values(genomes)
             features = np.hstack([features, np.log10(1.0 + np.clip(np.nan_to_num(cheap, posinf=1e30), 0, None))])
+        if self.inherited is not None:
+            features = np.hstack([features, self.inherited(genomes)[:, None]])
         return features
 
     def feasible(self, costs: np.ndarray) -> np.ndarray:

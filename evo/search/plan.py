@@ -125,7 +125,8 @@ def _check_image_only(c: CampaignConfig, layout: SpaceLayout) -> None:
         return
     used = [name for name, on in (("search.preprocess", c.search.preprocess),
                                   ("objectives.latency_lut", bool(c.objectives.latency_lut)),
-                                  ("evaluator.kind = 'supernet'", c.evaluator.kind == "supernet")) if on]
+                                  ("evaluator.kind = 'supernet'", c.evaluator.kind == "supernet"),
+                                  ("supernet.surrogate_feature", c.supernet.surrogate_feature)) if on]
     if used:
         raise ConfigError(f"{', '.join(used)}: built for the mobilenet kind's conv layers (sensitivity pre-processing, "
                           f"latency look-up tables, the weight-sharing supernet); space kind {kind!r} searches with "

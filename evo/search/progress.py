@@ -1,7 +1,7 @@
 """What a running campaign shows: a rich progress bar per generation and a plain line log.
 
-Each generation ends with one line (on the console and in ``log.txt``): trained, reused,
-screened and failed counts, hypervolume, the surrogate's cross-validated Kendall τ and its
+Each generation ends with one line (on the console and in ``log.txt``): trained (evaluated, when the
+evaluator does not train: supernet, python, table), reused, screened and failed counts, hypervolume, the surrogate's cross-validated Kendall τ and its
 seconds (selection and fit + proposal: screening, or inner search and picks), the best
 value of every objective, elapsed time and an ETA from the mean time per trained candidate.
 """
@@ -38,8 +38,9 @@ class GenerationStats:
 class CampaignMonitor:
     """Console progress and the run folder's ``log.txt``."""
 
-    def __init__(self, console: Console, log_path: Path, total_candidates: int) -> None:
+    def __init__(self, console: Console, log_path: Path, total_candidates: int, verb: str = "trained") -> None:
         self.console = console
+        self.verb = verb  # what the search does to a candidate: trained, or evaluated
         self.log_path = log_path
         self.total = total_candidates
         self.started = time.monotonic()
@@ -61,7 +62,7 @@ class CampaignMonitor:
                                   TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console,
                                   transient=True)
         self._progress.start()
-        self._task = self._progress.add_task("training", total=n_jobs, gen=generation)
+        self._task = self._progress.add_task(self.verb, total=n_jobs, gen=generation)
 
     def candidate_done(self, description: str, trained: bool) -> None:
         self.done += int(trained)
@@ -82,6 +83,6 @@ class CampaignMonitor:
                      f"elapsed {elapsed:.0f}s")
             return
         surrogate = f" surrogate {stats.selection_s:.1f}+{stats.proposal_s:.1f}s" if stats.selection_s else ""
-        self.log(f"gen {stats.generation}: trained {stats.trained} reused {stats.reused} failed {stats.failed} "
+        self.log(f"gen {stats.generation}: {self.verb} {stats.trained} reused {stats.reused} failed {stats.failed} "
                  f"screened {stats.screened}/{stats.asked} ({stats.screening}) HV {stats.hypervolume:.4f} "
                  f"tau {stats.tau:.3f}{surrogate} best {best} elapsed {elapsed:.0f}s{eta}")

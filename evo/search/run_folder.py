@@ -4,8 +4,10 @@ Layout: ``config.toml`` (the resolved configuration), ``archive.h5``, ``log.txt`
 ``checkpoint.json`` + ``checkpoint.npz`` (written atomically after every generation),
 ``bounds.json`` (gene bounds from the sensitivity pre-processing), ``surrogate.jsonl`` (per
 generation: the surrogate's predicted and the true errors of the screened candidates),
-``front.csv``, and ``supernet.pt`` (the weight-sharing supernet of ``evaluator.kind = "supernet"``,
-which may be trained before the campaign starts and is kept when a campaign is started afresh).
+``front.csv``, ``inherited.json`` (the errors genomes inherit from the supernet, with
+``supernet.surrogate_feature``), and ``supernet.pt`` (the weight-sharing supernet of ``evaluator.kind =
+"supernet"`` or of that feature, which may be trained before the campaign starts and is kept when a campaign is
+started afresh).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from nasco.evo.search.config import CampaignConfig, ConfigError, config_from_dic
 CONFIG_FILE, ARCHIVE_FILE, LOG_FILE = "config.toml", "archive.h5", "log.txt"
 CHECKPOINT_JSON, CHECKPOINT_NPZ = "checkpoint.json", "checkpoint.npz"
 BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG = "bounds.json", "front.csv", "surrogate.jsonl"
+INHERITED_FILE = "inherited.json"
 LOCK_FILE = f"{ARCHIVE_FILE}.lock"
 SUPERNET_FILE = "supernet.pt"
 RUN_FILES = (CONFIG_FILE, ARCHIVE_FILE, LOCK_FILE, LOG_FILE, CHECKPOINT_JSON, CHECKPOINT_NPZ,
-             BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG)
+             BOUNDS_FILE, FRONT_FILE, SURROGATE_LOG, INHERITED_FILE)
 
 
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
