@@ -1,9 +1,9 @@
 """What a running campaign shows: a rich progress bar per generation and a plain line log.
 
-Each generation ends with one line (on the console and in ``log.txt``): trained (evaluated, when the
-evaluator does not train: supernet, python, table), reused, screened and failed counts, hypervolume, the surrogate's cross-validated Kendall τ and its
-seconds (selection and fit + proposal: screening, or inner search and picks), the best
-value of every objective, elapsed time and an ETA from the mean time per trained candidate.
+Each generation ends with one line (on the console and in ``log.txt``): trained (``evaluated`` when the
+evaluator does not train: supernet, python, table), reused, screened and failed counts, hypervolume, the
+surrogate's cross-validated Kendall τ and its seconds (selection and fit + proposal: screening, or inner search
+and picks), the best value of every objective, elapsed time and an ETA from the mean time per candidate.
 """
 
 from __future__ import annotations
