@@ -134,6 +134,24 @@ def test_training_resumes_to_the_uninterrupted_result_and_inheritance_evaluates(
     assert inherit(loaded, genome, task, CONFIG).error == tuned.error  # deterministic
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_supernet_trains_and_inherits_on_the_recipe_device(layout, task, tmp_path, device):
+    """Training and inheritance run on the recipe's device; the checkpoint (its recipe id leaves the device
+    out) loads on the CPU too, where the largest network inherits about the same error."""
+    config = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, device=device))
+    trained = train_supernet(layout, task, config, tmp_path / "sn.pt", seed=4)
+    assert trained.net.classifier.weight.device.type == device
+    as_inherited = dataclasses.replace(config, finetune_steps=0)
+    errors = {}
+    for where in dict.fromkeys([device, "cpu"]):
+        loaded, _ = load_supernet(tmp_path / "sn.pt", layout, device=where,
+                                  recipe=recipe_id(layout, task, config, 4))
+        errors[where] = inherit(loaded, largest_genome(layout), task, as_inherited).error
+        genome = sample_genomes(layout, np.random.default_rng(5), 1)[0]
+        assert 0 <= inherit(loaded, genome, task, config).error <= 1
+    assert errors[device] < 0.5 and abs(errors[device] - errors["cpu"]) <= 0.05, errors  # bf16 on CUDA
+
+
 def test_training_starts_from_the_inherited_weights_of_a_copy(layout, task):
     """``train_candidate(start=…)`` trains a copy of the extracted sub-network: at a vanishing learning rate
     the trained weights are the inherited ones, and the supernet's network is left as it was."""
@@ -261,3 +279,5 @@ def test_campaign_with_the_inherited_error_as_a_surrogate_feature(tmp_path):
                                    ("search", {"proposal": "inner"}, "search.proposal = 'screen'")):
         with pytest.raises(ConfigError, match=rf"supernet\.surrogate_feature: True is not allowed.*{match}"):
             config.replace(section, **values)
+    with pytest.raises(ConfigError, match="an evaluator passed to the campaign"):
+        run_campaign(config, evaluator=lambda genome: {"error": 0.5}, folder=tmp_path / "other")

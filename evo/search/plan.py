@@ -78,6 +78,9 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
                               f"{kind_of(layout.space)!r} has no network (use evaluator.kind = python or table)")
         evaluator = make_evaluator(c, layout, task)
     else:
+        if c.supernet.surrogate_feature:
+            raise ConfigError("supernet.surrogate_feature: True is not allowed with an evaluator passed to the "
+                              "campaign; allowed: true only with nasco's trainer (evaluator.kind = 'train')")
         if not isinstance(evaluator, Evaluator):
             evaluator = PythonEvaluator(evaluator, tuple(c.evaluator.metrics) or ("error",))
         evaluator.bind(layout)
