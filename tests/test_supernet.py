@@ -255,7 +255,7 @@ def test_campaign_with_the_inherited_error_as_a_surrogate_feature(tmp_path):
     config = tiny_config(folder, supernet={"epochs": 2, "warmup_epochs": 1, "surrogate_feature": True,
                                                            "finetune_steps": 0, "calib_batches": 1},
                          search={"generations": 2}, training={"final_epochs": 0},
-                         executor={"workers": 1})
+                         executor={"workers": 2})
     run_campaign(config)
     log = (folder / "log.txt").read_text()
     assert "surrogate feature:" in log and (folder / "supernet.pt").is_file(), log
@@ -271,10 +271,11 @@ def test_campaign_with_the_inherited_error_as_a_surrogate_feature(tmp_path):
     errors = InheritedErrors.create(config, plan, folder, monitor)  # reads the file: nothing to inherit again
     assert errors(trained).tolist() == [saved["errors"][plan.layout.hash(g)] for g in trained]
     assert errors.seconds == saved["seconds"] and "inherited in" not in (tmp_path / "log.txt").read_text()
-    supernet, _, task, settings = _load(errors.evaluator.supernet_spec)
+    supernet, _, task, settings = _load(errors.executor.evaluator.supernet_spec)
     assert errors(trained[:1])[0] == inherit(supernet, trained[0], task, settings, seed=INHERITANCE_SEED).error
-    errors.evaluator.supernet_spec = dataclasses.replace(errors.evaluator.supernet_spec, recipe="another")
-    assert not InheritedErrors(errors.evaluator, plan.layout, folder / "inherited.json", monitor).errors
+    evaluator = errors.executor.evaluator
+    evaluator.supernet_spec = dataclasses.replace(evaluator.supernet_spec, recipe="another")
+    assert not InheritedErrors(errors.executor, plan.layout, folder / "inherited.json", monitor).errors
     for section, values, match in (("evaluator", {"kind": "supernet"}, "evaluator.kind = 'train'"),
                                    ("search", {"proposal": "inner"}, "search.proposal = 'screen'")):
         with pytest.raises(ConfigError, match=rf"supernet\.surrogate_feature: True is not allowed.*{match}"):

@@ -128,6 +128,8 @@ class Campaign:
                     return self._search(archive)
                 finally:
                     self.ctx.executor.close()
+                    if self.ctx.inherited is not None:
+                        self.ctx.inherited.close()
                     plan.evaluator.close()
         finally:
             if previous is not None:

@@ -8,8 +8,9 @@ trust them). The supernet is trained (or resumed) when the campaign starts and i
 
 Each genome is inherited once: the errors are kept in the run folder's ``inherited.json`` (with the
 supernet's recipe id, and the seconds they took, which count in the campaign's compute), so a resumed
-campaign reads them instead of computing them again. Inheritance runs in the driver process, with the
-recipe's device and ``executor.num_cpus`` threads.
+campaign reads them instead of computing them again. Inheritance runs on the campaign's executor (``local``
+workers or Ray, each loading the supernet once) between generations, while no candidate trains, with the
+recipe's device and ``executor.num_cpus`` threads per genome.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from nasco.evo.errors import NascoError
 from nasco.evo.search.config import CampaignConfig
+from nasco.evo.search.executors import EvalJob, Executor, make_executor
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import INHERITED_FILE, write_atomic
 
@@ -31,9 +34,9 @@ INHERITANCE_SEED = 7  # the seed of every genome's fine-tuning batches: its inhe
 class InheritedErrors:
     """Inherited validation errors of genomes, computed once each (see the module docstring)."""
 
-    def __init__(self, evaluator: Any, layout: Any, path: Path, monitor: CampaignMonitor) -> None:
-        self.evaluator, self.layout, self.path, self.monitor = evaluator, layout, path, monitor
-        recipe = evaluator.supernet_spec.recipe
+    def __init__(self, executor: Executor, layout: Any, path: Path, monitor: CampaignMonitor) -> None:
+        self.executor, self.layout, self.path, self.monitor = executor, layout, path, monitor
+        recipe = self.recipe
         saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         self.errors: dict[str, float] = saved.get("errors", {}) if saved.get("supernet") == recipe else {}
         self.seconds = float(saved.get("seconds", 0.0)) if self.errors else 0.0
@@ -45,21 +48,40 @@ class InheritedErrors:
 
         evaluator = supernet_evaluator(config, plan.layout, plan.task)
         monitor.log(f"surrogate feature: the error each genome inherits from the supernet {supernet_path(config)}")
-        return InheritedErrors(evaluator, plan.layout, folder / INHERITED_FILE, monitor)
+        return InheritedErrors(make_executor(evaluator, config.executor), plan.layout, folder / INHERITED_FILE,
+                               monitor)
+
+    @property
+    def recipe(self) -> str:
+        """The recipe id of the supernet the errors come from."""
+        return self.executor.evaluator.supernet_spec.recipe
 
     def __call__(self, genomes: np.ndarray) -> np.ndarray:
-        """float64 (N,): the inherited validation error (0..1) of each genome (N, G) of the layout."""
+        """float64 (N,): the inherited validation error (0..1) of each genome (N, G) of the layout.
+
+        Raises:
+            NascoError: a genome's inheritance failed (its reason named).
+        """
         hashes = [self.layout.hash(g) for g in genomes]
-        todo = {h: i for i, h in enumerate(hashes) if h not in self.errors}
+        todo = {h: g for h, g in zip(hashes, genomes, strict=True) if h not in self.errors}
         if todo:
             started = time.perf_counter()
-            rows = np.array([genomes[i] for i in todo.values()])
-            done = self.evaluator.evaluate(rows, 0, np.full(len(rows), INHERITANCE_SEED))
-            self.errors.update({h: float(r.metrics["error"]) for h, r in zip(todo, done, strict=True)})
-            spent = time.perf_counter() - started
-            self.seconds += spent
-            write_atomic(self.path, json.dumps({"supernet": self.evaluator.supernet_spec.recipe,
-                                                "seconds": self.seconds, "errors": self.errors}))
-            self.monitor.log(f"surrogate feature: {len(todo)} genomes inherited in {spent:.1f} s "
-                             f"({len(self.errors)} in all, {self.seconds:.0f} s)")
+            jobs = [EvalJob(g, INHERITANCE_SEED, 0) for g in todo.values()]
+            work = 0.0
+            for job, result in self.executor.run(jobs, lambda: False):
+                genome_hash = self.layout.hash(job.genome)
+                if result.status != "ok":
+                    raise NascoError(f"surrogate feature: inheriting genome {genome_hash} from the supernet failed: "
+                                     f"{result.reason}")
+                self.errors[genome_hash] = float(result.metrics["error"])
+                work += result.wall_time_s
+            self.seconds += work
+            write_atomic(self.path, json.dumps({"supernet": self.recipe, "seconds": self.seconds,
+                                                "errors": self.errors}))
+            self.monitor.log(f"surrogate feature: {len(todo)} genomes inherited in {time.perf_counter() - started:.1f}"
+                             f" s ({work:.1f} s of work; {len(self.errors)} in all, {self.seconds:.0f} s)")
         return np.array([self.errors[h] for h in hashes], dtype=np.float64)
+
+    def close(self) -> None:
+        """Release the executor's workers."""
+        self.executor.close()
