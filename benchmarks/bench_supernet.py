@@ -158,6 +158,22 @@ def train_many(pool: ProcessPoolExecutor, config: dict, genomes: np.ndarray, see
     return np.array([(cache[k] + [float("nan")])[:3] for k in keys])
 
 
+def rank_genomes(layout, n: int) -> np.ndarray:
+    """The ``n`` random genomes of the rank-quality part (every gene uniform; one fixed draw, shared by
+    ``bench_supernet_feature.py``, so that their cached trainings serve both)."""
+    from nasco.evo.space.genome import sample_genomes
+
+    return sample_genomes(layout, np.random.default_rng(12345), n)
+
+
+def hv_reference(layout) -> np.ndarray:
+    """The hypervolume reference point on (error, log10 BitOps): (1, log10 of the largest float network's BitOps
+    + 0.01)."""
+    from nasco.evo.space.genome import genome_costs, largest_genome
+
+    return np.array([1.0, np.log10(genome_costs(layout, largest_genome(layout))[0, 2]) + 0.01])
+
+
 def hypervolume(error: np.ndarray, bitops: np.ndarray, ref: np.ndarray) -> float:
     from pymoo.indicators.hv import HV
 
@@ -285,7 +301,7 @@ def main() -> None:
     from scipy.stats import kendalltau
 
     from nasco.evo.search.supernet_evaluator import train_logged
-    from nasco.evo.space.genome import genome_costs, largest_genome, sample_genomes
+    from nasco.evo.space.genome import largest_genome
     from nasco.evo.train.supernet import inherit, load_supernet
 
     torch.set_num_threads(1)
@@ -303,7 +319,7 @@ def main() -> None:
             train_logged(layout, task, settings, path, 0)
             supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
         supernet_s = float(info["seconds"])
-        genomes = sample_genomes(layout, np.random.default_rng(12345), args.genomes)
+        genomes = rank_genomes(layout, args.genomes)
         context = None if args.device == "cpu" else multiprocessing.get_context("spawn")  # CUDA cannot fork
         with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
             runs = [train_many(pool, config, genomes, [s] * len(genomes)) for s in (0, 1)]
@@ -348,8 +364,7 @@ def main() -> None:
                         (f"{name}_eval_cost_ratio", train_s / inherit_s, ">=", 10.0)]
             if name not in (args.search_tasks or args.tasks).split(","):
                 continue
-            largest_float = genome_costs(layout, largest_genome(layout))[0, 2]
-            ref = np.array([1.0, np.log10(largest_float) + 0.01])
+            ref = hv_reference(layout)
             ratios, scratch_ratios = [], []
             print(f"search at equal compute (hypervolume on (error, log10 BitOps), ref {ref.round(3).tolist()}):")
             for seed in range(args.search_seeds):

@@ -42,6 +42,8 @@ from bench_supernet import (
     WORK,
     base_config,
     compute_ratio,
+    hv_reference,
+    rank_genomes,
     setup,
     train_campaign_config,
     train_campaign_curve,
@@ -124,7 +126,6 @@ def main() -> None:
 
     from nasco.evo.search.config import SearchSection
     from nasco.evo.search.supernet_feature import INHERITANCE_SEED
-    from nasco.evo.space.genome import genome_costs, largest_genome, sample_genomes
     from nasco.evo.train.supernet import inherit, load_supernet
 
     torch.set_num_threads(1)
@@ -136,7 +137,7 @@ def main() -> None:
         config = base_config(name, args, WORK / f"{name}-unused")
         layout, task, settings, recipe = setup(config)
         supernet, _ = load_supernet(config["supernet"]["file"], layout, recipe=recipe, device=args.device)
-        genomes = sample_genomes(layout, np.random.default_rng(12345), args.genomes)  # bench_supernet's genomes
+        genomes = rank_genomes(layout, args.genomes)
         with ProcessPoolExecutor(args.workers) as pool:
             trained = train_many(pool, config, genomes, [0] * len(genomes))[:, 0]
             inherited = np.array([inherit(supernet, g, task, settings, seed=INHERITANCE_SEED).error for g in genomes])
@@ -150,8 +151,7 @@ def main() -> None:
                 print(f"| {size} | {plain:.3f} | {feature:.3f} | {alone:.3f} |")
             results.append((f"{name}_surrogate_tau_gain_at_40", taus[40][1] - taus[40][0], ">=", 0.05))
 
-            largest_float = genome_costs(layout, largest_genome(layout))[0, 2]
-            ref = np.array([1.0, np.log10(largest_float) + 0.01])
+            ref = hv_reference(layout)
             print(f"\nsearch (HV on (validation error, log10 BitOps), ref {ref.round(3).tolist()}), compute in "
                   "candidate trainings (the train campaign's median training):")
             ratios = []

@@ -36,9 +36,8 @@ class InheritedErrors:
 
     def __init__(self, executor: Executor, layout: Any, path: Path, monitor: CampaignMonitor) -> None:
         self.executor, self.layout, self.path, self.monitor = executor, layout, path, monitor
-        recipe = self.recipe
         saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        self.errors: dict[str, float] = saved.get("errors", {}) if saved.get("supernet") == recipe else {}
+        self.errors: dict[str, float] = saved.get("errors", {}) if saved.get("supernet") == self.recipe else {}
         self.seconds = float(saved.get("seconds", 0.0)) if self.errors else 0.0
 
     @staticmethod
