@@ -31,6 +31,9 @@ training subset of ``--fashion-train`` images), with the default space and the c
    (target ≥ 2). Both campaigns select their fronts on the validation split, so their validation
    hypervolumes are optimistic; the test-split hypervolume of both final fronts (the ``train``
    campaign's retrained with its seeds) is printed next to them.
+On a GPU (``--device cuda``) the ``--workers`` training processes share the one device, so a training's seconds
+in the pool overstate its compute: 4 genomes are trained again alone (in a fresh process), and every training's
+pool seconds are divided by the median slowdown (the supernet's training and the inheritances run alone).
 With ``--truth-tasks``, the genomes of part 2 are also trained for ``--truth-epochs`` epochs (seed 0):
 a higher-fidelity ground truth against which both cheap proxies — inheritance, and the search-fidelity
 training with another seed — are ranked.
@@ -46,6 +49,7 @@ import datetime
 import json
 import multiprocessing
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -151,11 +155,34 @@ def train_many(pool: ProcessPoolExecutor, config: dict, genomes: np.ndarray, see
             for g, s in zip(genomes, seeds, strict=True)]
     todo = [i for i, k in enumerate(keys) if k not in cache or (test and len(cache[k]) < 3)]
     jobs = [(config, genomes[i].tolist(), int(seeds[i]), epochs, start) for i in todo]
-    for i, done in zip(todo, pool.map(train_one, jobs), strict=True):
+    written = time.monotonic()
+    for n, (i, done) in enumerate(zip(todo, pool.map(train_one, jobs), strict=True)):
         cache[keys[i]] = list(done)
-    if todo:
-        cache_path.write_text(json.dumps(cache))
+        if n == len(todo) - 1 or time.monotonic() - written > 30:  # an interrupted run keeps what it trained
+            cache_path.write_text(json.dumps(cache))
+            written = time.monotonic()
     return np.array([(cache[k] + [float("nan")])[:3] for k in keys])
+
+
+def contention(config: dict, genomes: np.ndarray, concurrent_s: np.ndarray, k: int = 4) -> float:
+    """How much slower a training ran in the pool than alone: the median ratio of ``concurrent_s`` (the pool's
+    seconds of the first ``k`` genomes, seed 0) to their trainings repeated alone, in a fresh process (as the
+    pool's were: CUDA prepares each new convolution shape once per process). 1 on the CPU (one core per worker);
+    on a GPU the workers share the device, so the pool's seconds overstate a training's compute."""
+    if config["training"]["device"] == "cpu":
+        return 1.0
+    jobs = [(config, g.tolist(), 0, EPOCHS, "") for g in genomes[:k]]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as alone:
+        alone_s = np.array([done[1] for done in alone.map(train_one, jobs)])
+    return float(np.median(concurrent_s[:k] / alone_s))
+
+
+def inherited_images(settings, task) -> int:
+    """The images one inheritance passes through its sub-network: fine-tuning (forward and backward), BatchNorm
+    recalibration and validation (forward)."""
+    tuned = settings.finetune_steps * settings.train.batch_size
+    calibrated = min(settings.calib_batches * settings.calib_batch_size, len(task.train))
+    return tuned + calibrated + len(task.val)
 
 
 def rank_genomes(layout, n: int) -> np.ndarray:
@@ -207,9 +234,11 @@ def train_campaign_config(name: str, args: argparse.Namespace, seed: int) -> tup
     return folder, config
 
 
-def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, seed: int, ref: np.ndarray) -> dict:
+def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, seed: int, ref: np.ndarray,
+               slowdown: float) -> dict:
     """Both campaigns of one seed (each with its split; the supernet campaign trains its own supernet):
-    hypervolumes (validation; test of the final fronts) and compute (seconds)."""
+    hypervolumes (validation; test of the final fronts) and compute (seconds; the trainings' pool seconds divided
+    by ``slowdown``, see :func:`contention`)."""
     import torch
     from rich.console import Console
 
@@ -224,6 +253,7 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     run_campaign(config, console=Console(quiet=True))
     out["curve"], out["train_s"], out["train_test_hv"], out["train_repro"] = train_campaign_curve(
         pool, config, folder, seed, ref)
+    out["train_s"] = out["train_s"] / slowdown
 
     folder = WORK / f"{name}-supernet{variant(args)}-{seed}"
     config = base_config(name, args, folder, seed)
@@ -242,7 +272,7 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     for start in ("inherited", "scratch"):
         trained = train_many(pool, config, genomes[picks], seeds, start=config["supernet"]["file"]
                              if start == "inherited" else "", tag=variant(args), test=start == "inherited")
-        out[start] = (hypervolume(trained[:, 0], bitops, ref), search_s + float(trained[:, 1].sum()),
+        out[start] = (hypervolume(trained[:, 0], bitops, ref), search_s + float(trained[:, 1].sum()) / slowdown,
                       hypervolume(trained[:, 2], bitops, ref))
     return out
 
@@ -306,8 +336,10 @@ def main() -> None:
 
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"# bench_supernet — {datetime.datetime.now():%Y-%m-%d %H:%M}, {cpu_name()}, {args.workers} worker "
-          f"processes × 1 thread, device {args.device}; {EPOCHS} epochs per candidate; {args.genomes} random genomes")
+          f"processes × 1 thread, device {device}; torch {torch.__version__}; {EPOCHS} epochs per candidate; "
+          f"{args.genomes} random genomes")
     results = []
     for name in args.tasks.split(","):
         config = base_config(name, args, WORK / f"{name}-unused")
@@ -326,12 +358,16 @@ def main() -> None:
             inherited = [inherit(supernet, g, task, settings) for g in genomes]
             inherit_error = np.array([r.error for r in inherited])
             inherit_s = float(np.median([r.seconds for r in inherited]))
-            train_s = float(np.median(np.concatenate([runs[0][:, 1], runs[1][:, 1]])))
+            slowdown = contention(config, genomes, runs[0][:, 1])
+            train_s = float(np.median(np.concatenate([runs[0][:, 1], runs[1][:, 1]]))) / slowdown
             ok = np.isfinite(runs[0][:, 0]) & np.isfinite(runs[1][:, 0])
             tau_inherit = kendalltau(inherit_error[ok], runs[0][ok, 0])[0]
             tau_inherit_mean = kendalltau(inherit_error[ok], runs[0][ok, 0] + runs[1][ok, 0])[0]
             tau_seeds = kendalltau(runs[0][ok, 0], runs[1][ok, 0])[0]
             print(f"\n## {name}: {task.name}, {len(task.train)} training images, space {layout.space.space_id}")
+            if slowdown != 1:
+                print(f"trainings ran {args.workers} at a time on one device, {slowdown:.2f}× slower than alone (4 "
+                      f"genomes trained again alone): every training's seconds below are divided by that")
             print(f"supernet: {info['epoch']} epochs in {supernet_s:.0f} s = {supernet_s / train_s:.1f} candidate "
                   f"trainings (median training {train_s:.2f} s); {info['epoch'] * len(task.train) / supernet_s:.0f} "
                   f"training images/s (each through {2 + settings.random_subnets} sub-networks)")
@@ -359,7 +395,8 @@ def main() -> None:
                       f"{kendalltau(plain[good], truth[good])[0]:.3f}), τ({EPOCHS}-epoch training seed 1) "
                       f"{kendalltau(runs[1][good, 0], truth[good])[0]:.3f}")
             print(f"cost: inheritance {inherit_s:.3f} s vs training {train_s:.2f} s per genome = "
-                  f"{train_s / inherit_s:.0f}× cheaper")
+                  f"{train_s / inherit_s:.0f}× cheaper; an inheritance passes {inherited_images(settings, task)} "
+                  f"images ({inherited_images(settings, task) / inherit_s:.0f} images/s)")
             results += [(f"{name}_tau_inherited_vs_trained", tau_inherit, ">=", 0.5),
                         (f"{name}_eval_cost_ratio", train_s / inherit_s, ">=", 10.0)]
             if name not in (args.search_tasks or args.tasks).split(","):
@@ -368,7 +405,7 @@ def main() -> None:
             ratios, scratch_ratios = [], []
             print(f"search at equal compute (hypervolume on (error, log10 BitOps), ref {ref.round(3).tolist()}):")
             for seed in range(args.search_seeds):
-                out = run_search(name, args, pool, seed, ref)
+                out = run_search(name, args, pool, seed, ref, slowdown)
                 curve = out["curve"]
                 print(f"  seed {seed}: train campaign HV {curve[-1]:.4f} after {len(curve)} trainings "
                       f"({out['train_s'][-1] / train_s:.1f} trainings of compute); supernet campaign "
