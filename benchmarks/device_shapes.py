@@ -4,8 +4,9 @@ Run (after ``bench_supernet.py`` has trained ``benchmarks/data/supernet_runs/fas
 ``PYTHONSAFEPATH=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/device_shapes.py [--device cuda]``
 
 A diagnosis, not a benchmark with targets. Every genome has its own channel counts, so every layer of a new
-genome runs convolutions of shapes the process has not run before; a library that prepares work per shape (cuDNN
-builds an execution plan for each new convolution shape and batch size) pays that once per shape and process.
+genome runs convolutions of shapes the process has not run before; a library that prepares work per shape (cuDNN,
+for one, selects and builds a plan for each new convolution shape and batch size) pays that once per shape and
+process.
 In one process, on bench_supernet's Fashion-MNIST task (2,000 training images, 6,000 validation images) and
 supernet, one after another:
 
