@@ -330,7 +330,7 @@ def main() -> None:
     import torch
     from scipy.stats import kendalltau
 
-    from nasco.evo.search.supernet_evaluator import train_logged
+    from nasco.evo.search.supernet_evaluator import ensure_trained
     from nasco.evo.space.genome import largest_genome
     from nasco.evo.train.supernet import inherit, load_supernet
 
@@ -345,11 +345,8 @@ def main() -> None:
         config = base_config(name, args, WORK / f"{name}-unused")
         layout, task, settings, recipe = setup(config)
         path = Path(config["supernet"]["file"])
-        try:
-            supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
-        except Exception:
-            train_logged(layout, task, settings, path, 0)
-            supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
+        ensure_trained(layout, task, settings, path, 0)
+        supernet, info = load_supernet(path, layout, recipe=recipe, device=args.device)
         supernet_s = float(info["seconds"])
         genomes = rank_genomes(layout, args.genomes)
         context = None if args.device == "cpu" else multiprocessing.get_context("spawn")  # CUDA cannot fork

@@ -58,20 +58,15 @@ def _setup(path: str) -> tuple:
 
 
 def run_train(args: argparse.Namespace, console: Console) -> int:
-    from nasco.evo.search.supernet_evaluator import train_logged
-    from nasco.evo.train.supernet import SupernetError, load_supernet
+    from nasco.evo.search.supernet_evaluator import ensure_trained
 
-    config, layout, task, settings, recipe, path = _setup(args.config)
-    try:
-        _, info = load_supernet(path, layout, recipe=recipe)
+    config, layout, task, settings, _, path = _setup(args.config)
+    info = ensure_trained(layout, task, settings, path, config.campaign.seed, console)
+    if info is None:
+        console.print(f"saved {path}", highlight=False)
+    else:
         console.print(f"{path}: already trained ({info['epoch']} epochs, {info['seconds']:.0f} s); nothing to do",
                       highlight=False)
-        return 0
-    except SupernetError as err:
-        if path.exists() and "stopped after epoch" not in str(err):
-            raise
-    train_logged(layout, task, settings, path, config.campaign.seed, console)
-    console.print(f"saved {path}", highlight=False)
     return 0
 
 

@@ -113,22 +113,32 @@ class SupernetEvaluator(TrainEvaluator):
 def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator:
     """Train or resume the campaign's supernet when needed, then evaluate genomes by inheritance."""
     from nasco.evo.search.builtin_evaluators import train_worker_spec
-    from nasco.evo.train.supernet import SupernetError, load_supernet, recipe_id
+    from nasco.evo.train.supernet import recipe_id
 
     worker, description = train_worker_spec(config, layout)
     settings = supernet_config(config)
     seed = config.campaign.seed
     recipe = recipe_id(layout, task, settings, seed)
     path = supernet_path(config)
-    try:
-        load_supernet(path, layout, recipe=recipe)
-    except SupernetError as err:
-        if path.exists() and "stopped after epoch" not in str(err):
-            raise
-        train_logged(layout, task, settings, path, seed)
+    ensure_trained(layout, task, settings, path, seed)
     spec = SupernetSpec(worker, str(path), dataclasses.asdict(settings), recipe, seed, config.supernet.final_start)
     return SupernetEvaluator(spec, task.name, {**description, "fidelity": "supernet", "supernet": recipe,
                                                   "final_start": config.supernet.final_start})
+
+
+def ensure_trained(layout: Any, task: Any, settings: Any, path: Path, seed: int, console: Any = None) -> dict | None:
+    """The checkpoint info (epoch, seconds, …) of the finished supernet at ``path``; else train it (or resume an
+    unfinished one) and return None. A file of another space or recipe is refused (``SupernetError``), never
+    overwritten."""
+    from nasco.evo.train.supernet import SupernetError, load_supernet, recipe_id
+
+    try:
+        return load_supernet(path, layout, recipe=recipe_id(layout, task, settings, seed))[1]
+    except SupernetError as err:
+        if path.exists() and "stopped after epoch" not in str(err):
+            raise
+    train_logged(layout, task, settings, path, seed, console)
+    return None
 
 
 def train_logged(layout: Any, task: Any, settings: Any, path: Path, seed: int, console: Any = None) -> Any:
