@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasco.evo.train.quant import ActQuantizer, WeightQuantizer, act_qparams_torch
+from nasco.evo.train.quant import ActQuantizer, WeightQuantizer, act_qparams_torch, fake_quant_act
 from nasco.kernels.quant import (
     act_qparams,
     act_qrange,
@@ -88,6 +88,30 @@ def test_torch_modules_match_numba(bits):
     assert _bits_equal(t_scale.numpy(), [scale]) and int(t_zp) == zero_point
     expected = fake_quant_per_tensor(x.numpy(), scale, zero_point, *act_qrange(bits))
     assert _bits_equal(quant(x).numpy(), expected)
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_cpu_act_fake_quant_equals_torchs_fused_op(bits):
+    """The elementwise CPU path gives torch's values bit for bit and its straight-through gradient (zero
+    where clamped), with and without autograd."""
+    rng = np.random.default_rng(300 + bits)
+    x = (rng.standard_normal(20_000) * 3 + 0.7).astype(np.float32)
+    lo, hi = torch.tensor(-2.5), torch.tensor(6.0)
+    scale, zero_point = act_qparams_torch(lo, hi, bits)
+    x[:64] = ((np.arange(64) - 20) + np.float32(0.5)).astype(np.float32) * float(scale)  # ties
+    x[64:69] = [1e9, -1e9, np.finfo(np.float32).tiny, -0.0, 0.0]
+    qmin, qmax = act_qrange(bits)
+    ours_in = torch.from_numpy(x).requires_grad_()
+    theirs_in = torch.from_numpy(x).requires_grad_()
+    ours = fake_quant_act(ours_in, lo, hi, bits)
+    theirs = torch.fake_quantize_per_tensor_affine(theirs_in, scale, zero_point, qmin, qmax)
+    assert _bits_equal(ours.detach().numpy(), theirs.detach().numpy())
+    upstream = torch.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
+    ours.backward(upstream)
+    theirs.backward(upstream)
+    assert torch.equal(ours_in.grad, theirs_in.grad) and (ours_in.grad == 0).any()
+    with torch.no_grad():
+        assert _bits_equal(fake_quant_act(torch.from_numpy(x), lo, hi, bits).numpy(), theirs.detach().numpy())
 
 
 def test_float_bits_are_identity_and_ste_gradient():

@@ -3,8 +3,12 @@
 Parameters follow :mod:`nasco.kernels.quant` (weights: per output channel, symmetric, narrow
 range; activations: per tensor, asymmetric, range from an exponential moving average of the
 batch min/max, Jacob et al. 2018), so the Numba simulation and these modules agree bit for
-bit. torch's fake-quant ops pass gradients straight through inside the clamping range
-(Bengio et al. 2013). A bit-width of 32 means float: the module is the identity.
+bit. Gradients pass straight through inside the clamping range (Bengio et al. 2013). A
+bit-width of 32 means float: the module is the identity.
+
+Activations on the CPU are fake-quantized with elementwise ops (:class:`_StraightThroughFakeQuant`):
+the same values and gradients as torch's fused ``fake_quantize_per_tensor_affine``, whose CPU
+kernel is several times slower (``benchmarks/bench_fake_quant.py``); on CUDA the fused kernel runs.
 
 For export (ONNX), :func:`arithmetic_fake_quant` switches the modules of a model to the same
 formula written with elementwise ops (``round(x · (1/s)) + z``, clamp, ``(q − z) · s``, as
@@ -86,9 +90,9 @@ class ActQuantizer(Quantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.is_float or self.passes_through(x):
             return x
-        detached = x.detach().float()
-        flat = detached.flatten()
-        batch_min, batch_max = flat.amin(dim=0), flat.amax(dim=0)
+        if not (self.training or self.arithmetic) and x.device.type == "cpu" and bool(self.calibrated):
+            return fake_quant_act(x, self.running_min, self.running_max, self.bits)  # no batch range needed
+        batch_min, batch_max = torch.aminmax(x.detach().float())
         if self.training:
             m = self.momentum
             new_min = torch.where(self.calibrated, m * self.running_min + (1 - m) * batch_min, batch_min)
@@ -110,7 +114,35 @@ def fake_quant_act(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: in
     qmin, qmax = act_qrange(bits)
     if arithmetic:
         return _fake_quant_ops(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
+    if x.device.type == "cpu":
+        grad = torch.is_grad_enabled() and x.requires_grad
+        quantize = _StraightThroughFakeQuant.apply if grad else _fake_quant_no_grad
+        return quantize(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
     return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax).to(x.dtype)
+
+
+def _fake_quant_no_grad(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int
+                        ) -> torch.Tensor:
+    """:func:`_fake_quant_ops` with one new tensor, the other steps in place."""
+    return (x * (1.0 / scale)).round_().add_(zero_point).clamp_(qmin, qmax).sub_(zero_point).mul_(scale)
+
+
+class _StraightThroughFakeQuant(torch.autograd.Function):
+    """Per-tensor fake quantization from elementwise ops with torch's straight-through gradient: the incoming
+    gradient where ``round(x · (1/s)) + z`` lies in [qmin, qmax], zero where it was clamped; none for the
+    (detached) scale and zero point."""
+
+    @staticmethod
+    def forward(ctx, x, scale, zero_point, qmin, qmax):
+        q = (x * (1.0 / scale)).round_().add_(zero_point)
+        clamped = q.clamp(qmin, qmax)
+        ctx.save_for_backward(clamped == q)
+        return clamped.sub_(zero_point).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None, None, None
 
 
 def _fake_quant_ops(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int

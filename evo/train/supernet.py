@@ -119,7 +119,7 @@ class SupernetConfig:
     def weights_recipe(self) -> dict:
         """What the supernet's weights depend on: the training settings, not how sub-networks are evaluated."""
         recipe = self.to_dict()
-        recipe["train"] = {k: v for k, v in recipe["train"].items() if k != "device"}  # arithmetic, not recipe
+        recipe["train"] = {k: v for k, v in recipe["train"].items() if k not in ("device", "eval_batch_size")}
         for name in EVALUATION_FIELDS:
             recipe.pop(name)
         return recipe
@@ -130,7 +130,8 @@ EVALUATION_FIELDS = ("calib_batches", "calib_batch_size", "finetune_steps", "fin
 
 def recipe_id(layout: GenomeLayout, task: Task, config: SupernetConfig, seed: int) -> str:
     """16 hex digits naming what a supernet's weights depend on: space, task data, training recipe and
-    seed (not the device, which changes the arithmetic, nor how sub-networks are evaluated)."""
+    seed (not the device, which changes the arithmetic, nor how sub-networks are evaluated, nor the evaluation
+    batch)."""
     text = json.dumps({"space": layout.space.space_id, "task": task.name, "train_size": len(task.train),
                        "recipe": config.weights_recipe(), "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
