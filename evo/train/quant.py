@@ -92,7 +92,9 @@ class ActQuantizer(Quantizer):
             return x
         if not (self.training or self.arithmetic) and x.device.type == "cpu" and bool(self.calibrated):
             return fake_quant_act(x, self.running_min, self.running_max, self.bits)  # no batch range needed
-        batch_min, batch_max = torch.aminmax(x.detach().float())
+        detached = x.detach().float()
+        flat = (detached if self.arithmetic else _dense_view(detached)).flatten()  # exporters: no stride checks
+        batch_min, batch_max = flat.amin(dim=0), flat.amax(dim=0)
         if self.training:
             m = self.momentum
             new_min = torch.where(self.calibrated, m * self.running_min + (1 - m) * batch_min, batch_min)
@@ -105,6 +107,13 @@ class ActQuantizer(Quantizer):
             lo = torch.where(self.calibrated, self.running_min, batch_min)
             hi = torch.where(self.calibrated, self.running_max, batch_max)
         return fake_quant_act(x, lo, hi, self.bits, arithmetic=self.arithmetic)
+
+
+def _dense_view(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself, or a permuted view of a channels-last tensor that is contiguous (reductions copy otherwise)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1)
+    return x
 
 
 def fake_quant_act(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int, *,

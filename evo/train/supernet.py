@@ -268,7 +268,7 @@ def recalibrate(model: nn.Module, task: Task, *, batches: int, batch_size: int, 
         for i, (x, _) in enumerate(task.train.batches(batch_size, generator=gen)):
             if i == batches:
                 break
-            model(prepare_inputs(task, x.to(device, non_blocking=True), device))
+            model(prepare_inputs(task, x.to(device, non_blocking=True)))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     model.eval()
@@ -306,7 +306,7 @@ def _finetune(model: nn.Module, task: Task, config: SupernetConfig, device: torc
     step = 0
     while step < config.finetune_steps:
         for x, y in task.train.batches(recipe.batch_size, generator=gen):
-            inputs = prepare_inputs(task, augment(x, recipe.shift, recipe.flip, gen), device)
+            inputs = prepare_inputs(task, augment(x, recipe.shift, recipe.flip, gen))
             with autocast_for(device):
                 logits = model(inputs)
             loss = training_loss(logits, y, None, recipe)
@@ -375,7 +375,7 @@ def train_supernet(layout: GenomeLayout, task: Task, config: SupernetConfig, pat
         loss_sum, n_batches = torch.zeros((), device=device), 0
         for x, y in task.train.batches(train_config.batch_size, generator=gen):
             step = epoch * steps_per_epoch + n_batches
-            inputs = prepare_inputs(task, augment(x.to(device), train_config.shift, train_config.flip, gen), device)
+            inputs = prepare_inputs(task, augment(x.to(device), train_config.shift, train_config.flip, gen))
             y = y.to(device)
             optimizer.zero_grad(set_to_none=True)
             with autocast_for(device):
