@@ -393,7 +393,7 @@ def main() -> None:
             print(f"  stand-alone error: median {np.median(runs[0][ok, 0]):.3f}, inherited: median "
                   f"{np.median(inherit_error):.3f}; largest network inherited "
                   f"{inherit(supernet, largest_genome(layout), task, settings).error:.3f}")
-            if name not in (args.warm_tasks or args.tasks).split(","):
+            if name not in (args.tasks if args.warm_tasks is None else args.warm_tasks).split(","):
                 warm = np.full(len(genomes), np.nan)
             else:
                 warm = train_many(pool, config, genomes, [0] * len(genomes), start=str(path), tag=variant(args))[:, 0]
@@ -417,7 +417,7 @@ def main() -> None:
                   f"images ({inherited_images(settings, task) / inherit_s:.0f} images/s)")
             results += [(f"{name}_tau_inherited_vs_trained", tau_inherit, ">=", 0.5),
                         (f"{name}_eval_cost_ratio", train_s / inherit_s, ">=", 10.0)]
-            if name not in (args.search_tasks or args.tasks).split(","):
+            if name not in (args.tasks if args.search_tasks is None else args.search_tasks).split(","):
                 continue
             ref = hv_reference(layout)
             ratios, scratch_ratios = [], []
