@@ -6,12 +6,11 @@ ratios (:mod:`nasco.evo.train.pruning`), optional knowledge distillation from a 
 al. 2015: ``(1 - w)·CE + w·T²·KL(softmax(t/T) ‖ softmax(s/T))``). At the end the network is
 slimmed and the validation error and MACs are measured on the slim network.
 
-Images and the training network's convolution weights are channels_last on every device (on the CPU the
-same training speed as contiguous tensors and 1.4× faster evaluation, ``benchmarks/bench_fake_quant.py``);
-the returned network is contiguous (as exporters expect). On CUDA the data
-lives on the GPU, steps run under bf16 autocast, and the inner loop never synchronises with the host
-(loss sums and the non-finite flag stay on the device until the end of the epoch). The CPU runs the
-same code without autocast.
+Images and the training network's convolution weights are channels_last on every device (on the CPU
+contiguous training steps are 1.6× slower and evaluation 1.4×, ``benchmarks/bench_fake_quant.py``); the
+returned network is contiguous (as exporters expect). On CUDA the data lives on the GPU, steps run under
+bf16 autocast, and the inner loop never synchronises with the host (loss sums and the non-finite flag
+stay on the device until the end of the epoch). The CPU runs the same code without autocast.
 Failures (non-finite loss, errors) become a ``failed`` result with the reason; CUDA
 out-of-memory retries with half the batch size.
 """
