@@ -134,6 +134,24 @@ def test_training_resumes_to_the_uninterrupted_result_and_inheritance_evaluates(
     assert inherit(loaded, genome, task, CONFIG).error == tuned.error  # deterministic
 
 
+def test_inheritance_scores_on_the_first_val_images(layout, task):
+    """``val_images`` scores every genome on the validation split's first images: the error of a task whose
+    validation split is just those; the weights' recipe id does not change."""
+    torch.manual_seed(8)
+    supernet = Supernet(layout)
+    genome = sample_genomes(layout, np.random.default_rng(9), 1)[0]
+    config = dataclasses.replace(CONFIG, finetune_steps=2, val_images=61)
+    scored = inherit(supernet, genome, task, config).error
+    first = dataclasses.replace(task, val=task.val.subset(torch.arange(61)))
+    assert scored == inherit(supernet, genome, first, dataclasses.replace(config, val_images=0)).error
+    whole = inherit(supernet, genome, task, dataclasses.replace(config, val_images=0)).error
+    assert scored * 61 == pytest.approx(round(scored * 61))  # k wrong of 61 images
+    assert whole * 61 != pytest.approx(round(whole * 61)), (whole, len(task.val))  # of more images
+    assert recipe_id(layout, task, config, 0) == recipe_id(layout, task, CONFIG, 0)
+    with pytest.raises(SupernetError, match="val_images"):
+        dataclasses.replace(CONFIG, val_images=-1)
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def test_supernet_trains_and_inherits_on_the_recipe_device(layout, task, tmp_path, device):
     """Training and inheritance run on the recipe's device; the checkpoint (its recipe id leaves the device

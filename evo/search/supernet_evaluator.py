@@ -46,7 +46,7 @@ def supernet_config(config: Any) -> Any:
                         device=config.training.device)
     return SupernetConfig(train=train, warmup_epochs=s.warmup_epochs, random_subnets=s.random_subnets,
                           calib_batches=s.calib_batches, calib_batch_size=s.calib_batch_size,
-                          finetune_steps=s.finetune_steps, finetune_lr=s.finetune_lr)
+                          finetune_steps=s.finetune_steps, finetune_lr=s.finetune_lr, val_images=s.val_images)
 
 
 def supernet_path(config: Any) -> Path:
