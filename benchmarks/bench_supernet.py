@@ -14,7 +14,8 @@ training subset of ``--fashion-train`` images), with the default space and the c
    ceiling of any predictor of a single training); also τ against the error after training the genome
    from its inherited weights (what the final front of a supernet campaign gets).
 3. **Cost**: seconds to evaluate one genome by inheritance (extract, recalibrate, fine-tune, validate) vs
-   to train it.
+   to train it; where the validation split is larger than ``--val-images``, also τ and cost of inheritances
+   scored on its first ``--val-images`` images only (``supernet.val_images``).
 4. **Search at equal compute** (``--search-seeds`` seeds; a campaign's seed also draws its train/validation
    split, so each seed's supernet campaign trains its own supernet, counted), objectives (error, BitOps):
    ``train``: today's campaign (each candidate trained), its front's hypervolume after every
@@ -37,12 +38,13 @@ pool seconds are divided by the median slowdown (the supernet's training and the
 ``--seed-genomes K`` trains only the first K genomes with seed 1 (the seed-to-seed τ on those), and
 ``--warm-tasks`` names the tasks whose genomes are also trained from their inherited weights (default: all): on
 a slow machine (Fashion-MNIST on 2 CPU cores, about a minute per training) the rank part then fits in a session.
-A supernet trained on another device (its checkpoint says which) is not counted in this run's training units.
 With ``--truth-tasks``, the genomes of part 2 are also trained for ``--truth-epochs`` epochs (seed 0):
 a higher-fidelity ground truth against which both cheap proxies — inheritance, and the search-fidelity
 training with another seed — are ranked.
-Run folders and supernets are kept under ``benchmarks/data/supernet_runs/`` (git-ignored), so an
-interrupted run reuses them.
+A supernet trained on another device (its checkpoint says which) is not counted in this run's training units: the
+search then trains its own on this device (``<task>-supernet-<device>.pt``).
+Run folders, supernets, trainings and inheritances are kept under ``benchmarks/data/supernet_runs/`` (git-ignored),
+so an interrupted run reuses them (a cached inheritance keeps the seconds of the run that measured it).
 """
 
 from __future__ import annotations
@@ -181,6 +183,37 @@ def contention(config: dict, genomes: np.ndarray, concurrent_s: np.ndarray, k: i
     return float(np.median(concurrent_s[:k] / alone_s))
 
 
+def inherit_many(supernet, genomes: np.ndarray, task, settings, recipe: str, path: Path) -> np.ndarray:
+    """(N, 2): inherited validation error and seconds of each genome, cached in ``WORK/<task>-inherited.json`` by
+    (supernet file, recipe, fine-tuning steps, validation images, genome), so that a rerun (say, for the search
+    part) does not inherit the rank part's genomes again: a cached entry's seconds are those of the run that
+    measured it."""
+    from nasco.evo.train.supernet import inherit
+
+    cache_path = WORK / f"{task.name.split(':')[0]}-inherited.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    keys = [f"{path.name}/{recipe}/{settings.finetune_steps}/{settings.val_images}/{' '.join(map(str, g.tolist()))}"
+            for g in genomes]
+    for key, genome in zip(keys, genomes, strict=True):
+        if key not in cache:
+            done = inherit(supernet, genome, task, settings)
+            cache[key] = [done.error, done.seconds]
+            cache_path.write_text(json.dumps(cache))
+    return np.array([cache[k] for k in keys])
+
+
+def search_supernet_file(path: str, device: str) -> str:
+    """The supernet file of a search campaign: ``path``, unless a supernet trained on another device lies there
+    (say, reused by the rank part from a GPU run), whose seconds are not in this run's units; then
+    ``path`` tagged with ``device``, trained by the campaign on this device."""
+    import torch
+
+    if not Path(path).is_file():
+        return path
+    trained_on = torch.load(path, map_location="cpu", weights_only=True)["config"]["train"]["device"]
+    return path if trained_on == device else str(Path(path).with_stem(f"{Path(path).stem}-{device}"))
+
+
 def inherited_images(settings, task) -> int:
     """The images one inheritance passes through its sub-network: fine-tuning (forward and backward), BatchNorm
     recalibration and validation (forward)."""
@@ -253,14 +286,9 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
 
     torch.set_num_threads(1)
     out = {}
-    folder, config = train_campaign_config(name, args, seed)
-    run_campaign(config, console=Console(quiet=True))
-    out["curve"], out["train_s"], out["train_test_hv"], out["train_repro"] = train_campaign_curve(
-        pool, config, folder, seed, ref)
-    out["train_s"] = out["train_s"] / slowdown
-
     folder = WORK / f"{name}-supernet{variant(args)}-{seed}"
     config = base_config(name, args, folder, seed)
+    config["supernet"]["file"] = search_supernet_file(config["supernet"]["file"], args.device)
     layout = _cached_setup(config)[0]
     config["search"] = {"population": 32, "offspring": 16, "generations": max(1, (args.supernet_evals - 32) // 16)}
     run_campaign({**config, "evaluator": {"kind": "supernet"}}, console=Console(quiet=True))  # trains its supernet
@@ -273,11 +301,18 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     seeds = [training_seed(seed, genome_hash(layout, genomes[i])) for i in picks]
     bitops = table.column("bitops")[picks]
     out["evaluated"], out["front"] = len(table), len(picks)
+    out["supernet_s"], out["inherit_s"] = supernet_s, float(table.rows["wall_time_s"].sum())
     for start in ("inherited", "scratch"):
         trained = train_many(pool, config, genomes[picks], seeds, start=config["supernet"]["file"]
                              if start == "inherited" else "", tag=variant(args), test=start == "inherited")
         out[start] = (hypervolume(trained[:, 0], bitops, ref), search_s + float(trained[:, 1].sum()) / slowdown,
                       hypervolume(trained[:, 2], bitops, ref))
+
+    folder, config = train_campaign_config(name, args, seed)
+    run_campaign(config, console=Console(quiet=True))
+    out["curve"], out["train_s"], out["train_test_hv"], out["train_repro"] = train_campaign_curve(
+        pool, config, folder, seed, ref)
+    out["train_s"] = out["train_s"] / slowdown
     return out
 
 
@@ -333,6 +368,8 @@ def main() -> None:
                         help="the seed-to-seed τ on the first this many genomes (0: all of --genomes)")
     parser.add_argument("--warm-tasks", default=None,
                         help="tasks whose genomes are also trained from their inherited weights (default: all)")
+    parser.add_argument("--val-images", type=int, default=1500,
+                        help="the rank part also scores inheritances on this many validation images (0: not)")
     parser.add_argument("--search-tasks", default=None, help="tasks of the search part (default: all of --tasks)")
     args = parser.parse_args()
     import torch
@@ -363,9 +400,8 @@ def main() -> None:
             paired = args.seed_genomes or len(genomes)
             runs.append(np.full_like(runs[0], np.nan))
             runs[1][:paired] = train_many(pool, config, genomes[:paired], [1] * paired)
-            inherited = [inherit(supernet, g, task, settings) for g in genomes]
-            inherit_error = np.array([r.error for r in inherited])
-            inherit_s = float(np.median([r.seconds for r in inherited]))
+            inherited = inherit_many(supernet, genomes, task, settings, recipe, path)
+            inherit_error, inherit_s = inherited[:, 0], float(np.median(inherited[:, 1]))
             slowdown = contention(config, genomes, runs[0][:, 1])
             train_s = float(np.nanmedian(np.concatenate([runs[0][:, 1], runs[1][:, 1]]))) / slowdown
             ok = np.isfinite(runs[0][:, 0])
@@ -384,12 +420,21 @@ def main() -> None:
                   + f" (median training {train_s:.2f} s); {info['epoch'] * len(task.train) / supernet_s:.0f} "
                   f"training images/s (each through {2 + settings.random_subnets} sub-networks)")
             as_is = dataclasses.replace(settings, finetune_steps=0)
-            plain = np.array([inherit(supernet, g, task, as_is).error for g in genomes])
+            plain = inherit_many(supernet, genomes, task, as_is, recipe, path)[:, 0]
             print(f"rank quality on {ok.sum()} genomes (training ok): τ(inherited, trained seed 0) "
                   f"{tau_inherit:.3f}; on the {both.sum()} also trained with seed 1: τ(inherited, mean of 2 seeds) "
                   f"{tau_inherit_mean:.3f}, seed-to-seed τ of training {tau_seeds:.3f}")
             print(f"  without its {settings.finetune_steps} fine-tuning steps: τ(inherited, trained seed 0) "
                   f"{kendalltau(plain[ok], runs[0][ok, 0])[0]:.3f}")
+            if 0 < args.val_images < len(task.val):
+                fewer = dataclasses.replace(settings, val_images=args.val_images)
+                subset = inherit_many(supernet, genomes, task, fewer, recipe, path)
+                subset_s = float(np.median(subset[:, 1]))
+                print(f"  scored on the first {args.val_images} of {len(task.val)} validation images "
+                      f"(supernet.val_images): τ(inherited, trained seed 0) "
+                      f"{kendalltau(subset[ok, 0], runs[0][ok, 0])[0]:.3f}, "
+                      f"τ with the whole split's scores {kendalltau(subset[:, 0], inherit_error)[0]:.3f}; "
+                      f"{subset_s:.3f} s per inheritance = {train_s / subset_s:.0f}× cheaper than training")
             print(f"  stand-alone error: median {np.median(runs[0][ok, 0]):.3f}, inherited: median "
                   f"{np.median(inherit_error):.3f}; largest network inherited "
                   f"{inherit(supernet, largest_genome(layout), task, settings).error:.3f}")
@@ -426,8 +471,10 @@ def main() -> None:
                 out = run_search(name, args, pool, seed, ref, slowdown)
                 curve = out["curve"]
                 print(f"  seed {seed}: train campaign HV {curve[-1]:.4f} after {len(curve)} trainings "
-                      f"({out['train_s'][-1] / train_s:.1f} trainings of compute); supernet campaign "
-                      f"{out['evaluated']} inherited evaluations, {out['front']} front members trained:")
+                      f"({out['train_s'][-1] / train_s:.1f} trainings of compute); supernet campaign: its supernet "
+                      f"{out['supernet_s']:.0f} s ({out['supernet_s'] / train_s:.1f} trainings), "
+                      f"{out['evaluated']} inherited evaluations {out['inherit_s']:.0f} s "
+                      f"({out['inherit_s'] / train_s:.1f} trainings), {out['front']} front members trained:")
                 for start in ("inherited", "scratch"):
                     hv_sn, compute_sn, _ = out[start]
                     ratio, spent, reached = compute_ratio(out, hv_sn, compute_sn)
