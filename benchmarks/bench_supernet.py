@@ -202,15 +202,15 @@ def inherit_many(supernet, genomes: np.ndarray, task, settings, recipe: str, pat
     return np.array([cache[k] for k in keys])
 
 
-def search_supernet_file(path: str, device: str) -> str:
+def search_supernet_file(path: str, layout, device: str) -> str:
     """The supernet file of a search campaign: ``path``, unless a supernet trained on another device lies there
     (say, reused by the rank part from a GPU run), whose seconds are not in this run's units; then
     ``path`` tagged with ``device``, trained by the campaign on this device."""
-    import torch
+    from nasco.evo.train.supernet import load_supernet
 
     if not Path(path).is_file():
         return path
-    trained_on = torch.load(path, map_location="cpu", weights_only=True)["config"]["train"]["device"]
+    trained_on = load_supernet(path, layout)[1]["config"]["train"]["device"]
     return path if trained_on == device else str(Path(path).with_stem(f"{Path(path).stem}-{device}"))
 
 
@@ -283,16 +283,17 @@ def run_search(name: str, args: argparse.Namespace, pool: ProcessPoolExecutor, s
     from nasco.evo import run_campaign
     from nasco.evo.search.campaign import training_seed
     from nasco.evo.space.genome import genome_hash
+    from nasco.evo.train.supernet import load_supernet
 
     torch.set_num_threads(1)
     out = {}
     folder = WORK / f"{name}-supernet{variant(args)}-{seed}"
     config = base_config(name, args, folder, seed)
-    config["supernet"]["file"] = search_supernet_file(config["supernet"]["file"], args.device)
     layout = _cached_setup(config)[0]
+    config["supernet"]["file"] = search_supernet_file(config["supernet"]["file"], layout, args.device)
     config["search"] = {"population": 32, "offspring": 16, "generations": max(1, (args.supernet_evals - 32) // 16)}
     run_campaign({**config, "evaluator": {"kind": "supernet"}}, console=Console(quiet=True))  # trains its supernet
-    supernet_s = float(torch.load(config["supernet"]["file"], map_location="cpu", weights_only=True)["seconds"])
+    supernet_s = float(load_supernet(config["supernet"]["file"], layout)[1]["seconds"])
     with HDF5Archive(folder / "archive.h5") as archive:
         table = archive.table()
     search_s = supernet_s + float(table.rows["wall_time_s"].sum())
