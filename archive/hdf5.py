@@ -155,6 +155,51 @@ def _open_swmr_read(path: Path) -> h5py.File:
     return f
 
 
+def committed_count(f: h5py.File) -> int:
+    """The ``committed`` dataset's count, checked against what never changes under a live writer: an
+    integer (1,) dataset, ≥ 0 and ≥ the count of the last clean close (the ``committed`` attribute;
+    records are only ever added). A count that breaks this is damage, never a reason to drop rows.
+
+    Raises:
+        ArchiveDamagedError: naming the count and the evidence it contradicts.
+    """
+    ds = f["committed"]
+    path = f.filename
+    if ds.shape != (1,) or ds.dtype.kind not in "iu":
+        raise ArchiveDamagedError(f"{path}: the committed count is damaged (dataset 'committed' is {ds.dtype} "
+                                  f"{ds.shape}, allowed: int64 (1,)); nothing was changed: restore the file from a "
+                                  "copy")
+    n = int(ds[0])
+    closed = f.attrs.get("committed", 0)
+    closed = int(closed) if np.ndim(closed) == 0 and np.asarray(closed).dtype.kind in "iu" else 0
+    if n < 0 or n < closed:
+        raise ArchiveDamagedError(f"{path}: the committed count is damaged: it says {n} records, but the file was "
+                                  f"closed cleanly with {closed} and holds {f['records'].shape[0]} rows; nothing "
+                                  "was changed (no record is dropped on a damaged count): restore the file from a "
+                                  "copy, or set the dataset 'committed' to the right count with h5py")
+    return n
+
+
+def check_uncommitted(f: h5py.File) -> int:
+    """Rows past the committed count (what a writer that died mid-batch left), checked: they can only be
+    the one batch it did not commit (``pending`` holds its size, written before its rows). More rows than
+    that, or fewer rows than committed, mean the count is damaged: refuse rather than drop records.
+
+    Raises:
+        ArchiveDamagedError: naming the count, the rows and the last batch's size.
+    """
+    rows, committed = f["records"].shape[0], committed_count(f)
+    pending = int(f["pending"][0]) if "pending" in f else None  # absent in files of older nasco versions
+    extra = rows - committed
+    if extra < 0 or (pending is not None and extra > max(pending, 0)):
+        raise ArchiveDamagedError(
+            f"{f.filename}: the committed count is damaged: it says {committed} records, but the file holds {rows} "
+            "rows" + (f" and the last batch had {pending}" if pending is not None else "") + "; nothing was changed "
+            "(no record is dropped on a damaged count): restore the file from a copy, or set the dataset "
+            f"'committed' to the right count (probably {rows}) with h5py")
+    return extra
+
+
 def _read_committed(f: h5py.File, start: int, columns: tuple[str, ...], heap_start: tuple[int, int, int]
                     ) -> tuple[int, RecordTable]:
     """Rows ``start..committed`` and the heap parts they use.
@@ -166,7 +211,7 @@ def _read_committed(f: h5py.File, start: int, columns: tuple[str, ...], heap_sta
     names = ("records", "values", *(h for h, _ in HEAPS))
     if f.swmr_mode:
         f["committed"].refresh()
-    n = int(f["committed"][0])
+    n = committed_count(f)
     if f.swmr_mode:
         for name in names:
             f[name].refresh()
@@ -201,6 +246,7 @@ def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict
         n = len(table) if table is not None else 0
         f.attrs["committed"] = n
         f.create_dataset("committed", data=np.array([n], dtype=np.int64))
+        f.create_dataset("pending", data=np.array([0], dtype=np.int64))
         f.create_dataset("records", data=table.rows if table is not None else np.zeros(0, ROW_DTYPE),
                          maxshape=(None,), chunks=(ROW_CHUNK,))
         f.create_dataset("values", data=table.values if table is not None else np.zeros((0, len(columns))),
@@ -210,9 +256,16 @@ def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict
             f.create_dataset(name, data=data.astype(dtype), maxshape=(None,), chunks=(HEAP_CHUNK,))
 
 
+def lock_path(archive_path: str | Path) -> Path:
+    """``FILE.lock`` beside the archive's real file: a path through a symbolic link (a run folder whose
+    ``archive.h5`` links to another campaign's archive) locks the file it points to, not the link."""
+    return Path(f"{os.path.realpath(archive_path)}.lock")
+
+
 class WriterLock:
-    """The one-writer lock of an archive: an advisory ``flock`` on ``FILE.lock``, which holds the
-    writer's pid so that a refused process can name it. Also a context manager.
+    """The one-writer lock of an archive: an advisory ``flock`` on ``FILE.lock`` beside the real file
+    (:func:`lock_path`), which holds the writer's pid so that a refused process can name it. Also a
+    context manager.
 
     Raises:
         ArchiveError: another live process holds the lock (its pid in the message).
@@ -220,7 +273,7 @@ class WriterLock:
 
     def __init__(self, archive_path: str | Path) -> None:
         self.archive_path = Path(archive_path)
-        self.path = Path(f"{archive_path}.lock")
+        self.path = lock_path(archive_path)
         self._handle = None
 
     def acquire(self) -> None:
@@ -231,8 +284,10 @@ class WriterLock:
             handle.seek(0)
             pid = handle.read().strip() or "unknown"
             handle.close()
-            raise ArchiveError(f"{self.archive_path}: another process (pid {pid}) is writing this archive; stop it "
-                               "first") from None
+            real = "" if self.path == Path(f"{self.archive_path}.lock") else \
+                f" (the file it links to, {self.path.with_suffix('')})"
+            raise ArchiveError(f"{self.archive_path}: another process (pid {pid}) is writing this archive{real}; stop "
+                               "it first") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -363,7 +418,12 @@ class HDF5Archive(Archive):
             self._recover()
             self._file = h5py.File(self.path, "a", libver="latest", locking=False)
         self._load_meta()
-        extra = self._file["records"].shape[0] - int(self._file["committed"][0])
+        try:
+            extra = check_uncommitted(self._file)
+        except ArchiveDamagedError:
+            self._file.close()
+            self._file = None
+            raise
         if extra > 0:  # a batch written but never committed (the writer died before committing)
             self._file.close()
             self._recover()
@@ -385,6 +445,7 @@ class HDF5Archive(Archive):
             columns = tuple(json.loads(f.attrs["columns_json"]))
             spaces, tasks = json.loads(f.attrs["spaces_json"]), json.loads(f.attrs["tasks_json"])
             written = f["records"].shape[0]
+            check_uncommitted(f)
             n, table = _read_committed(f, 0, columns, (0, 0, 0))
         if extra_columns:
             values = np.hstack([table.values, np.full((n, len(extra_columns)), np.nan)])
@@ -424,6 +485,9 @@ class HDF5Archive(Archive):
                  *((h, getattr(batch, h), s) for (h, _), s in zip(HEAPS, self.heap_sizes, strict=True)))
         self._check_space(sum(data.nbytes for _, data, _ in parts))
         with self._writing():
+            if "pending" in f:  # the batch's size, on disk before its rows: recovery drops no more than it
+                f["pending"][0] = k
+                f.flush()
             for name, data, start in parts:
                 if len(data):
                     ds = f[name]

@@ -43,9 +43,10 @@ def write(path: str) -> None:
 
 
 def read(path: str, seconds: float) -> None:
-    """Check every visible record until ``seconds`` pass or SIGTERM; prints BAD i / CHECKED n."""
+    """Check every visible record until ``seconds`` pass or SIGTERM; prints OPEN n (at the first open),
+    BAD i, GROWTH k (looks that found new records) and CHECKED n."""
     checked, deadline = 0, time.monotonic() + seconds
-    stopped = []
+    stopped, growth, opened = [], 0, False
 
     def stop(*_):  # only a flag: an exception raised from here inside h5py's cleanup can be swallowed
         stopped.append(True)
@@ -57,6 +58,9 @@ def read(path: str, seconds: float) -> None:
         except (ArchiveError, OSError):
             time.sleep(0.01)  # between kill and recovery the file may be mid-replace
             continue
+        if not opened:
+            print(f"OPEN {len(archive)}", flush=True)
+            opened = True
         for _ in range(20):
             if stopped:
                 break
@@ -65,6 +69,7 @@ def read(path: str, seconds: float) -> None:
                 if not same(table, i):
                     r, w = table.record(i), expected(i)
                     print(f"BAD {i}: read {r.values} seed {r.seed}, expected {w.values} seed {w.seed}", flush=True)
+            growth += len(table) > checked
             checked = len(table)
             time.sleep(0.005)
             try:
@@ -72,6 +77,7 @@ def read(path: str, seconds: float) -> None:
             except Exception:
                 break
         archive.close()
+    print(f"GROWTH {growth}", flush=True)
     print(f"CHECKED {checked}", flush=True)
 
 

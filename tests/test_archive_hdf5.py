@@ -46,17 +46,22 @@ def test_persists_across_reopen(tmp_path):
 
 
 def test_reader_follows_live_writer_in_another_process(tmp_path):
+    """The reader opens the file while the writer holds it and sees it grow over several refreshes
+    (it reports OPEN with what it saw first, GROWTH with the refreshes that added records)."""
     path = tmp_path / "live.h5"
     with _writer(path) as archive:
         archive.append([expected(0)])
-        reader = subprocess.Popen([sys.executable, WORKER, "read", str(path), "2.0"], stdout=subprocess.PIPE,
+        reader = subprocess.Popen([sys.executable, WORKER, "read", str(path), "4.0"], stdout=subprocess.PIPE,
                                   text=True, env=ENV)
+        first_seen = int(reader.stdout.readline().split("OPEN")[1])  # the reader is open before the writer goes on
         for start in range(1, 200, 10):
             archive.append([expected(i) for i in range(start, start + 10)])
-            time.sleep(0.005)
+            time.sleep(0.05)
         out, _ = reader.communicate(timeout=60)
+    assert first_seen == 1
     assert "BAD" not in out
     assert int(out.split("CHECKED")[1]) == 201
+    assert int(out.split("GROWTH")[1].split()[0]) >= 3  # it followed the writer, not one read of a finished file
 
 
 def test_crash_safety_under_sigkill(tmp_path):
@@ -159,6 +164,80 @@ def test_second_writer_refused(tmp_path):
     path = tmp_path / "w.h5"
     with _writer(path), pytest.raises(ArchiveError, match=rf"another process \(pid {os.getpid()}\) is writing"):
         HDF5Archive(path, "a")
+
+
+def test_second_writer_through_a_symbolic_link_refused(tmp_path):
+    """A run folder whose archive.h5 links to a live campaign's archive must not let a second writer in."""
+    live = tmp_path / "a" / "archive.h5"
+    live.parent.mkdir()
+    other = tmp_path / "b"
+    other.mkdir()
+    (other / "archive.h5").symlink_to(live)
+    with _writer(live) as archive:
+        archive.append([expected(0)])
+        with pytest.raises(ArchiveError, match=rf"pid {os.getpid()}\) is writing this archive \(the file it links to"):
+            HDF5Archive(other / "archive.h5", "a", columns=COLUMNS)
+        assert len(archive) == 1
+    with _writer(other / "archive.h5") as archive:  # once the first writer is gone, the link works
+        archive.append([expected(1)])
+    with HDF5Archive(live) as reader:
+        assert len(reader) == 2
+
+
+def _set_committed(path: Path, value, dtype=np.int64) -> None:
+    with h5py.File(path, "r+", libver="latest", locking=False) as f:
+        del f["committed"]
+        f.create_dataset("committed", data=np.array([value], dtype=dtype))
+
+
+@pytest.mark.parametrize(("value", "dtype"), [(0, np.int64), (-3, np.int64), (12, np.int64), (40.0, np.float64),
+                                              (b"40", "S2")])
+def test_damaged_committed_count_is_refused_never_truncated(tmp_path, value, dtype):
+    """A committed count below what the file was closed with, negative or of the wrong type: readers and
+    the writer refuse, every command says 'damaged', and the file keeps every row."""
+    path = tmp_path / "a.h5"
+    with _writer(path) as archive:
+        archive.append([expected(i) for i in range(40)])
+    _set_committed(path, value, dtype)
+    size = path.stat().st_size
+    for mode in ("r", "a"):
+        with pytest.raises(ArchiveError, match="committed count is damaged"):
+            HDF5Archive(path, mode, columns=COLUMNS)
+    for command in (["archive", "info", str(path)], ["front", str(path)]):
+        done = subprocess.run([sys.executable, "-m", "nasco.evo.cli.main", *command], capture_output=True, text=True,
+                              timeout=60, env=ENV)
+        assert done.returncode == 2 and "committed count is damaged" in done.stderr, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+    assert path.stat().st_size == size
+    with h5py.File(path, "r") as f:
+        assert f["records"].shape[0] == 40
+
+
+def test_committed_count_short_by_more_than_one_batch_is_refused(tmp_path):
+    """A writer killed before any clean close leaves the attribute at 0: the count is then checked against
+    the rows and the size of the last batch (the one a dead writer may not have committed)."""
+    path = tmp_path / "a.h5"
+    writer = subprocess.Popen([sys.executable, WORKER, "hold", str(path)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert writer.stdout.readline().strip() == "READY"
+        time.sleep(0.5)  # it appends one record every 0.1 s after its first batch of 5
+    finally:
+        writer.kill()
+        writer.wait()
+    with h5py.File(path, "r", libver="latest", swmr=True, locking=False) as f:
+        rows = f["records"].shape[0]
+        assert int(f.attrs["committed"]) == 0 and rows >= 7 and int(f["pending"][0]) == 1
+    with HDF5Archive(path, "a", columns=COLUMNS) as archive:  # the killed writer's file recovers as before
+        assert len(archive) >= rows - 1
+        kept = len(archive)
+    with h5py.File(path, "r+", libver="latest", locking=False) as f:  # the same evidence, with a damaged count
+        f.attrs["committed"] = 0
+        f["committed"][0] = 1
+        f["pending"][0] = 1
+    with pytest.raises(ArchiveError, match=rf"says 1 records, but the file holds {kept} rows and the last batch had 1"):
+        HDF5Archive(path, "a", columns=COLUMNS)
+    with h5py.File(path, "r") as f:
+        assert f["records"].shape[0] == kept
 
 
 def test_schema_v1_fixture_stays_readable(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import itertools
 import os
 import signal
@@ -156,11 +157,14 @@ def test_ctrl_c_records_the_in_flight_candidate_and_stops(tiny_run, tmp_path):
     assert all(status == 0 for _, status, _ in rows.values())
 
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nasco[ray]')")
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="the ray extra is not installed (pip install 'nasco[ray]')")
 
 
 @pytest.fixture(scope="module")
 def local_ray():
+    import ray
+
     from nasco.evo.search.executors import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -168,6 +172,7 @@ def local_ray():
     ray.shutdown()
 
 
+@needs_ray
 def test_ray_executor_gives_the_same_records_as_local(tiny_run, tmp_path, local_ray):
     reference_folder, config, _, _ = tiny_run
     folder = tmp_path / "ray"
@@ -181,6 +186,7 @@ def test_ray_executor_gives_the_same_records_as_local(tiny_run, tmp_path, local_
     assert all(local_rows.get(key) == row for key, row in ray_rows.items())
 
 
+@needs_ray
 def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     import threading
 

@@ -190,6 +190,18 @@ def test_imagefolder_problems_are_named(tmp_path):
         load_task("imagefolder", root=tmp_path / "corrupt")
 
 
+def test_imagefolder_with_a_link_loop_is_refused_not_listed_forever(tmp_path):
+    _png_folder(tmp_path / "loop")
+    (tmp_path / "loop" / "train" / "cat" / "up").symlink_to("..")  # ln -s .. train/cat/up
+    with pytest.raises(DatasetError, match=r"train/cat/up links to .*loop/train, a folder that contains it"):
+        load_task("imagefolder", root=tmp_path / "loop", image_size=8)
+    _png_folder(tmp_path / "elsewhere")  # a link to a folder outside its own path is listed as usual
+    _png_folder(tmp_path / "linked", classes=("cat",))
+    (tmp_path / "linked" / "train" / "dog").symlink_to(tmp_path / "elsewhere" / "train" / "dog")
+    task = load_task("imagefolder", root=tmp_path / "linked", image_size=8, val_fraction=0.25)
+    assert len(task.train) + len(task.val) == 6
+
+
 def test_imagefolder_can_leave_unreadable_files_out(tmp_path, capfd):
     _png_folder(tmp_path)
     (tmp_path / "train" / "cat" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")

@@ -6,6 +6,7 @@ SIGKILL, Ctrl-C, Ray = local)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import itertools
 import json
 import math
@@ -157,15 +158,93 @@ def test_a_callable_evaluator_and_stop_then_resume_give_the_same_archive(tmp_pat
     assert len(resumed.records) == len(whole.records)
 
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="the ray extra is not installed (pip install 'nasco[ray]')")
 
 
+@needs_ray
 def test_table_evaluator_on_ray_equals_local(tmp_path, table_file):
     local = run_campaign(table_config(tmp_path, table_file, "local"))
     remote = run_campaign(config(tmp_path, "local", **{k: v for k, v in table_config(tmp_path, table_file).items()
                                                        if k == "evaluator"},
                                  campaign={"out": str(tmp_path / "ray")}, executor={"kind": "ray", "workers": 2}))
     assert archive_rows(remote.folder) == archive_rows(local.folder)
+
+
+def hangs_on_x5(candidate):
+    if candidate.genes["x"] == 5:
+        while True:  # never returns (a user evaluator stuck in a loop)
+            __import__("time").sleep(0.01)
+    return toy_metrics(**candidate.genes)
+
+
+def exits_on_x2(candidate):
+    if candidate.genes["x"] == 2:
+        sys.exit(3)
+    return toy_metrics(**candidate.genes)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_candidate_past_the_timeout_fails_and_its_worker_is_replaced(workers):
+    """A hanging candidate becomes a failed 'timed out' result; its worker is killed and the others run."""
+    import time
+
+    from nasco.evo.search.executors import EvalJob, LocalExecutor
+    from nasco.evo.search.python_evaluator import PythonEvaluator
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.space.toml_io import space_from_dict
+
+    layout = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
+    evaluator = PythonEvaluator(hangs_on_x5, ("error", "cost"))
+    evaluator.bind(layout)
+    jobs = [EvalJob(np.array([x, 1, 0]), seed=x, fidelity=1) for x in (1, 5, 2, 3, 4)]
+    executor = LocalExecutor(evaluator, workers=workers, timeout_s=3.0)
+    started = time.monotonic()
+    results = {job.seed: result for job, result in executor.run(jobs, lambda: False)}
+    executor.close()
+    assert sorted(results) == [1, 2, 3, 4, 5]
+    assert results[5].status == "failed" and "timed out" in results[5].reason and "timeout_s = 3" in results[5].reason
+    assert all(results[x].status == "ok" and results[x].metrics == toy_metrics(x, 1, "a") for x in (1, 2, 3, 4))
+    assert time.monotonic() - started < 60  # the hang cost its timeout, not forever
+
+    in_process = LocalExecutor(PythonEvaluator(lambda c: hangs_on_x5(c), ("error", "cost")), timeout_s=2.0)
+    in_process.evaluator.bind(layout)
+    assert not in_process.picklable  # a lambda: interrupted by an alarm in this process
+    results = {job.seed: result for job, result in in_process.run(jobs[:3], lambda: False)}
+    assert results[5].status == "failed" and "timed out" in results[5].reason
+    assert results[1].status == results[2].status == "ok"
+
+
+def test_sys_exit_and_bad_metrics_in_a_user_evaluator_become_failed_records(tmp_path):
+    """sys.exit() inside the evaluator, keys that are not names, an error outside [0, 1], a bool: each
+    candidate fails with its reason; the campaign goes on and ends normally."""
+    from nasco.evo.search.evaluators import check_result
+    from nasco.evo.search.python_evaluator import PythonEvaluator
+
+    result = run_campaign(config(tmp_path, "exits", evaluator={"entry": "test_evaluators:exits_on_x2"}))
+    table = result.records
+    failed = [i for i in range(len(table)) if table.rows["status"][i] == 1]
+    assert failed and all(GENES["x"][table.genome(i)[0]] == 2 for i in failed)
+    assert all("called sys.exit(3)" in table.record(i).reason for i in failed)
+    assert len(table) - len(failed) > 0 and len(result.front)
+    evaluator = PythonEvaluator(toy_evaluator, ("error", "cost"))
+    for metrics, words in (({1: 0.5, "error": 0.1, "cost": 1.0}, "keys [1, 'error', 'cost']"),
+                           ({"error": -5.0, "cost": 1.0}, "error = -5.0; allowed: 0..1"),
+                           ({"error": True, "cost": 1.0}, "error = True; allowed: a number"),
+                           ({"error": 0.2, "cost": 1.0, "test_error": 1.5}, "test_error = 1.5; allowed: 0..1")):
+        checked = check_result(evaluator, EvalResult(metrics))
+        assert checked.status == "failed" and words in checked.reason, (metrics, checked.reason)
+    assert check_result(evaluator, EvalResult({"error": 0.0, "cost": -3.0})).status == "ok"  # costs: any number
+
+
+def test_timeout_in_a_campaign_goes_on_and_records_the_failure(tmp_path):
+    result = run_campaign(config(tmp_path, "hangs", evaluator={"entry": "test_evaluators:hangs_on_x5"},
+                                 executor={"workers": 2, "timeout_s": 2.0},
+                                 search={"generations": 1}))
+    table = result.records
+    hung = [i for i in range(len(table)) if GENES["x"][table.genome(i)[0]] == 5]
+    assert hung and all(table.rows["status"][i] == 1 and "timed out" in table.record(i).reason for i in hung)
+    assert sum(table.rows["status"] == 0) >= len(table) - len(hung) > 0
 
 
 def dies_on_x7(candidate):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasco.archive import RecordTable
+from nasco.archive import RecordTable, lock_path
 from nasco.evo.errors import NascoError
 from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.space.features import FIELD_CODES
@@ -198,7 +198,7 @@ def writer_is_live(archive_path: str | Path) -> bool | None:
 
     Read-only: it never takes the lock, so it cannot disturb a campaign that is opening the file.
     """
-    lock = Path(f"{archive_path}.lock")
+    lock = lock_path(archive_path)
     if not Path("/proc/locks").exists():
         return None
     if not lock.exists():

@@ -204,6 +204,9 @@ class ExecutorSection:
     max_retries: int = _f(2, "retries of a task whose worker died (Ray)")
     workers: int = _f(0, "local: candidates trained at once, each in a worker process (0: one per num_cpus CPUs; "
                          "1: in this process); ray: CPUs of a local Ray instance (0: all)")
+    timeout_s: float = _f(0.0, "seconds one candidate's evaluation may take; past it the candidate is a failed "
+                               "record ('timed out'), its worker is stopped and replaced, the campaign goes on "
+                               "(0: no limit)")
 
 
 @dataclass(frozen=True)
@@ -398,6 +401,7 @@ def _check(c: CampaignConfig) -> None:
     _require("executor.num_gpus", e.num_gpus >= 0, e.num_gpus, "numbers ≥ 0")
     _require("executor.max_retries", 0 <= e.max_retries <= 1000, e.max_retries, "integers 0..1000")
     _require("executor.workers", 0 <= e.workers <= 100_000, e.workers, "integers 0..100,000")
+    _require("executor.timeout_s", 0 <= e.timeout_s <= 10**9, e.timeout_s, "seconds 0..1e9 (0: no limit)")
 
 
 def load_config(path: str | Path) -> CampaignConfig:

@@ -25,6 +25,8 @@ from nasco.evo.errors import NascoError
 from nasco.evo.space.base import SpaceLayout
 
 TEST_METRIC = "test_error"  # what a final-fidelity evaluation may add (error on held-out test data)
+# Metrics whose meaning nasco knows, with the values allowed: an error rate is a share of examples.
+METRIC_RANGES = {"error": (0.0, 1.0), TEST_METRIC: (0.0, 1.0)}
 
 
 @dataclass
@@ -105,6 +107,11 @@ def evaluate_safely(evaluator: Evaluator, genomes: np.ndarray, fidelity: int, se
     started = time.perf_counter()
     try:
         results = evaluator.evaluate(genomes, fidelity, seeds, test=test)
+    except SystemExit as err:  # sys.exit() in user code ends this candidate, not the campaign
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        reason = (f"evaluator {name} called sys.exit({err.code!r}) ({where.filename}:{where.lineno}); allowed: return "
+                  "metrics or raise an exception")
+        return [EvalResult.failed(reason, time.perf_counter() - started) for _ in range(len(genomes))]
     except Exception as err:
         where = traceback.extract_tb(err.__traceback__)[-1]
         reason = f"evaluator {name} raised {type(err).__name__}: {err} ({where.filename}:{where.lineno})"
@@ -125,6 +132,10 @@ def check_result(evaluator: Evaluator, result: Any) -> EvalResult:
         return EvalResult.failed(f"evaluator {name} returned status {result.status!r}; allowed: ok, failed")
     if result.status != "ok":
         return result
+    if not isinstance(result.metrics, dict) or not all(isinstance(k, str) for k in result.metrics):
+        keys = list(result.metrics)[:8] if isinstance(result.metrics, dict) else type(result.metrics).__name__
+        return EvalResult.failed(f"evaluator {name} returned metrics with keys {keys!r}; allowed: a dict of metric "
+                                 "names (strings) to numbers", result.wall_time_s)
     allowed = {*evaluator.metrics, TEST_METRIC}
     missing = [m for m in evaluator.metrics if m not in result.metrics]
     extra = [m for m in result.metrics if m not in allowed]
@@ -135,13 +146,19 @@ def check_result(evaluator: Evaluator, result: Any) -> EvalResult:
     metrics = {}
     for key, value in result.metrics.items():
         try:
-            number = float(value)
+            number = float(value) if not isinstance(value, bool | np.bool_) else None
         except (TypeError, ValueError):
+            number = None
+        if number is None:
             return EvalResult.failed(f"evaluator {name} returned {key} = {value!r}; allowed: a number",
                                      result.wall_time_s)
         if key != TEST_METRIC and not math.isfinite(number):
             return EvalResult.failed(f"evaluator {name} returned {key} = {number}; allowed: a finite number",
                                      result.wall_time_s)
+        low, high = METRIC_RANGES.get(key, (-math.inf, math.inf))
+        if not low <= number <= high and not (key == TEST_METRIC and math.isnan(number)):
+            return EvalResult.failed(f"evaluator {name} returned {key} = {number}; allowed: {low:g}..{high:g} "
+                                     f"({key} is a share of misclassified examples)", result.wall_time_s)
         metrics[key] = number
     result.metrics = metrics
     return result

@@ -8,18 +8,27 @@ lambda or a closure). ``ray`` sends each genome to a Ray task (a local instance
 by default, or a cluster by address) that asks for ``num_cpus`` and ``num_gpus`` (fractions let
 several small candidates share one GPU); a task whose worker dies is retried by Ray
 (``max_retries``). Workers never touch the archive: only the driver writes it (DESIGN.md §1).
+
+``timeout_s`` bounds one candidate's evaluation: past it the candidate becomes a failed record
+("timed out"), its worker process is killed and replaced, and the campaign goes on (the other
+candidates in flight in that pool start again: each record is the same whenever it is made).
+With a timeout, the local executor evaluates in a worker process even with ``workers = 1``; an
+evaluator that cannot be sent to another process is interrupted in this process by an alarm
+signal instead (Python code only: a call stuck in C code cannot be interrupted there).
 New executors join the registry with :func:`register_executor`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
 import signal
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -61,33 +70,73 @@ class Executor(ABC):
         """Release workers."""
 
 
-def _evaluate_one(evaluator: Evaluator, job: EvalJob) -> EvalResult:
+def timed_out(seconds: float) -> EvalResult:
+    """The failed result of a candidate whose evaluation ran past ``executor.timeout_s``."""
+    return EvalResult.failed(f"timed out: the evaluation ran past executor.timeout_s = {seconds:g} s (its worker "
+                             "was stopped)", seconds)
+
+
+class _Alarm(BaseException):
+    """Raised in this process by the timeout's alarm (a BaseException: the evaluator's own error
+    handling, and :func:`evaluate_safely`'s, must not swallow it)."""
+
+
+def _evaluate_with_alarm(evaluator: Evaluator, job: EvalJob, seconds: float) -> EvalResult:
+    """One job in this process, interrupted by SIGALRM after ``seconds`` (main thread only)."""
+    def on_alarm(signum, frame):
+        raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return run_jobs(evaluator, [job])[0]
+    except _Alarm:
+        return timed_out(seconds)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_STARTS = None  # in a worker process: the queue that tells the driver when and where each job starts
+
+
+def _evaluate_one(evaluator: Evaluator, job: EvalJob, token: int = -1) -> EvalResult:
+    if _STARTS is not None and token >= 0:
+        _STARTS.put((token, os.getpid(), time.monotonic()))
     return run_jobs(evaluator, [job])[0]
 
 
-def _ignore_ctrl_c() -> None:
+def _init_worker(starts) -> None:
     """Workers leave Ctrl-C (SIGINT to the terminal's whole process group) to the campaign, which
-    lets the candidates in flight finish and be recorded."""
+    lets the candidates in flight finish and be recorded; they report job starts on ``starts``."""
+    global _STARTS
+    _STARTS = starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c)
+def _pool(workers: int, starts) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(starts,))
 
 
 class LocalExecutor(Executor):
     """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
-    this process (``workers`` 1, batched evaluators, evaluators that cannot be pickled). A worker
-    that dies fails the candidates in flight, named; a new pool takes the rest."""
+    this process (``workers`` 1 without a timeout, batched evaluators, evaluators that cannot be
+    pickled). A worker that dies fails the candidates in flight, named; a new pool takes the rest.
+    ``timeout_s`` (0: none) bounds each candidate (see the module docstring)."""
 
-    def __init__(self, evaluator: Evaluator, *, workers: int = 1) -> None:
+    def __init__(self, evaluator: Evaluator, *, workers: int = 1, timeout_s: float = 0.0) -> None:
         super().__init__(evaluator)
         self.workers = max(1, int(workers))
+        self.timeout_s = float(timeout_s)
         self._pool: ProcessPoolExecutor | None = None
-        if self.workers > 1 and not evaluator.batched:
+        self._starts = None
+        self.picklable = True
+        if not evaluator.batched:
             try:
                 pickle.dumps(evaluator)
             except (pickle.PicklingError, AttributeError, TypeError):
+                self.picklable = False
                 self.workers = 1  # a lambda or closure: evaluated here, one at a time
 
     def run(self, jobs: list[EvalJob], stop: Callable[[], bool]) -> Iterator[tuple[EvalJob, EvalResult]]:
@@ -96,46 +145,89 @@ class LocalExecutor(Executor):
                 group = [j for j in jobs if (j.fidelity, j.test) == mode]
                 yield from zip(group, run_jobs(self.evaluator, group), strict=True)
             return
-        if self.workers == 1 or len(jobs) == 1:
+        in_workers = self.picklable and ((self.workers > 1 and len(jobs) > 1) or self.timeout_s > 0)
+        if not in_workers:
+            alarm = self.timeout_s > 0 and _main_thread()
             for job in jobs:
                 if stop():
                     return
-                yield job, run_jobs(self.evaluator, [job])[0]
+                yield job, (_evaluate_with_alarm(self.evaluator, job, self.timeout_s) if alarm
+                            else run_jobs(self.evaluator, [job])[0])
             return
         yield from self._run_in_workers(jobs, stop)
 
     def _run_in_workers(self, jobs: list[EvalJob], stop: Callable[[], bool]
                         ) -> Iterator[tuple[EvalJob, EvalResult]]:
         pending = list(jobs)
-        in_flight: dict[Future, tuple[EvalJob, ProcessPoolExecutor]] = {}
+        in_flight: dict[Future, tuple[EvalJob, ProcessPoolExecutor, int]] = {}
+        started: dict[int, tuple[int, float]] = {}  # job token → (worker pid, start time)
+        tokens = iter(range(2**62))
         rebuilds = 0  # pools started in a row without a finished job: a pool that cannot work ends the batch
         while pending or in_flight:
             if self._pool is None and pending and not stop() and rebuilds < 3:
                 rebuilds += 1
-                self._pool = _pool(self.workers)
+                self._starts = multiprocessing.get_context("spawn").SimpleQueue()
+                self._pool = _pool(self.workers, self._starts)
             while self._pool is not None and pending and len(in_flight) < self.workers and not stop():
+                token = next(tokens)
                 try:
-                    future = self._pool.submit(_evaluate_one, self.evaluator, pending[0])
+                    future = self._pool.submit(_evaluate_one, self.evaluator, pending[0], token)
                 except BrokenProcessPool:  # a worker died: the jobs in flight fail below, a new pool takes this one
                     self._discard_pool()
                     break
-                in_flight[future] = (pending.pop(0), self._pool)
+                in_flight[future] = (pending.pop(0), self._pool, token)
             if not in_flight:
                 if self._pool is None and pending and not stop() and rebuilds < 3:
                     continue
                 for job in pending if self._pool is None and not stop() else []:
                     yield job, EvalResult.failed("worker processes could not be started")
                 return
-            done = next(as_completed(in_flight))
-            job, pool = in_flight.pop(done)
+            done, _ = wait(in_flight, timeout=self._poll_s(), return_when=FIRST_COMPLETED)
+            if not done:
+                late = self._late(in_flight, started)
+                if late is not None:  # kill the pool; the late job fails, the others start again
+                    job, pool, _ = in_flight.pop(late)
+                    self._kill_pool()
+                    for other in [f for f, (_, p, _) in in_flight.items() if p is pool]:
+                        pending.insert(0, in_flight.pop(other)[0])
+                    rebuilds = 0
+                    yield job, timed_out(self.timeout_s)
+                continue
+            future = next(iter(done))
+            job, pool, _ = in_flight.pop(future)
             try:
-                result = done.result()
+                result = future.result()
                 rebuilds = 0
             except BrokenProcessPool as err:  # a worker died (killed, out of memory): the jobs in flight fail
                 if pool is self._pool:
                     self._discard_pool()
                 result = EvalResult.failed(f"worker process died: {err}")
             yield job, result
+
+    def _poll_s(self) -> float | None:
+        return min(1.0, self.timeout_s / 4) if self.timeout_s > 0 else None
+
+    def _late(self, in_flight: dict, started: dict[int, tuple[int, float]]) -> Future | None:
+        """The in-flight future that has run longer than the timeout (counted from its start in a worker,
+        not from its submission: a new pool's workers first import the evaluator), or None."""
+        while self._starts is not None and not self._starts.empty():
+            token, pid, when = self._starts.get()
+            started[token] = (pid, when)
+        now = time.monotonic()
+        for future, (_, pool, token) in in_flight.items():
+            if pool is self._pool and token in started and now - started[token][1] > self.timeout_s:
+                return future
+        return None
+
+    def _kill_pool(self) -> None:
+        """Stop every worker of the pool at once (a stuck evaluation ignores anything gentler)."""
+        pool = self._pool
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError, AttributeError):
+                process.kill()
+        self._discard_pool()
 
     def _discard_pool(self) -> None:
         if self._pool is not None:
@@ -148,6 +240,12 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def _ray_evaluate(evaluator: Evaluator, job: EvalJob) -> EvalResult:
     return run_jobs(evaluator, [job])[0]
 
@@ -156,8 +254,9 @@ class RayExecutor(Executor):
     """Ray tasks with ``num_cpus``/``num_gpus`` each; results as they complete; retries on worker death."""
 
     def __init__(self, evaluator: Evaluator, *, address: str = "", num_cpus: float = 1.0, num_gpus: float = 0.0,
-                 max_retries: int = 2, workers: int = 0) -> None:
+                 max_retries: int = 2, workers: int = 0, timeout_s: float = 0.0) -> None:
         super().__init__(evaluator)
+        self.timeout_s = float(timeout_s)
         try:
             import ray
         except ImportError:
@@ -175,15 +274,24 @@ class RayExecutor(Executor):
         evaluator_ref = ray.put(self.evaluator)
         pending = list(jobs)
         capacity = max(1, int(ray.available_resources().get("CPU", 1)))
+        # With a timeout, no more tasks than can run at once: each one's clock starts at its submission.
+        limit = capacity if self.timeout_s > 0 else 2 * capacity
         in_flight: dict = {}
         while pending or in_flight:
-            while pending and len(in_flight) < 2 * capacity and not stop():
+            while pending and len(in_flight) < limit and not stop():
                 job = pending.pop(0)
-                in_flight[self._remote.remote(evaluator_ref, job)] = job
+                in_flight[self._remote.remote(evaluator_ref, job)] = (job, time.monotonic())
             if not in_flight:
                 return
-            done, _ = ray.wait(list(in_flight), num_returns=1)
-            yield in_flight.pop(done[0]), ray.get(done[0])
+            timeout = min(1.0, self.timeout_s / 4) if self.timeout_s > 0 else None
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=timeout)
+            if done:
+                yield in_flight.pop(done[0])[0], ray.get(done[0])
+                continue
+            now = time.monotonic()
+            for ref in [r for r, (_, since) in in_flight.items() if now - since > self.timeout_s]:
+                ray.cancel(ref, force=True)  # ends the worker process; Ray starts another for the next task
+                yield in_flight.pop(ref)[0], timed_out(self.timeout_s)
 
     def close(self) -> None:
         if self._started and self._ray.is_initialized():
@@ -200,9 +308,10 @@ def local_workers(workers: int, num_cpus: float) -> int:
 
 ExecutorFactory = Callable[[Evaluator, Any], Executor]
 _EXECUTORS: dict[str, ExecutorFactory] = {
-    "local": lambda evaluator, s: LocalExecutor(evaluator, workers=local_workers(s.workers, s.num_cpus)),
+    "local": lambda evaluator, s: LocalExecutor(evaluator, workers=local_workers(s.workers, s.num_cpus),
+                                                timeout_s=s.timeout_s),
     "ray": lambda evaluator, s: RayExecutor(evaluator, address=s.address, num_cpus=s.num_cpus, num_gpus=s.num_gpus,
-                                            max_retries=s.max_retries, workers=s.workers),
+                                            max_retries=s.max_retries, workers=s.workers, timeout_s=s.timeout_s),
 }
 
 

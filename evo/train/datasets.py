@@ -25,6 +25,7 @@ dataset lives on the GPU; batches are gathered by index).
 
 from __future__ import annotations
 
+import os
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -284,6 +285,18 @@ def _classes_from_labels(root: str, y: np.ndarray) -> int:
     return k
 
 
+def _refuse_link_loops(path: Path) -> None:
+    """Walk ``path`` as the listing will (following links) and refuse a link to a folder that contains
+    it (``ln -s .. train/a/loop``), which would make the listing endless."""
+    for here, folders, _ in os.walk(path, followlinks=True):
+        for name in folders:
+            real = os.path.realpath(os.path.join(here, name))
+            if Path(os.path.realpath(here)).is_relative_to(real):
+                raise DatasetError(f"imagefolder {str(path)!r}: {os.path.join(here, name)} links to {real}, a folder "
+                                   "that contains it (a symbolic link loop: listing would never end); allowed: links "
+                                   "to folders outside their own path — remove that link")
+
+
 def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, seed: int,
                  skip_bad_files: bool = False) -> Task:
     """ROOT/train/CLASS/* (and optionally ROOT/test/CLASS/*) decoded once into uint8 arrays
@@ -301,6 +314,7 @@ def _imagefolder(root: str | Path | None, image_size: int, val_fraction: float, 
 
     def folder(path: Path) -> tuple[TensorSplit | StreamSplit, list[str]]:
         """The whole folder as one split (a TensorSplit over the decoded array, or a StreamSplit)."""
+        _refuse_link_loops(path)
         try:
             listing = datasets.ImageFolder(str(path))  # lists files and classes; decodes nothing
         except (FileNotFoundError, NotADirectoryError) as err:
