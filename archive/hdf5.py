@@ -330,6 +330,7 @@ class HDF5Archive(Archive):
         self._broken = False
         self._file: h5py.File | None = None
         self._lock = None
+        self._table = RecordTable.empty(tuple(columns or ()))  # no record yet (error messages count them)
         if mode == "a":
             self._open_writer(columns)
         else:

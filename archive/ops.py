@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import TextIO
 
 import numpy as np
 
+from nasco.archive.atomic import atomic_output
 from nasco.archive.base import canonical_json, derived_task_id
 from nasco.archive.errors import ArchiveError
-from nasco.archive.hdf5 import SCHEMA_VERSION, HDF5Archive
+from nasco.archive.hdf5 import SCHEMA_VERSION, ArchiveWriteError, HDF5Archive, lock_path
 from nasco.archive.record import STATUSES
 from nasco.archive.table import RecordTable
 
@@ -61,7 +63,11 @@ def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, 
             renamed.append(mapping)
         kept = dropped = 0
         seen: set[tuple[bytes, bytes, int]] = set()
-        with HDF5Archive(out, "a", columns=columns) as merged:
+        partial = out.with_name(f".{out.name}.merging")  # renamed to out once complete: no half archive stays
+        _remove_archive(partial)
+        merged = None
+        try:
+            merged = HDF5Archive(partial, "a", columns=columns)
             for key, entry in spaces.items():
                 merged.register_space(key, entry["space"], entry["n_genes"])
             for key, entry in tasks.items():
@@ -84,10 +90,30 @@ def merge_archives(out: str | Path, inputs: Sequence[str | Path]) -> tuple[int, 
                     batch.append(record)
                 merged.append(batch)
                 kept += len(batch)
+            merged.close()
+            os.replace(partial, out)
+        except (ArchiveWriteError, OSError) as err:
+            if merged is not None:
+                merged.close()
+            reason = str(err).split(": ", 1)[-1].split("; ")[0] if isinstance(err, ArchiveWriteError) \
+                else err.strerror or str(err)
+            raise ArchiveWriteError(f"{out}: merging failed ({reason}); nothing was written there",
+                                    hdf5_failed=getattr(err, "hdf5_failed", False)) from None
+        except BaseException:
+            if merged is not None:
+                merged.close()
+            raise
+        finally:
+            _remove_archive(partial)
         return kept, dropped
     finally:
         for reader in readers:
             reader.close()
+
+
+def _remove_archive(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    lock_path(path).unlink(missing_ok=True)
 
 
 def _row_dict(table: RecordTable, i: int) -> dict:
@@ -129,7 +155,7 @@ def export_table(table: RecordTable, out: str | Path | TextIO, fmt: str) -> int:
     if not isinstance(out, str | Path):
         _write_table(table, out, fmt)
         return len(table)
-    with Path(out).open("w", encoding="utf-8", newline="") as fh:
+    with atomic_output(out) as fh:
         _write_table(table, fh, fmt)
     return len(table)
 
@@ -137,7 +163,8 @@ def export_table(table: RecordTable, out: str | Path | TextIO, fmt: str) -> int:
 def _write_table(table: RecordTable, fh: TextIO, fmt: str) -> None:
     if fmt == "csv":
         writer = csv.writer(fh)
-        writer.writerow([*META_FIELDS, *table.columns, "reason", "genome", "curve"])
+        header = (*META_FIELDS, *table.columns, "reason", "genome", "curve")
+        writer.writerow([spreadsheet_safe(name) for name in header])
         for i in range(len(table)):
             data = _row_dict(table, i)
             writer.writerow([*("" if v is None else spreadsheet_safe(v) for v in data.values()),

@@ -217,6 +217,48 @@ def test_a_write_that_fails_during_a_campaign_stops_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_outputs_on_a_full_disk_name_their_path_and_leave_nothing(tmp_path):
+    """report, --csv, --plot, export, merge and init on a full disk (a file-size limit): one line naming
+    the file, exit 1, and no 0-byte or half-written file left (an empty init output used to block the next)."""
+    archive = synthetic_archive(tmp_path / "a.h5", 60)
+    warm = tmp_path / "warm"  # Numba's kernel cache is written on first use: fill it before the limit applies
+    warm.mkdir()
+    assert main(["report", str(archive), "-o", str(warm / "r.html")]) == 0
+    assert main(["front", str(archive), "--csv", str(warm / "f.csv"), "--plot", str(warm / "f.png")]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    commands = {"report.html": ["report", str(archive), "-o", "OUT"],
+                "front.csv": ["front", str(archive), "--csv", "OUT"],
+                "front.png": ["front", str(archive), "--plot", "OUT"],
+                "all.csv": ["archive", "export", str(archive), "--format", "csv", "-o", "OUT"],
+                "nasco.toml": ["init", "OUT"]}
+    for name, argv in commands.items():
+        target = out / name
+        done = subprocess.run([*NASCO, *[str(target) if a == "OUT" else a for a in argv]], capture_output=True,
+                              text=True, timeout=120, env=ENV, preexec_fn=_file_size_limit(500))
+        assert done.returncode == 1, (name, done.stderr[-2000:])
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(target) in lines[0] and "Traceback" not in done.stderr, (name, lines)
+        assert "too large" in lines[0], (name, lines)
+        assert sorted(p.name for p in out.iterdir()) == [], (name, sorted(p.name for p in out.iterdir()))
+    assert main(["init", str(out / "nasco.toml")]) == 0  # nothing blocks it once there is room
+
+
+def test_merge_on_a_full_disk_leaves_no_half_archive(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    archive = synthetic_archive(tmp_path / "a.h5", 30)
+    (tmp_path / "out").mkdir()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 2**20, 2**20))
+    assert main(["archive", "merge", str(tmp_path / "out" / "m.h5"), str(archive)]) == 1
+    err = _error_line(capsys)
+    assert f"{tmp_path / 'out' / 'm.h5'}: merging failed (the disk is (nearly) full" in err, err
+    assert "nothing was written there" in err
+    assert not any((tmp_path / "out").iterdir())
+
+
 def test_too_little_free_space_is_refused_before_hdf5_writes(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nasco.archive import ArchiveDamagedError, ArchiveError, HDF5Archive
+from nasco.archive.atomic import write_atomic
 from nasco.evo.cli.space import CliError, sequence_layer_table
 from nasco.evo.errors import NascoError
 from nasco.evo.results.front import (
@@ -29,6 +30,8 @@ from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import compile_any
 from nasco.evo.space.sequence_layout import SequenceLayout
 from nasco.evo.space.toml_io import space_from_dict
+
+MAX_WATCH_S = 86_400  # --watch refreshes at least daily (inf or 1e10 would never refresh, or overflow a sleep)
 
 
 def archive_path(path: str, *, must_exist: bool = True) -> Path:
@@ -110,12 +113,13 @@ def _write(target: str, text: str) -> None:
     if target == "-":
         sys.stdout.write(text)
     else:
-        Path(target).write_text(text, encoding="utf-8")
+        write_atomic(target, text)
 
 
 def run_front(args: argparse.Namespace, console: Console) -> int:
-    if args.watch is not None and not args.watch > 0:
-        raise CliError(f"--watch: {args.watch} is not allowed; allowed: seconds > 0")
+    if args.watch is not None and not 0 < args.watch <= MAX_WATCH_S:
+        raise CliError(f"--watch: {args.watch} is not allowed; allowed: seconds > 0, at most {MAX_WATCH_S:,} "
+                       "(one day)")
     path = archive_path(args.archive, must_exist=not args.watch)
     damaged_in_a_row, waiting_for = 0, ""
     while True:

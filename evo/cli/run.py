@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from nasco.archive.atomic import write_atomic
 from nasco.evo.cli.space import CliError
 from nasco.evo.search import api
 from nasco.evo.search.config import CampaignConfig, example_config, load_config
@@ -44,7 +45,7 @@ def run_init(args: argparse.Namespace, console: Console) -> int:
     path = Path(args.path)
     if path.exists() and not args.force:
         raise CliError(f"{path} exists; use --force to overwrite it")
-    path.write_text(example_config(), encoding="utf-8")
+    write_atomic(path, example_config())
     console.print(f"wrote {path}; run it with: nasco run {path}", highlight=False)
     return 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nasco.archive.atomic import atomic_output
 from nasco.evo.results.front import SCALE, UNITS, Front
 from nasco.evo.space.genome import LayerTable
 
@@ -54,7 +55,8 @@ def plot_front(front: Front, path: str, *, knee: bool = False, title: str = "") 
     fig.suptitle(title or f"{front.task}: {int(front.on_front.sum())} of {len(front.F)} records on the front "
                  f"(fidelity {front.fidelity})")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_output(path, "wb") as f:
+        fig.savefig(f, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -84,7 +86,8 @@ def plot_candidate(table: LayerTable, curve: np.ndarray, path: str, title: str) 
     ax_curve.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_output(path, "wb") as f:
+        fig.savefig(f, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -100,5 +103,6 @@ def plot_parity(path: str | Path, x: np.ndarray, y: np.ndarray, *, xlabel: str, 
     if log:
         ax.set(xscale="log", yscale="log")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_output(path, "wb") as f:
+        fig.savefig(f, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)

@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from nasco.archive.atomic import write_atomic
 from nasco.evo.results.front import SCALE, UNITS
 from nasco.evo.results.report_data import ReportData, load_report_data
 from nasco.evo.search.objectives import objective
@@ -214,5 +215,5 @@ def render_report(data: ReportData) -> str:
 def write_report(source: str | Path, out: str | Path, **selection) -> Path:
     """Write the report of a run folder or archive to ``out``; returns the path."""
     out = Path(out)
-    out.write_text(render_report(load_report_data(source, **selection)), encoding="utf-8")
+    write_atomic(out, render_report(load_report_data(source, **selection)))
     return out

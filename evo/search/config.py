@@ -331,6 +331,7 @@ def _check(c: CampaignConfig) -> None:
                  f"{', '.join(BUILTIN)} or metric:NAME")
         _require(f"constraints.limits.{name}", isinstance(bound, int | float) and not isinstance(bound, bool)
                  and math.isfinite(bound), bound, "a finite number")
+        objective(name)
     sp = c.space
     _require("space.kind", sp.kind in ("mobilenet", "sequence", "genes") or bool(sp.file), sp.kind,
              "mobilenet, sequence, genes (or any registered kind declared in a space file)")

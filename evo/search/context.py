@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nasco.archive import HDF5Archive, Record, RecordTable
+from nasco.archive.atomic import write_atomic
 from nasco.archive.base import canonical_json, derived_task_id
 from nasco.evo.latency.table import LatencyTable
 from nasco.evo.search.compression import sensitivity_bounds
@@ -28,7 +29,7 @@ from nasco.evo.search.nsga import GeneBounds, latin_hypercube
 from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
-from nasco.evo.search.run_folder import BOUNDS_FILE, write_atomic
+from nasco.evo.search.run_folder import BOUNDS_FILE
 from nasco.evo.search.supernet_feature import InheritedErrors
 from nasco.evo.search.surrogate_io import to_target
 from nasco.evo.space.genome import largest_genome

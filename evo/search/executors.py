@@ -166,7 +166,8 @@ class LocalExecutor(Executor):
         while pending or in_flight:
             if self._pool is None and pending and not stop() and rebuilds < 3:
                 rebuilds += 1
-                self._starts = multiprocessing.get_context("spawn").SimpleQueue()
+                # job starts are reported only when they are timed (the queue holds semaphores)
+                self._starts = multiprocessing.get_context("spawn").SimpleQueue() if self.timeout_s > 0 else None
                 self._pool = _pool(self.workers, self._starts)
             while self._pool is not None and pending and len(in_flight) < self.workers and not stop():
                 token = next(tokens)

@@ -69,6 +69,11 @@ def objective(name: str, cheap: tuple[str, ...] = ()) -> Objective:
         return BUILTIN[name]
     if isinstance(name, str) and name.startswith(METRIC_PREFIX) and len(name) > len(METRIC_PREFIX):
         column = name[len(METRIC_PREFIX):]
+        builtin = next((o for o in BUILTIN.values() if o.column == column), None)
+        if builtin is not None:  # the archive's column would be read back as the built-in objective
+            raise NascoError(f"objective {name!r} is not allowed: {column!r} is the column of the built-in objective "
+                             f"{builtin.name!r}; allowed: {builtin.name!r} itself (network spaces), or a value "
+                             f"named otherwise (e.g. metric:{column}_count, with the evaluator returning that name)")
         source = "cost" if column in cheap else "metric"
         return Objective(name, column, log=source == "cost", source=source)
     raise NascoError(f"objective {name!r} is not allowed; allowed: {', '.join(BUILTIN)} or metric:NAME "

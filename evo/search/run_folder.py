@@ -15,13 +15,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nasco.archive import ArchiveDamagedError, HDF5Archive, WriterLock
+from nasco.archive.atomic import write_atomic
 from nasco.archive.ops import spreadsheet_safe
 from nasco.evo.search.config import CampaignConfig, ConfigError, config_from_dict, dump_config, load_config
 
@@ -122,27 +123,17 @@ def open_campaign_archive(folder: Path, columns: tuple[str, ...]) -> HDF5Archive
     try:
         return HDF5Archive(folder / ARCHIVE_FILE, "a", columns=columns)
     except ArchiveDamagedError as err:
-        checkpoint = load_checkpoint(folder)
-        done = f"checkpoint at generation {checkpoint[0]['generation']}" if checkpoint else "no checkpoint"
+        try:
+            checkpoint = load_checkpoint(folder)
+            done = f"checkpoint at generation {checkpoint[0]['generation']}" if checkpoint else "no checkpoint"
+        except ConfigError:
+            done = "a damaged checkpoint"
         raise ArchiveDamagedError(
             f"{err}. What can be recovered: the run folder's {CONFIG_FILE} and {done}; no record of the damaged "
             f"archive can be read back. To recover, restore archive.h5 from a copy and run nasco resume {folder}, "
             f"or move the damaged file aside (mv {folder / ARCHIVE_FILE} {folder / 'archive.damaged.h5'}) and rerun "
             f"the campaign from its seed with nasco run {folder / CONFIG_FILE} --out {folder} --force: it trains the "
             "same candidates again and rebuilds the same archive") from None
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write a file so that a crash leaves either the old or the new content."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(text.encode() if isinstance(text, str) else text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # after a failed write (a full disk): no stray .tmp file
 
 
 def save_checkpoint(folder: Path, scalars: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -157,9 +148,17 @@ def load_checkpoint(folder: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     """The last checkpoint, or None when the campaign never finished its first generation."""
     if not (folder / CHECKPOINT_JSON).is_file():
         return None
-    scalars = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))
-    with np.load(folder / CHECKPOINT_NPZ, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+    try:
+        scalars = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))
+        with np.load(folder / CHECKPOINT_NPZ, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        if not isinstance(scalars, dict) or not isinstance(scalars.get("generation"), int):
+            raise ValueError("checkpoint.json names no generation")
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as err:
+        # ValueError covers object arrays (which would need pickle) and bad JSON
+        raise ConfigError(f"{folder}: the checkpoint is damaged ({str(err)[:200]}); nothing was changed. To go on, "
+                          f"delete {CHECKPOINT_JSON} and {CHECKPOINT_NPZ} there: the search restarts from "
+                          "generation 0 and reuses every archived record instead of evaluating it again") from None
     return scalars, arrays
 
 
@@ -169,11 +168,11 @@ def write_front_csv(path: Path, rows: list[dict]) -> None:
 
 
 def front_csv_text(rows: list[dict]) -> str:
-    """``rows`` (dicts with the same keys) as CSV text: None as an empty cell, text cells
-    :func:`~nasco.archive.ops.spreadsheet_safe`."""
+    """``rows`` (dicts with the same keys, in the same order) as CSV text: None as an empty cell, text
+    cells and header names :func:`~nasco.archive.ops.spreadsheet_safe`."""
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows([{k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()} for row in rows])
+        writer = csv.writer(buffer)
+        writer.writerow([spreadsheet_safe(name) for name in rows[0]])  # metric names are user text too
+        writer.writerows([["" if v is None else spreadsheet_safe(v) for v in row.values()] for row in rows])
     return buffer.getvalue()

@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from nasco.archive.atomic import write_atomic
 from nasco.evo.errors import NascoError
 from nasco.evo.search.config import CampaignConfig
 from nasco.evo.search.executors import EvalJob, Executor, make_executor
 from nasco.evo.search.progress import CampaignMonitor
-from nasco.evo.search.run_folder import INHERITED_FILE, write_atomic
+from nasco.evo.search.run_folder import INHERITED_FILE
 
 INHERITANCE_SEED = 7  # the seed of every genome's fine-tuning batches: its inherited error is one number
 

@@ -40,7 +40,7 @@ def read_columns(path: Path) -> dict[str, list]:
             return {name: [r[name] for r in rows] for name in (rows[0] if rows else [])}
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
+            if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
                 data = [{"key": k, **v} for k, v in data.items()]
             if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
                 raise TableError(f"{path}: allowed JSON: a list of row objects, or an object of key → row object")
@@ -97,6 +97,7 @@ class TableEvaluator(Evaluator):
         if missing:
             raise TableError(f"evaluator.file: {self.path} lacks column(s) {missing}; its columns: {names}"
                              + ("" if self.key else " (without evaluator.key, one column per gene, named like it)"))
+        self._check_key_values(key_columns, layout)
         metrics = self._metrics or tuple(c for c in names if c not in (*key_columns, *self.cheap)
                                          and all(math.isfinite(_number(v)) for v in self.columns[c][:100]))
         if not metrics:
@@ -113,6 +114,28 @@ class TableEvaluator(Evaluator):
         self.cheap_table = np.array([[_number(v) for v in self.columns[c]] for c in self.cheap],
                                     np.float64).T.reshape(len(self.index), len(self.cheap))
         del self.columns  # what workers need is the index and the value matrices
+
+    def _check_key_values(self, key_columns: list[str], layout: Any) -> None:
+        """Refuse key columns that no genome can match: numbers mixed with text ('001' never equals 1), or,
+        one column per gene, a column none of whose values is a choice of its gene."""
+        for column in key_columns:
+            values = self.columns[column]
+            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            texts = [v for v in values if isinstance(v, str)]
+            if numbers and texts:
+                raise TableError(f"evaluator.file: {self.path}: key column {column!r} mixes numbers (e.g. "
+                                 f"{numbers[0]!r}) and text (e.g. {texts[0]!r}); allowed: one type per key column, "
+                                 "as the genome's values are written")
+        choices = dict(zip(layout.gene_names, getattr(layout, "gene_choices", ()), strict=False))
+        for column in key_columns if not self.key else []:
+            if column not in choices:
+                continue
+            table = {_as_key(v) for v in self.columns[column]}
+            allowed = {_as_key(c) for c in choices[column]}
+            if table and not table & allowed:
+                raise TableError(f"evaluator.file: {self.path}: column {column!r} holds {sorted(table)[:6]!r}, none "
+                                 f"of them a choice of gene {column!r} ({sorted(allowed)[:6]!r}); no genome can be "
+                                 "found: write the values as the space's choices")
 
     def _row_keys(self, key_columns: list[str]) -> list[str]:
         if self.key:
