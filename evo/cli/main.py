@@ -54,17 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.run(args, console)
     except ArchiveWriteError as err:
-        _print_error(str(err))
+        print_error(str(err))
         if err.hdf5_failed:  # HDF5 cannot shut down after a failed write (it crashes at exit): end here
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(1)
         return 1
     except _user_errors() as err:
-        _print_error(str(err))
+        print_error(str(err))
         return 2
     except OSError as err:  # the file system refused (permissions, not a folder, disk full …): one line, status 1
-        _print_error(describe_os_error(err))
+        print_error(describe_os_error(err))
         return 1
     return int(status or 0)
 
@@ -76,7 +76,7 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-def _print_error(text: str) -> None:
+def print_error(text: str) -> None:
     Console(stderr=True).print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 

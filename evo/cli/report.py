@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     e.add_argument("--task", help="task id when the genome has records of several tasks")
     e.add_argument("--retrain-epochs", type=int, metavar="E", help="train for E epochs instead of the record's")
-    e.add_argument("--root", help="dataset folder, when the task needs one")
+    e.add_argument("--root", help="dataset folder, when the task needs one (default: the run folder's task.root)")
     e.add_argument("--download", action="store_true", help="let torchvision download the dataset into --root")
     e.add_argument("--format", metavar="F[,F…]",
                    help="deployable files: packed, qdq, float, comma-separated (default: packed for image networks, "
@@ -70,10 +70,13 @@ def run_report(args: argparse.Namespace, console: Console) -> int:
 def run_export(args: argparse.Namespace, console: Console) -> int:
     from nasco.evo.results.deploy import ACCURACY_TOLERANCE_PP
     from nasco.evo.results.export import export_candidate
+    from nasco.evo.results.front import campaign_task_root
 
     if args.threads < 1:
         raise NascoError(f"--threads {args.threads}: must be at least 1")
-    result = export_candidate(archive_path(args.archive), args.id, args.out, root=args.root, download=args.download,
+    path = archive_path(args.archive)
+    root = args.root if args.root is not None else campaign_task_root(path.parent)  # a run folder's task.root
+    result = export_candidate(path, args.id, args.out, root=root, download=args.download,
                               retrain_epochs=args.retrain_epochs,
                               formats=None if args.format is None else [f.strip() for f in args.format.split(",")],
                               allow_mismatch=args.allow_mismatch, measure=not args.no_measure, threads=args.threads,

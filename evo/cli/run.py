@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from nasco.archive.atomic import write_atomic
+from nasco.evo.cli.main import print_error
 from nasco.evo.cli.space import CliError
 from nasco.evo.search import api
 from nasco.evo.search.config import CampaignConfig, example_config, load_config
@@ -25,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a campaign: NSGA-II over architecture and per-layer compression, surrogate screening, "
                     "training of the promising candidates, every result in the run folder's archive.h5. "
                     "Without CONFIG, the default campaign on scikit-learn's digits (4 to 10 minutes on 2 CPU "
-                    "cores, by CPU).")
+                    "cores, by CPU). Exit status: 0 done, 1 finished without a feasible candidate (the reason "
+                    "is printed), 2 bad input, 130 stopped by Ctrl-C.")
     p.add_argument("config", nargs="?", metavar="CONFIG", help="campaign TOML (nasco init writes one)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: [campaign] out)")
     p.add_argument("--seed", type=int, help="campaign seed (default: [campaign] seed)")
@@ -55,9 +57,19 @@ def run_campaign(args: argparse.Namespace, console: Console) -> int:
     if args.seed is not None:
         config = config.replace("campaign", seed=args.seed)
     result = api.run_campaign(config, folder=args.out, resume=args.resume, force=args.force, console=console)
-    return 130 if result.stopped else 0
+    return _status(result)
 
 
 def run_resume(args: argparse.Namespace, console: Console) -> int:
-    result = api.run_campaign(None, folder=args.folder, resume=True, console=console)
-    return 130 if result.stopped else 0
+    return _status(api.run_campaign(None, folder=args.folder, resume=True, console=console))
+
+
+def _status(result: api.CampaignResult) -> int:
+    """130: stopped by Ctrl-C; 1: finished with an empty front (said why on stderr); else 0."""
+    if result.stopped:
+        return 130
+    if result.empty_front is not None:
+        print_error(f"the campaign found no feasible candidate: {result.empty_front}; relax the constraints or "
+                    f"check the evaluator (records in {result.folder / 'archive.h5'})")
+        return 1
+    return 0

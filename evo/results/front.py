@@ -224,6 +224,12 @@ def campaign_final_epochs(folder: Path) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def campaign_task_root(folder: Path) -> str | None:
+    """``task.root`` of the campaign whose run folder is ``folder`` (None: not a run folder, or no root)."""
+    value = _campaign_setting(folder, "task", "root")
+    return value if isinstance(value, str) and value else None
+
+
 def campaign_objectives(folder: Path) -> list[str] | None:
     """``objectives.names`` of the campaign whose run folder is ``folder`` (None: not a run folder)."""
     names = _campaign_setting(folder, "objectives", "names")

@@ -26,13 +26,15 @@ from nasco.evo.search.run_folder import ARCHIVE_FILE, prepare_run_folder
 
 @dataclass
 class CampaignResult:
-    """What a campaign found: the final ``front`` (records), every ``records`` of this campaign, the run ``folder``."""
+    """What a campaign found: the final ``front`` (records), every ``records`` of this campaign, the run
+    ``folder``; ``empty_front``: why a finished campaign found no feasible candidate (None: it found some)."""
 
     front: RecordTable
     records: RecordTable
     folder: Path
     config: CampaignConfig
     stopped: bool = False
+    empty_front: str | None = None
 
 
 def as_config(config: CampaignConfig | Mapping | str | Path | None) -> CampaignConfig:
@@ -76,4 +78,4 @@ def run_campaign(config: CampaignConfig | Mapping | str | Path | None = None, *,
     front = campaign.run()
     with HDF5Archive(folder / ARCHIVE_FILE) as archive:
         records = archive.table().filter(campaign=config.campaign.name)
-    return CampaignResult(front, records, folder, config, campaign.stopped)
+    return CampaignResult(front, records, folder, config, campaign.stopped, campaign.empty_front)

@@ -72,6 +72,7 @@ class Campaign:
         self.console = console or Console()
         self._stop = False
         self._interrupts = 0
+        self.empty_front: str | None = None  # why, when a finished campaign found no feasible candidate
         self.reference: np.ndarray | None = None  # hypervolume reference point, fixed after generation 0
 
     def evaluator_name(self) -> str:
@@ -142,7 +143,11 @@ class Campaign:
         self.started = time.monotonic()
         if checkpoint is not None and checkpoint[0].get("finished"):
             monitor.log("campaign already finished; nothing to train")
-            return self._final_records(archive)
+            front = self._final_records(archive)
+            if not len(front):
+                self.empty_front = self.ctx.why_no_front(archive)
+                monitor.log(f"the front is empty: {self.empty_front}")
+            return front
         if checkpoint is None:
             generation, self.elapsed_before = 0, 0.0
             bounds = self._bounds(0)
@@ -296,8 +301,9 @@ class Campaign:
         nsga, arrays = export_state(algorithm)
         elapsed = self.elapsed_before + time.monotonic() - self.started
         reference = None if self.reference is None else self.reference.tolist()
+        ran = {name: values for name, values in self.config.to_dict().items() if name != "executor"}
         save_checkpoint(self.folder, {"generation": generation, "finished": finished, "elapsed_s": elapsed,
-                                      "hv_reference": reference, "nsga": nsga}, arrays)
+                                      "hv_reference": reference, "nsga": nsga, "config": ran}, arrays)
 
     # ---------------------------------------------------------------- fronts
     def _search_table(self, archive: HDF5Archive) -> tuple[RecordTable, np.ndarray]:
@@ -343,6 +349,9 @@ class Campaign:
         """Retrain the search front (at most ``final_max``, spread by crowding) at full fidelity, with test error."""
         c = self.config
         front = self._search_front(archive)
+        if not len(front):
+            self.empty_front = self.ctx.why_no_front(archive)
+            self.monitor.log(f"the front is empty: {self.empty_front}")
         if not c.training.final_epochs or not len(front):
             self.ctx.write_front(archive, front, None)
             return front

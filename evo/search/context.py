@@ -70,6 +70,7 @@ class CampaignContext:
         limits, metric_limits, fields = _limits(c, plan)
         archive.register_space(layout.space.space_id, layout.space.to_dict(), layout.n_genes)
         task_id = _task_id(archive, evaluator.task_name(), evaluator.describe(), monitor)
+        _check_same_task(archive, c.campaign.name, task_id)
         archive.register_task(task_id, evaluator.describe())
         ctx = CampaignContext(c, plan, task_id, make_executor(evaluator, c.executor), GeneBounds(layout), limits,
                               metric_limits, fields, None, monitor, folder, latency)
@@ -209,6 +210,32 @@ class CampaignContext:
     def objective_matrix(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         return objective_matrix(self.plan.objectives, values)
 
+    def why_no_front(self, archive: HDF5Archive) -> str:
+        """Why this campaign's search records hold no feasible candidate (for an empty front)."""
+        rows = self.own_records(archive, self.config.training.epochs)
+        ok = rows.filter(status="ok")
+        if not len(rows):
+            return "no candidate was evaluated"
+        if not len(ok):
+            return f"all {len(rows)} evaluated candidates failed (the first: {rows.reason(0)[:300]})"
+        values = record_values(ok)
+        reasons = []
+        min_accuracy = self.config.constraints.min_accuracy
+        if min_accuracy and not (values["error"] <= 1.0 - min_accuracy).any():
+            reasons.append(f"constraints.min_accuracy = {min_accuracy} (the best accuracy was "
+                           f"{1.0 - float(values['error'].min()):.4f})")
+        for column, bound in self.metric_limits.items():
+            seen = np.asarray(values[column], dtype=np.float64)
+            if not (np.nan_to_num(seen, nan=np.inf) <= bound).any():
+                reasons.append(f"the limit on {column} ≤ {bound:g} (the lowest was {np.nanmin(seen):.6g})")
+        costs = np.array([ok.column(c) for c in self.plan.cost_columns], dtype=np.float64).reshape(
+            len(self.plan.cost_columns), len(ok)).T
+        for i, (field, bound, unit) in self.limit_fields.items():
+            if not (np.nan_to_num(costs[:, i], nan=0.0) <= self.limits[i]).any():
+                reasons.append(f"{field} = {bound:g} (the lowest was {np.nanmin(costs[:, i]) / unit:.6g})")
+        met = "; no candidate met " + ", nor ".join(reasons) if reasons else ""
+        return f"none of the {len(ok)} candidates evaluated without failure is feasible{met}"
+
     # ------------------------------------------------------------- records
     def known_records(self, archive: HDF5Archive, generation: int) -> RecordTable:
         """Search-fidelity records of this task and space known before ``generation``, ordered by
@@ -265,6 +292,18 @@ def _limits(c: CampaignConfig, plan: CampaignPlan
         else:
             metric_limits[column] = min(metric_limits.get(column, math.inf), bound * unit)
     return limits, metric_limits, fields
+
+
+def _check_same_task(archive: HDF5Archive, campaign: str, task_id: str) -> None:
+    """Refuse to continue a campaign whose archived records were made for another task (its [task] or
+    [evaluator] was edited): the campaign would restart under a new task id with none of its records."""
+    rows = archive.table().rows
+    own = rows["task_id"][rows["campaign_id"] == campaign.encode()]
+    others = sorted({t.decode() for t in own} - {task_id})
+    if others:
+        raise ConfigError(f"{archive.path}: campaign {campaign!r} has {len(own)} records of task {others[0]!r}; this "
+                          f"config evaluates task {task_id!r} (was [task] or [evaluator] edited?): undo the edit, "
+                          "or start a new campaign (another --out)")
 
 
 def _task_id(archive: HDF5Archive, name: str, description: dict, monitor: CampaignMonitor) -> str:

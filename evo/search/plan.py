@@ -71,6 +71,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
 
         space = space_from_dict(dict(space))
     layout = compile_any(space if space is not None else campaign_space(c, task))
+    _check_space_size(c, layout)
     _check_network_only(c, layout)
     if evaluator is None:
         if c.evaluator.kind in TRAINED_KINDS and not layout.network:
@@ -101,6 +102,22 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
     metrics = tuple(m for m in evaluator.metrics if m not in ("error", TEST_METRIC))
     columns = ("error", *cost_columns, *metrics, TEST_METRIC)
     return CampaignPlan(layout, evaluator, task, objectives, tuple(cost_columns), columns)
+
+
+def _check_space_size(c: CampaignConfig, layout: SpaceLayout) -> None:
+    """Refuse a space with nothing to choose, or with fewer genomes than the initial population."""
+    choices = np.asarray(layout.upper_bounds, dtype=np.float64)
+    if not (choices > 1).any():
+        names = list(getattr(layout, "gene_names", ()))[:8]
+        raise ConfigError(f"space: no gene has a choice (every gene{' (' + ', '.join(names) + ')' if names else ''} "
+                          "has one value), so the space holds one genome and there is nothing to search; allowed: "
+                          "at least one gene with two or more choices")
+    size = float(np.prod(choices))  # at most this many distinct genomes (fewer where genomes coincide)
+    if size < c.search.population:
+        fix = (f"search.population ≤ {int(size)} (at least 4)" if size >= 4 else
+               "a wider space: a campaign's population is at least 4 genomes")
+        raise ConfigError(f"search.population = {c.search.population}: the space holds at most {int(size)} genomes; "
+                          f"allowed: {fix}")
 
 
 def _check_network_only(c: CampaignConfig, layout: SpaceLayout) -> None:

@@ -61,8 +61,15 @@ def prepare_run_folder(folder: Path, config: CampaignConfig | None, *, resume: b
         ArchiveError: a live campaign writes in the folder (its pid is named).
     """
     if (folder / CONFIG_FILE).exists() or (folder / ARCHIVE_FILE).exists():
-        with WriterLock(folder / ARCHIVE_FILE):
-            return _prepare(folder, config, resume=resume, force=force)
+        lock = WriterLock(folder / ARCHIVE_FILE)
+        made = not lock.path.exists()
+        with lock:
+            try:
+                return _prepare(folder, config, resume=resume, force=force)
+            except ConfigError:
+                if made:  # refused: leave the folder as it was (no stray lock file)
+                    lock.path.unlink(missing_ok=True)
+                raise
     return _prepare(folder, config, resume=resume, force=force)
 
 
@@ -82,6 +89,7 @@ def _prepare(folder: Path, config: CampaignConfig | None, *, resume: bool, force
         write_atomic(stored_path, dump_config(config))
         return config
     stored = load_config(stored_path)
+    _check_unedited(folder, stored)
     if config is None:
         return stored
     changed = _differences({**config.to_dict(), "executor": {}}, {**stored.to_dict(), "executor": {}})
@@ -93,6 +101,27 @@ def _prepare(folder: Path, config: CampaignConfig | None, *, resume: bool, force
     merged = config_from_dict({**stored.to_dict(), "executor": config.to_dict()["executor"]})
     write_atomic(stored_path, dump_config(merged))
     return merged
+
+
+def _check_unedited(folder: Path, stored: CampaignConfig) -> None:
+    """Refuse a run folder whose ``config.toml`` was edited after the campaign started: the checkpoint
+    records the configuration its generations ran with (all but ``[executor]``)."""
+    checkpoint = load_checkpoint(folder)
+    recorded = checkpoint[0].get("config") if checkpoint else None
+    if not isinstance(recorded, dict):  # no generation finished yet, or a checkpoint of an older nasco
+        return
+    try:
+        ran = config_from_dict({**recorded, "executor": {}}).to_dict()
+    except ConfigError as err:
+        raise ConfigError(f"{folder / CHECKPOINT_JSON}: the configuration it records is not valid ({err})") from None
+    def comparable(d: dict) -> dict:  # the folder may have moved: campaign.out is where it was
+        return {**d, "executor": {}, "campaign": {k: v for k, v in d["campaign"].items() if k != "out"}}
+
+    changed = _differences(comparable(stored.to_dict()), comparable(ran))
+    if changed:
+        raise ConfigError(f"{folder / CONFIG_FILE} was edited after the campaign started ({'; '.join(changed)}; "
+                          "checkpoint → config.toml); only [executor] may change when continuing: undo the edit, "
+                          f"or start a new campaign with it (nasco run {folder / CONFIG_FILE} --out NEW_FOLDER)")
 
 
 def remove_run_files(folder: Path) -> None:

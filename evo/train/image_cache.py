@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import shutil
 import sys
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from nasco.evo.errors import NascoError
 
 CACHE_VERSION = 1  # bump when decoding changes: old cache files are then never read
 CHUNK = 256  # files per worker task
@@ -46,16 +49,35 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nasco"
 
 
+def env_number(name: str, default: float, *, integer: bool = False) -> float:
+    """``$name`` as a number ≥ 0 (``default`` when unset or empty).
+
+    Raises:
+        NascoError: naming the variable, its value and what is allowed.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        kind = "whole numbers" if integer else "numbers"
+        raise NascoError(f"${name}: {text!r} is not allowed; allowed: {kind} ≥ 0")
+    return value
+
+
 def memory_budget_bytes() -> int:
     """Cached arrays up to this size are read in whole when loaded; larger ones page by page."""
-    return int(float(os.environ.get("NASCO_CACHE_MB", 2048)) * 2**20)
+    return int(env_number("NASCO_CACHE_MB", 2048) * 2**20)
 
 
 def disk_budget_bytes() -> int:
     """The largest decoded folder written to the cache: ``$NASCO_CACHE_DISK_MB`` MiB, else the cache
     folder's free space less :data:`DISK_HEADROOM`."""
-    if os.environ.get("NASCO_CACHE_DISK_MB"):
-        return int(float(os.environ["NASCO_CACHE_DISK_MB"]) * 2**20)
+    if os.environ.get("NASCO_CACHE_DISK_MB", "").strip():
+        return int(env_number("NASCO_CACHE_DISK_MB", 0) * 2**20)
     existing = next(p for p in (cache_dir(), *cache_dir().parents) if p.exists())
     return max(0, shutil.disk_usage(existing).free - DISK_HEADROOM)
 

@@ -18,15 +18,13 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from nasco.evo.train.image_cache import bad_files_message, decode_chunk, decode_images
+from nasco.evo.train.image_cache import bad_files_message, decode_chunk, decode_images, env_number
 
 
 def stream_workers() -> int:
     """Decoding processes per streamed split: ``$NASCO_STREAM_WORKERS``, else min(CPUs, 8); 0 decodes in
     the training process."""
-    if os.environ.get("NASCO_STREAM_WORKERS"):
-        return max(0, int(os.environ["NASCO_STREAM_WORKERS"]))
-    return min(os.cpu_count() or 1, 8)
+    return int(env_number("NASCO_STREAM_WORKERS", min(os.cpu_count() or 1, 8), integer=True))
 
 
 class _Batches(torch.utils.data.Dataset):

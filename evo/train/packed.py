@@ -39,6 +39,7 @@ stored; codes are int16 in memory.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,17 @@ def write_packed(path: str | Path, packed: PackedModel) -> None:
     Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(buffers))
 
 
+def _checked_count(shape: tuple, file_bytes: int) -> int:
+    """Elements of a layer of ``shape``, checked before anything is allocated: positive integers whose
+    product fits in the file (≥ 1 bit per weight)."""
+    if not shape or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"shape {list(shape)[:8]}: allowed: positive integers")
+    count = math.prod(shape)
+    if count > 8 * file_bytes:
+        raise ValueError(f"shape {list(shape)} declares {count:,} weights, more than a {file_bytes:,}-byte file holds")
+    return count
+
+
 def read_packed(path: str | Path) -> PackedModel:
     """Read a file written by :func:`write_packed`.
 
@@ -289,12 +301,15 @@ def read_packed(path: str | Path) -> PackedModel:
     if columns != list(LAYER_COLUMNS):
         raise PackedFileError(f"{path}: layer columns {columns} are not {list(LAYER_COLUMNS)}")
     for row in meta.pop("layers"):
-        spec = dict(zip(LAYER_COLUMNS, row, strict=True))
-        shape = tuple(spec["shape"])
+        try:
+            spec = dict(zip(LAYER_COLUMNS, row, strict=True))
+            shape = tuple(spec["shape"])
+            count = _checked_count(shape, len(raw))
+        except (ValueError, TypeError, KeyError) as err:
+            raise PackedFileError(f"{path}: layer {str(row)[:120]} is not valid ({err})") from None
         layer = DeployLayer(spec["name"], spec["kind"], shape, spec["stride"], spec["groups"], spec["w_bits"],
                             spec["a_bits"], take("biases", shape[0]).astype(np.float32), spec["relu6"],
                             spec["residual"])
-        count = int(np.prod(shape))
         if layer.quantized:
             n_bytes = -(-count * layer.w_bits // 8)
             layer.codes = unpack_codes(take("codes", n_bytes), layer.w_bits, count).reshape(shape)

@@ -132,6 +132,16 @@ def read_text_file(path: Path) -> tuple[list[str], list[str]]:
     if path.suffix not in TEXT_SUFFIXES:
         raise ValueError(f"{str(path)!r}: format {path.suffix or '(none)'} is not allowed; allowed: "
                          f"{', '.join(TEXT_SUFFIXES)}")
+    try:
+        return _read_text_rows(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{str(path)!r}: not UTF-8 text ({err.reason}); allowed: a "
+                         f"{path.suffix} file in UTF-8") from None
+    except csv.Error as err:
+        raise ValueError(f"{str(path)!r}: not a readable {path.suffix} file ({err})") from None
+
+
+def _read_text_rows(path: Path) -> tuple[list[str], list[str]]:
     texts, labels = [], []
     with open(path, encoding="utf-8", newline="") as f:
         if path.suffix == ".jsonl":
