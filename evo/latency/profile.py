@@ -149,12 +149,17 @@ def profile(layout: GenomeLayout, device: torch.device, *, batch: int, threads: 
     return table
 
 
-def deploy_model(layout: GenomeLayout, genome: np.ndarray) -> CandidateNet:
-    """The network as deployed for timing: slim, float, BatchNorm folded into its convolutions, eval."""
-    layers = decode(layout, genome)
-    array = layers.array.copy()
-    array[:, [L_W_BITS, L_A_BITS]] = FLOAT_BITS
-    model = build_model(type(layers)(array, layers.names, layers.roles), slim=True).eval()
+def deploy_model(layout: GenomeLayout, genome: np.ndarray, model: CandidateNet | None = None) -> CandidateNet:
+    """The network as deployed for timing: slim, float, BatchNorm folded into its convolutions, eval.
+
+    ``model``: the genome's slim float network to fold (changed in place; it computes the same logits
+    in eval mode); None: a freshly initialised one."""
+    if model is None:
+        layers = decode(layout, genome)
+        array = layers.array.copy()
+        array[:, [L_W_BITS, L_A_BITS]] = FLOAT_BITS
+        model = build_model(type(layers)(array, layers.names, layers.roles), slim=True)
+    model = model.eval()
     for unit in model.modules():
         if isinstance(unit, ConvUnit):
             fused = torch.nn.utils.fusion.fuse_conv_bn_eval(unit.conv, unit.bn)
