@@ -201,7 +201,8 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     space = default_space((1, 8, 8), 10)
     spec = WorkerSpec(task_spec(tiny_config(Path("unused")).task, 0), space.to_dict(), {"device": "cpu"})
     layout = compile_space(space)
-    jobs = [EvalJob(g, 100 + i, 2) for i, g in enumerate(sample_genomes(layout, np.random.default_rng(5), 3))]
+    # 12 epochs (about a second each): long enough that the worker is still training when it is killed
+    jobs = [EvalJob(g, 100 + i, 12) for i, g in enumerate(sample_genomes(layout, np.random.default_rng(5), 3))]
     killed = []
 
     def kill_one_worker():
@@ -209,7 +210,7 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
         while not killed and time.monotonic() < deadline:
             for p in psutil.process_iter(["cmdline"]):
                 if any("_ray_evaluate" in part for part in (p.info["cmdline"] or [])):
-                    time.sleep(0.3)  # let it get into training
+                    time.sleep(0.2)  # let it get into training
                     with contextlib.suppress(psutil.Error):
                         if any("_ray_evaluate" in part for part in p.cmdline()):  # still training: a real kill
                             p.kill()

@@ -493,3 +493,43 @@ def test_a_refused_folder_keeps_no_lock_file(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(folder)]) == 2
     assert "holds no campaign" in _error_line(capsys)
     assert sorted(p.name for p in folder.iterdir()) == ["archive.h5"]
+
+
+def test_export_takes_the_run_folders_task_root(tmp_path, monkeypatch, capsys):
+    """A text campaign's export asked for --root although its run folder's config names it."""
+    import nasco.evo.results.export as export
+    from nasco.evo.errors import NascoError
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    synthetic_archive(tmp_path / "a.h5", 10).rename(folder / "archive.h5")
+    (folder / "config.toml").write_text('[task]\nroot = "/data/texts.csv"\n', encoding="utf-8")
+    seen = []
+
+    def capture(path, ident, out, **options):
+        seen.append(options["root"])
+        raise NascoError("stopped by the test")
+
+    monkeypatch.setattr(export, "export_candidate", capture)
+    for argv, root in (([], "/data/texts.csv"), (["--root", "/elsewhere"], "/elsewhere")):
+        for source in (folder, folder / "archive.h5"):
+            assert main(["export", str(source), "#0", "-o", str(tmp_path / "m"), *argv]) == 2
+            assert seen[-1] == root
+    capsys.readouterr()
+
+
+def test_imagefolder_link_loop_leaves_no_run_folder(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "images"
+    for cls in ("a", "b"):
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(root / "train" / cls / f"{i}.png")
+    (root / "train" / "a" / "loop").symlink_to("..")
+    folder = tmp_path / "run"
+    path = write_config(tmp_path / "c.toml", tiny_config(folder, task={"dataset": "imagefolder", "root": str(root),
+                                                                       "image_size": 8, "train_subset": 0}))
+    assert main(["run", str(path)]) == 2
+    assert "a symbolic link loop" in _error_line(capsys)
+    assert not folder.exists()
