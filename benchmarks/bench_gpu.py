@@ -1,0 +1,229 @@
+"""Where a GPU's time goes when nasco trains candidates, new genomes and seen ones (CIFAR-10 (JPEG)).
+
+Run on a machine with CUDA (the CPU works too, for a check of the script):
+``PYTHONSAFEPATH=1 python benchmarks/bench_gpu.py [--device cuda] [--json OUT.json]``
+
+The search recipe as a campaign trains it (QAT, gradual pruning, bf16 autocast on CUDA, batch 64,
+1 epoch of 5,000 images, validation on 2,000), in one long-lived process as a campaign's worker is:
+
+1. ``stream``: ``--genomes`` new genomes of the default 32×32 space one after another, then the first
+   ``--seen`` of them again: seconds and images/s of each, the GPU's busy share (NVML), and how many of
+   each genome's convolution shapes the process had not run before;
+2. ``stream512``: the same at batch 512 (fewer, larger steps);
+3. ``profile``: torch's profiler over a few training steps of a new genome and of a seen one: the ops
+   with the most host and device time, kernel launches and host synchronisations per step;
+4. ``no_cudnn``: new genomes with cuDNN disabled, to tell how much of a new genome's cost is cuDNN's
+   per-shape planning.
+
+Each stage stops when its share of ``--budget`` seconds is spent. A diagnosis of today's trainer:
+targets come with the faster path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_common import cpu_name
+from cifar10_jpeg import decoded_npz
+
+from nasco.evo import compile_space, default_space, sample_genomes
+from nasco.evo.space.genome import decode
+from nasco.evo.train.datasets import load_task
+from nasco.evo.train.trainer import TrainConfig, train_candidate
+
+DATA = Path(__file__).parent / "data" / "cifar10_u8_7000.npz"  # 5,000 training + 2,000 validation images
+
+
+class BusyMonitor:
+    """The GPU's busy share (NVML utilisation: time with a kernel running) sampled every 50 ms."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._handle = None
+        if device.type == "cuda":
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                self._nvml = pynvml
+                self._handle = pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
+            except Exception:  # no NVML: no busy share
+                self._handle = None
+
+    def __enter__(self) -> BusyMonitor:
+        if self._handle is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+
+    @property
+    def busy(self) -> float:
+        return float(np.mean(self.samples)) if self.samples else float("nan")
+
+
+def conv_shapes(layout, genome) -> set[tuple]:
+    """The convolution shapes the full-width (masked) training network of ``genome`` runs."""
+    return {(r["kind"], r["c_in"], r["c_out"], r["kernel"], r["stride"], r["groups"], r["h_in"])
+            for r in decode(layout, genome).rows()}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_timed(layout, genome, task, config: TrainConfig, seed: int, device: torch.device) -> dict:
+    sync(device)
+    started = time.perf_counter()
+    result, _ = train_candidate(layout, genome, task, config, seed=seed)
+    sync(device)
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, "images_per_s": len(task.train) * config.epochs / wall, "status": result.status,
+            "val_error": result.val_error}
+
+
+def stream(name: str, layout, genomes, task, batch: int, seen: int, device: torch.device, budget: float,
+           known: set, out: dict) -> None:
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device))
+    rows = []
+    deadline = time.monotonic() + budget
+    with BusyMonitor(device) as monitor:
+        for i, genome in enumerate(genomes):
+            if time.monotonic() > deadline:
+                break
+            shapes = conv_shapes(layout, genome)
+            row = {"genome": i, "run": "new", "new_shapes": len(shapes - known), "shapes": len(shapes),
+                   **train_timed(layout, genome, task, config, i, device)}
+            known |= shapes
+            rows.append(row)
+            print(f"{name} new {i}: {row['wall_s']:.2f} s, {row['images_per_s']:.0f} images/s, "
+                  f"{row['new_shapes']}/{row['shapes']} conv shapes new, val error {row['val_error']:.3f}", flush=True)
+        for i in range(min(seen, len(rows))):
+            if time.monotonic() > deadline:
+                break
+            row = {"genome": i, "run": "seen", **train_timed(layout, genomes[i], task, config, i, device)}
+            rows.append(row)
+            print(f"{name} seen {i}: {row['wall_s']:.2f} s, {row['images_per_s']:.0f} images/s", flush=True)
+    new = [r for r in rows if r["run"] == "new"]
+    again = [r for r in rows if r["run"] == "seen"]
+    out[name] = {"batch": batch, "rows": rows, "busy_percent": monitor.busy,
+                 "new_images_per_s": len(new) * len(task.train) / max(sum(r["wall_s"] for r in new), 1e-9),
+                 "seen_images_per_s": len(again) * len(task.train) / max(sum(r["wall_s"] for r in again), 1e-9)}
+    print(f"{name}: {len(new)} new genomes {out[name]['new_images_per_s']:.0f} images/s, {len(again)} seen "
+          f"{out[name]['seen_images_per_s']:.0f} images/s, GPU busy {monitor.busy:.0f} %", flush=True)
+
+
+def small_task(task, images: int, val: int):
+    """The task with its first ``images`` training and ``val`` validation examples (a few profiled steps)."""
+    return dataclasses.replace(task, train=task.train.subset(torch.arange(min(images, len(task.train)))),
+                               val=task.val.subset(torch.arange(min(val, len(task.val)))))
+
+
+def profile(layout, genomes, task, batch: int, device: torch.device, out: dict) -> None:
+    """Profile a few steps of a new genome and of the same genome again."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    steps = 10
+    tiny = small_task(task, steps * batch, 512)
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    report = {}
+    for run in ("new", "seen"):
+        sync(device)
+        with torch_profile(activities=activities) as prof:
+            started = time.perf_counter()
+            train_candidate(layout, genomes[0], tiny, config, seed=0)
+            sync(device)
+            wall = time.perf_counter() - started
+        events = prof.key_averages()
+        device_time = {e.key: getattr(e, "self_device_time_total", 0.0) for e in events}
+        cpu_time = {e.key: e.self_cpu_time_total for e in events}
+        counts = {e.key: e.count for e in events}
+        launches = sum(c for k, c in counts.items() if "LaunchKernel" in k or k == "cuLaunchKernel")
+        syncs = {k: c for k, c in counts.items()
+                 if "Synchronize" in k or k in ("aten::item", "aten::_local_scalar_dense")}
+        top_cpu = sorted(cpu_time.items(), key=lambda kv: -kv[1])[:15]
+        top_device = sorted(device_time.items(), key=lambda kv: -kv[1])[:15]
+        report[run] = {"wall_s": wall, "steps": steps, "kernel_launches": launches,
+                       "launches_per_step": launches / steps, "syncs": syncs,
+                       "cpu_total_ms": sum(cpu_time.values()) / 1e3, "device_total_ms": sum(device_time.values()) / 1e3,
+                       "top_cpu_ms": [(k, v / 1e3) for k, v in top_cpu],
+                       "top_device_ms": [(k, v / 1e3) for k, v in top_device]}
+        print(f"\nprofile, {run} genome, {steps} steps of {batch} + validation of 512: {wall:.2f} s, "
+              f"{launches} kernel launches ({launches / steps:.0f} per step incl. validation), syncs {syncs}")
+        print("  most host time (self, ms):", ", ".join(f"{k} {v / 1e3:.1f}" for k, v in top_cpu[:10]))
+        if device.type == "cuda":
+            print("  most device time (self, ms):", ", ".join(f"{k} {v / 1e3:.1f}" for k, v in top_device[:10]))
+    out["profile"] = report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--genomes", type=int, default=8, help="new genomes per stream stage")
+    parser.add_argument("--seen", type=int, default=2, help="genomes trained again")
+    parser.add_argument("--images", type=int, default=5000, help="training images (validation: 2,000)")
+    parser.add_argument("--budget", type=float, default=240, help="seconds for all stages")
+    parser.add_argument("--stages", default="stream,stream512,profile,no_cudnn")
+    parser.add_argument("--json", help="write the measurements here")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    started = time.perf_counter()
+    path = decoded_npz(DATA, train_images=7000)
+    decode_s = time.perf_counter() - started
+    task = load_task("npz", root=path, val_fraction=2 / 7, seed=0)
+    if args.images < len(task.train):
+        task = dataclasses.replace(task, train=task.train.subset(torch.arange(args.images)))
+    layout = compile_space(default_space(task.input_shape, task.num_classes))
+    genomes = sample_genomes(layout, np.random.default_rng(0), 4 * args.genomes + 4)
+    sync(device)
+    started = time.perf_counter()
+    torch.nn.functional.conv2d(torch.zeros(1, 3, 8, 8, device=device), torch.zeros(4, 3, 3, 3, device=device))
+    sync(device)
+    context_s = time.perf_counter() - started
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    print(f"device {name}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
+          f"{torch.get_num_threads()} threads; CIFAR-10 (JPEG): {len(task.train)} training, {len(task.val)} "
+          f"validation images (decoded in {decode_s:.1f} s); first CUDA call {context_s:.2f} s", flush=True)
+    out: dict = {"device": name, "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
+                 "train_images": len(task.train), "val_images": len(task.val), "context_s": context_s}
+    stages = [s for s in args.stages.split(",") if s]
+    share = args.budget / max(len(stages), 1)
+    known: set = set()
+    n = args.genomes
+    for stage in stages:
+        if stage == "stream":
+            stream("stream", layout, genomes[:n], task, 64, args.seen, device, share, known, out)
+        elif stage == "stream512":
+            stream("stream512", layout, genomes[n:2 * n], task, 512, args.seen, device, share, known, out)
+        elif stage == "profile":
+            profile(layout, genomes[2 * n:2 * n + 1], task, 64, device, out)
+        elif stage == "no_cudnn":
+            with torch.backends.cudnn.flags(enabled=False):
+                stream("no_cudnn", layout, genomes[3 * n:4 * n], task, 64, 0, device, share, known, out)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
