@@ -13,7 +13,9 @@ The search recipe as a campaign trains it (QAT, gradual pruning, bf16 autocast o
 3. ``profile``: torch's profiler over a few training steps of a new genome and of a seen one: the ops
    with the most host and device time, kernel launches and host synchronisations per step;
 4. ``no_cudnn``: new genomes with cuDNN disabled, to tell how much of a new genome's cost is cuDNN's
-   per-shape planning.
+   per-shape planning;
+5. ``before``: the ``stream`` stage with the nasco installed at ``--before`` (the code before a change,
+   e.g. ``pip install --target DIR`` of an earlier commit), in a subprocess, side by side in one run.
 
 Each stage stops when its share of ``--budget`` seconds is spent. A diagnosis of today's trainer:
 targets come with the faster path.
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -176,6 +180,21 @@ def profile(layout, genomes, task, batch: int, device: torch.device, out: dict) 
     out["profile"] = report
 
 
+def before(site: str, args: argparse.Namespace, budget: float, out: dict) -> None:
+    """The stream stage run by the nasco installed at ``site`` (a subprocess; this script, that package)."""
+    target = Path(os.environ.get("TMPDIR", "/tmp")) / "bench_gpu_before.json"
+    command = [sys.executable, __file__, "--device", args.device, "--genomes", str(args.genomes), "--seen",
+               str(args.seen), "--images", str(args.images), "--budget", str(budget), "--stages", "stream",
+               "--json", str(target)]
+    env = {**os.environ, "PYTHONPATH": site}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=budget + 300)
+    print("\n".join(f"before: {line}" for line in done.stdout.splitlines() if line.startswith(("stream", "device"))))
+    if done.returncode != 0:
+        print(f"before: failed ({done.stderr[-1500:]})")
+        return
+    out["before"] = json.loads(target.read_text(encoding="utf-8"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -185,6 +204,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=240, help="seconds for all stages")
     parser.add_argument("--stages", default="stream,stream512,profile,no_cudnn")
     parser.add_argument("--json", help="write the measurements here")
+    parser.add_argument("--before", metavar="SITE", help="a folder holding an earlier nasco (the 'before' stage)")
     args = parser.parse_args()
     device = torch.device(args.device)
     started = time.perf_counter()
@@ -217,6 +237,8 @@ def main() -> None:
             stream("stream512", layout, genomes[n:2 * n], task, 512, args.seen, device, share, known, out)
         elif stage == "profile":
             profile(layout, genomes[2 * n:2 * n + 1], task, 64, device, out)
+        elif stage == "before" and args.before:
+            before(args.before, args, share, out)
         elif stage == "no_cudnn":
             with torch.backends.cudnn.flags(enabled=False):
                 stream("no_cudnn", layout, genomes[3 * n:4 * n], task, 64, 0, device, share, known, out)

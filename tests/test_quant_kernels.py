@@ -188,3 +188,64 @@ def test_sweeps_leave_torchs_thread_count_alone():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)
+
+
+def _torch_fused_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+    qmin, qmax = weight_qrange(bits)
+    scale = torch.from_numpy(weight_scales(w.detach().numpy(), bits))
+    return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros(len(scale), dtype=torch.int32), 0, qmin,
+                                                  qmax)
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_weight_fake_quant_equals_torchs_fused_op_with_its_gradient(bits):
+    """Weights too are fake-quantized with elementwise ops: torch's per-channel values bit for bit and its
+    straight-through gradient (scales from the channel maximum never clamp, so it passes whole)."""
+    from nasco.evo.train.quant import fake_quant_weight
+
+    rng = np.random.default_rng(400 + bits)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    w[1] = 0.0
+    ours_in, theirs_in = torch.from_numpy(w).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    ours, theirs = fake_quant_weight(ours_in, bits), _torch_fused_weight(theirs_in, bits)
+    assert _bits_equal(ours.detach().numpy(), theirs.detach().numpy())
+    upstream = torch.from_numpy(rng.standard_normal(w.shape).astype(np.float32))
+    ours.backward(upstream)
+    theirs.backward(upstream)
+    assert torch.equal(ours_in.grad, theirs_in.grad)
+
+
+def test_fake_quantization_never_waits_for_the_device():
+    """torch's fused fake-quant ops check zero points with .item() (a host synchronisation per call, ~290 per
+    training step on a GPU): nasco's quantizers make none, forward or backward."""
+    from torch.profiler import ProfilerActivity, profile
+
+    conv_w = torch.randn(16, 8, 3, 3, requires_grad=True)
+    x = torch.randn(4, 8, 6, 6, requires_grad=True)
+    weight, act = WeightQuantizer(4), ActQuantizer(6).train()
+    act(x)  # calibrated
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        y = torch.nn.functional.conv2d(act(x), weight(conv_w))
+        y.sum().backward()
+        act.eval()
+        with torch.no_grad():
+            act(x)  # the CPU's evaluation shortcut reads one flag; nothing per element
+    counts = {e.key: e.count for e in prof.key_averages()}
+    assert counts.get("aten::_local_scalar_dense", 0) <= 1, counts
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_fake_quant_on_cuda_equals_torchs_fused_ops(bits):
+    from nasco.evo.train.quant import fake_quant_weight
+
+    rng = np.random.default_rng(500 + bits)
+    w = torch.from_numpy(rng.standard_normal((32, 16, 3, 3)).astype(np.float32))
+    ours = fake_quant_weight(w.cuda(), bits).cpu()
+    assert _bits_equal(ours.numpy(), _torch_fused_weight(w, bits).numpy())
+    x = torch.from_numpy((rng.standard_normal(100_000) * 3).astype(np.float32)).cuda()
+    lo, hi = torch.tensor(-2.5, device="cuda"), torch.tensor(6.0, device="cuda")
+    scale, zero_point = act_qparams_torch(lo, hi, bits)
+    theirs = torch.fake_quantize_per_tensor_affine(x, scale, zero_point, *act_qrange(bits))
+    assert _bits_equal(fake_quant_act(x, lo, hi, bits).cpu().numpy(), theirs.cpu().numpy())

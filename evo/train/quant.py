@@ -6,13 +6,16 @@ batch min/max, Jacob et al. 2018), so the Numba simulation and these modules agr
 bit. Gradients pass straight through inside the clamping range (Bengio et al. 2013). A
 bit-width of 32 means float: the module is the identity.
 
-Activations on the CPU are fake-quantized with elementwise ops (:class:`_StraightThroughFakeQuant`):
-the same values and gradients as torch's fused ``fake_quantize_per_tensor_affine``, whose CPU
-kernel is several times slower (``benchmarks/bench_fake_quant.py``); on CUDA the fused kernel runs.
+Weights and activations are fake-quantized with elementwise ops (:class:`_StraightThroughFakeQuant`):
+the same values and gradients as torch's fused ``fake_quantize_per_channel_affine`` and
+``fake_quantize_per_tensor_affine``, bit for bit, without their host synchronisations (each call of
+those checks its zero points with ``.item()``: about 290 stalls per training step of a 30-layer
+network on a GPU, ``benchmarks/bench_gpu.py``) and without the CPU kernel's scalar loop
+(``benchmarks/bench_fake_quant.py``).
 
 For export (ONNX), :func:`arithmetic_fake_quant` switches the modules of a model to the same
-formula written with elementwise ops (``round(x · (1/s)) + z``, clamp, ``(q − z) · s``, as
-torch's CPU kernel computes it), which exporters can trace; torch's fused op is used otherwise.
+formula without the autograd function (``round(x · (1/s)) + z``, clamp, ``(q − z) · s``), which
+exporters can trace.
 """
 
 from __future__ import annotations
@@ -64,8 +67,16 @@ def fake_quant_weight(w: torch.Tensor, bits: int, *, arithmetic: bool = False) -
     if arithmetic:
         shape = (-1,) + (1,) * (w.dim() - 1)
         return _fake_quant_ops(w, scale.view(shape), torch.zeros_like(scale).view(shape), qmin, qmax)
-    zero_point = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
-    return torch.fake_quantize_per_channel_affine(w, scale, zero_point, 0, qmin, qmax)
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    return _fake_quant_ste(w, scale.view(shape), torch.zeros_like(scale).view(shape), qmin, qmax)
+
+
+def _fake_quant_ste(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int
+                    ) -> torch.Tensor:
+    """Fake quantization with the straight-through gradient when ``x`` needs one; no host synchronisation."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _StraightThroughFakeQuant.apply(x, scale, zero_point, qmin, qmax)
+    return _fake_quant_no_grad(x, scale, zero_point, qmin, qmax)
 
 
 class ActQuantizer(Quantizer):
@@ -123,11 +134,7 @@ def fake_quant_act(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: in
     qmin, qmax = act_qrange(bits)
     if arithmetic:
         return _fake_quant_ops(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
-    if x.device.type == "cpu":
-        grad = torch.is_grad_enabled() and x.requires_grad
-        quantize = _StraightThroughFakeQuant.apply if grad else _fake_quant_no_grad
-        return quantize(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
-    return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, qmin, qmax).to(x.dtype)
+    return _fake_quant_ste(x.float(), scale, zero_point.float(), qmin, qmax).to(x.dtype)
 
 
 def _fake_quant_no_grad(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, qmin: int, qmax: int
@@ -137,9 +144,9 @@ def _fake_quant_no_grad(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.
 
 
 class _StraightThroughFakeQuant(torch.autograd.Function):
-    """Per-tensor fake quantization from elementwise ops with torch's straight-through gradient: the incoming
-    gradient where ``round(x · (1/s)) + z`` lies in [qmin, qmax], zero where it was clamped; none for the
-    (detached) scale and zero point."""
+    """Fake quantization from elementwise ops (per tensor, or per channel with scales broadcast over ``x``) with
+    torch's straight-through gradient: the incoming gradient where ``round(x · (1/s)) + z`` lies in
+    [qmin, qmax], zero where it was clamped; none for the (detached) scale and zero point."""
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax):
