@@ -8,6 +8,7 @@ import torch
 
 from nasco.evo.train.quant import ActQuantizer, WeightQuantizer, act_qparams_torch, fake_quant_act
 from nasco.kernels.quant import (
+    MIN_SCALE,
     act_qparams,
     act_qrange,
     fake_quant_per_channel,
@@ -238,12 +239,17 @@ def test_fake_quantization_never_waits_for_the_device():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("bits", [2, 4, 8])
 def test_fake_quant_on_cuda_equals_torchs_fused_ops(bits):
+    """On CUDA too, nasco's elementwise fake quantization gives torch's fused CUDA kernels' values bit for bit,
+    with the same scales (computed on the device)."""
     from nasco.evo.train.quant import fake_quant_weight
 
     rng = np.random.default_rng(500 + bits)
-    w = torch.from_numpy(rng.standard_normal((32, 16, 3, 3)).astype(np.float32))
-    ours = fake_quant_weight(w.cuda(), bits).cpu()
-    assert _bits_equal(ours.numpy(), _torch_fused_weight(w, bits).numpy())
+    w = torch.from_numpy(rng.standard_normal((32, 16, 3, 3)).astype(np.float32)).cuda()
+    qmin, qmax = weight_qrange(bits)
+    scale = (w.abs().flatten(1).amax(dim=1) / qmax).clamp_min(float(MIN_SCALE)).float()
+    theirs = torch.fake_quantize_per_channel_affine(w, scale, torch.zeros(len(scale), dtype=torch.int32,
+                                                                            device="cuda"), 0, qmin, qmax)
+    assert _bits_equal(fake_quant_weight(w, bits).cpu().numpy(), theirs.cpu().numpy())
     x = torch.from_numpy((rng.standard_normal(100_000) * 3).astype(np.float32)).cuda()
     lo, hi = torch.tensor(-2.5, device="cuda"), torch.tensor(6.0, device="cuda")
     scale, zero_point = act_qparams_torch(lo, hi, bits)

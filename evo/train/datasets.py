@@ -140,9 +140,10 @@ class Task:
         return (x.float() * self.scale - self.mean.to(x.device).view(shape)) / self.std.to(x.device).view(shape)
 
     def to(self, device: torch.device) -> Task:
-        """The same task with its in-memory splits on ``device``."""
+        """The same task with its in-memory splits and normalisation on ``device`` (a batch then needs no
+        copy from the host: on CUDA each such copy waits for the device)."""
         return Task(self.name, self.input_shape, self.num_classes, self.train.to(device), self.val.to(device),
-                    self.test.to(device), self.scale, self.mean, self.std, self.vocabulary)
+                    self.test.to(device), self.scale, self.mean.to(device), self.std.to(device), self.vocabulary)
 
 
 def _split_val(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int) -> tuple[TensorSplit, TensorSplit]:
