@@ -113,7 +113,7 @@ def _layout_for(task):
 
 def test_a_sequence_network_learns_a_separable_text_task_and_prunes_to_its_genome(tmp_path):
     torch.set_num_threads(1)
-    from nasco.evo.train.trainer import TrainConfig, train_candidate
+    from nasco.evo.train.trainer import TrainConfig, evaluate, train_candidate
 
     task = load_task("text", root=_halves_csv(tmp_path / "halves.csv"), max_length=16)
     layout = _layout_for(task)
@@ -122,6 +122,7 @@ def test_a_sequence_network_learns_a_separable_text_task_and_prunes_to_its_genom
     result, model = train_candidate(layout, genome, task, TrainConfig(epochs=4, batch_size=32, lr=0.01), seed=4)
     assert result.status == "ok", result.reason
     assert result.val_error < 0.25  # chance is 0.5; the letters tell the classes apart
+    assert result.val_error == evaluate(model, task)  # the masked network's error is the slim one's
     costs = layout.exact_costs(genome)[0]
     assert result.macs == costs[0] and sum(p.numel() for p in model.parameters()) == costs[1]
     heads = [m for m in model.modules() if type(m).__name__ == "AttentionBlock"]

@@ -107,6 +107,18 @@ def test_trained_slim_equals_masked_and_macs_equal_kernel(layout, task):
     assert result.macs == genome_costs(layout, genome)[0, 0] < genome_costs(layout, fixed_genome(layout))[0, 0]
 
 
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_reported_error_is_the_slim_networks(layout, task, seed):
+    """The search error is the masked training network's last validation (no new network shapes to run); the
+    slim network returned computes the same logits, so it has that error too."""
+    from nasco.evo import sample_genomes
+
+    genome = sample_genomes(layout, np.random.default_rng(seed), 1)[0]
+    result, small = train_candidate(layout, genome, task, TrainConfig(epochs=2, prune_end=1.0), seed=seed)
+    assert result.status == "ok"
+    assert result.val_error == result.val_error_curve[-1] == evaluate(small, task)
+
+
 def test_same_seed_same_result(layout, task):
     genome = fixed_genome(layout, arch="min", weight_bits=4, act_bits=8, prune=0.25)
     config = TrainConfig(epochs=2)

@@ -124,7 +124,8 @@ class TrainResult:
     Attributes:
         genome_hash: stable hash of (space, canonical genome).
         status: ``"ok"`` or ``"failed"``; ``reason`` says why it failed.
-        val_error: validation error of the slim compressed network (NaN when failed).
+        val_error: validation error of the compressed network after the last epoch (the masked training
+            network's, which the slim network equals to float rounding; NaN when failed).
         train_loss: mean training loss per epoch.
         val_error_curve: validation error of the masked network per epoch.
         epochs: epochs completed.
@@ -278,13 +279,13 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, result: TrainResult, 
                 update_masks(model, 1.0 if end <= start else (step - start) / (end - start))
         if not bool(finite):
             raise TrainingFailed(f"training loss became non-finite (nan/inf) in epoch {epoch + 1}")
+        if config.compress and epoch == config.epochs - 1:
+            update_masks(model, 1.0)  # the genome's final counts before the last validation (the slim network's)
         result.train_loss.append(float(loss_sum) / max(n_batches, 1))
         result.val_error_curve.append(evaluate(model, task, batch_size=config.eval_batch_size, device=device))
         result.epochs = epoch + 1
         if progress is not None:
             progress(result)
-    if config.compress:
-        update_masks(model, 1.0)
 
 
 def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config: TrainConfig | None = None, *,
@@ -343,7 +344,9 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
                 progress=progress)
             small = kind.slim(model, layout, genome) if config.compress else model
             small = small.to(memory_format=torch.contiguous_format)
-            result.val_error = evaluate(small, task, batch_size=config.eval_batch_size, device=device)
+            # The last epoch's validation of the masked network: the slim one computes the same logits (to float
+            # rounding), and evaluating it would run a new network shape by shape (on CUDA: new cuDNN plans).
+            result.val_error = result.val_error_curve[-1]
             result.macs, result.params = count_network(small, layout, device=str(device))
             result.wall_time_s = time.perf_counter() - started
             return result, small.eval()
