@@ -455,5 +455,25 @@ def test_an_exhausted_space_stops_the_campaign_instead_of_failing(tmp_path):
     result = run_campaign(config(tmp_path, space={"genes": small}, search={
         "population": 4, "offspring": 4, "generations": 200, "screen_factor": 1, "surrogate": False}),
         evaluator=toy_evaluator)
-    assert len(result.records) == len(set(result.records.column("genome_hash").tolist())) <= 9
-    assert "no new feasible genome in 20 generations in a row; stopping" in (result.folder / "log.txt").read_text()
+    assert len(result.records) == len(set(result.records.column("genome_hash").tolist())) == 9
+    lines = (result.folder / "log.txt").read_text().splitlines()
+    said = "every genome of the space (9) has been evaluated; stopping"
+    stop = next(i for i, line in enumerate(lines) if said in line)
+    assert ": evaluated " in lines[stop - 1]  # right after the last genome, not 20 generations asked in vain
+
+
+# ----------------------------------------------------------------------------- budgets and baselines
+def test_an_evaluation_budget_stops_the_campaign_by_itself(tmp_path):
+    """max_evaluations counts evaluations of any evaluator and is the only bound: generations (1 here)
+    no longer end the run early."""
+    result = run_campaign(config(tmp_path, "budget", search={"generations": 1, "max_evaluations": 30}))
+    assert len(result.records) == 30
+    assert max(result.records.column("generation").tolist()) >= 5  # went on past generations = 1
+
+
+def test_random_is_a_true_baseline_without_screening(tmp_path):
+    result = run_campaign(config(tmp_path, "random", search={"algorithm": "random", "generations": 4}))
+    log = (result.folder / "log.txt").read_text(encoding="utf-8")
+    assert "(none)" in log and "random screening" not in log and "(trees" not in log
+    assert not (result.folder / "surrogate.jsonl").exists()  # the surrogate never chose
+    assert len(result.records) == 8 + 4 * 4

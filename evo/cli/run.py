@@ -26,7 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a campaign: NSGA-II over architecture and per-layer compression, surrogate screening, "
                     "training of the promising candidates, every result in the run folder's archive.h5. "
                     "Without CONFIG, the default campaign on scikit-learn's digits (4 to 10 minutes on 2 CPU "
-                    "cores, by CPU). Exit status: 0 done, 1 finished without a feasible candidate (the reason "
+                    "cores, by CPU). Budgets ([search]): max_evaluations (evaluated candidates, any evaluator; "
+                    "stops the campaign by itself), generations (with population and offspring), max_wall_s; a "
+                    "space whose every genome is evaluated ends the campaign. Exit status: 0 done, 1 finished "
+                    "without a feasible candidate (the reason "
                     "is printed), 2 bad input, 130 stopped by Ctrl-C.")
     p.add_argument("config", nargs="?", metavar="CONFIG", help="campaign TOML (nasco init writes one)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: [campaign] out)")

@@ -100,7 +100,7 @@ class Campaign:
     # ---------------------------------------------------------------- the run
     def run(self) -> RecordTable:
         c = self.config
-        planned = c.search.population + c.search.generations * c.search.offspring
+        planned = c.search.max_evaluations or c.search.population + c.search.generations * c.search.offspring
         monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
                                   min(planned, c.search.max_trained) if c.search.max_trained else planned,
                                   "trained" if self.evaluator is None and c.evaluator.kind == "train" else "evaluated")
@@ -162,7 +162,8 @@ class Campaign:
             restore_state(algorithm, scalars["nsga"], arrays)
             monitor.log(f"resuming at generation {generation} ({len(archive)} archived records)")
         empty = 0  # generations in a row without a new feasible genome to evaluate
-        while generation <= c.search.generations and not self._stop and self._budget_left(archive) > 0:
+        while (generation <= c.search.generations or c.search.max_evaluations) and not self._stop \
+                and self._budget_left(archive) > 0:
             algorithm.repair.bounds = self._bounds(generation)
             algorithm.n_offsprings = c.search.screen_factor * c.search.offspring
             offspring = self._random_offspring(problem, generation) if c.search.algorithm == "random" and generation \
@@ -176,6 +177,8 @@ class Campaign:
                 else None
             chosen, picked = self._select(archive, genomes, generation, stats, current)
             if not len(chosen):  # every asked genome is archived or infeasible (a small or exhausted space)
+                if self._exhausted(archive, generation):
+                    break
                 empty += 1
                 monitor.log(f"gen {generation}: none of the {len(genomes)} asked genomes is new and feasible")
                 if empty >= MAX_EMPTY_GENERATIONS:
@@ -222,11 +225,27 @@ class Campaign:
         genomes = np.unique(layout.canonicalize(genomes), axis=0)
         return Population.new("X", problem.to_variables(genomes[rng.permutation(len(genomes))]))
 
+    def _exhausted(self, archive: HDF5Archive, generation: int) -> bool:
+        """Whether every genome of the space is known (said in one line): a space without a network has one
+        genome per choice combination, so its size is known exactly."""
+        layout = self.ctx.layout
+        if layout.network:
+            return False
+        size = float(np.prod(np.asarray(layout.upper_bounds, dtype=np.float64)))
+        known = len(set(self.ctx.known_records(archive, generation + 1).column("genome_hash").tolist()))
+        if known < size:
+            return False
+        self.monitor.log(f"every genome of the space ({int(size):,}) has been evaluated; stopping")
+        return True
+
     def _budget_left(self, archive: HDF5Archive) -> float:
         s = self.config.search
         left = float("inf")
+        evaluated = len(self.ctx.own_records(archive, self.config.training.epochs))
         if s.max_trained:
-            left = s.max_trained - len(self.ctx.own_records(archive, self.config.training.epochs))
+            left = s.max_trained - evaluated
+        if s.max_evaluations:
+            left = min(left, s.max_evaluations - evaluated)
         if s.max_wall_s and self.elapsed_before + time.monotonic() - self.started >= s.max_wall_s:
             self.monitor.log(f"wall-time budget of {s.max_wall_s:.0f}s reached")
             left = 0

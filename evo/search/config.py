@@ -109,11 +109,15 @@ class EvaluatorSection:
 
 @dataclass(frozen=True)
 class SearchSection:
-    algorithm: str = _f("nsga2", "nsga2, or random (uniform random genomes each generation: a baseline)")
+    algorithm: str = _f("nsga2", "nsga2, or random (uniform random genomes each generation, evaluated without "
+                                 "screening or surrogate: a baseline)")
     population: int = _f(16, "NSGA-II population size (trained in generation 0)")
     offspring: int = _f(8, "candidates trained per generation (K)")
     generations: int = _f(6, "generations after the initial population")
-    max_trained: int = _f(0, "stop after this many trained candidates (0: no limit)")
+    max_evaluations: int = _f(0, "stop after this many evaluated candidates at search fidelity, whatever the "
+                                 "evaluator; generations then no longer bound the search (0: no budget)")
+    max_trained: int = _f(0, "stop after this many trained candidates, within generations (0: no limit; "
+                             "max_evaluations is the budget that stops a campaign by itself)")
     max_wall_s: float = _f(0.0, "stop starting new generations after this many seconds (0: no limit)")
     screen_factor: int = _f(10, "offspring asked per generation = screen_factor × offspring (1: no screening)")
     surrogate: bool = _f(True, "screen offspring with the surrogate (False: random pick among the asked)")
@@ -284,7 +288,8 @@ def config_from_dict(data: dict) -> CampaignConfig:
 # Integer ranges: far beyond a real campaign, small enough that every accepted value runs (a
 # population of 1e20 used to pass validation and crash while allocating the first generation).
 SEARCH_RANGES = {"population": (4, 100_000), "offspring": (1, 100_000), "generations": (0, 1_000_000),
-                 "max_trained": (0, 2**31 - 1), "screen_factor": (1, 1000), "inner_generations": (0, 10_000),
+                 "max_trained": (0, 2**31 - 1), "max_evaluations": (0, 2**31 - 1), "screen_factor": (1, 1000),
+                 "inner_generations": (0, 10_000),
                  "inner_population": (4, 100_000), "mlp_min_records": (0, 2**31 - 1),
                  "inner_exhaustive": (0, 1_000_000)}
 TRAINING_RANGES = {"epochs": (1, 100_000), "final_epochs": (0, 100_000), "final_max": (1, 100_000),

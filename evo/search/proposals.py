@@ -39,8 +39,8 @@ class Proposer:
         feasible, exclude = self._admissible(genomes, known)
         allowed = feasible & ~exclude
         stats.screened = min(k, int(allowed.sum()))
-        if generation == 0 or c.search.screen_factor == 1:
-            stats.screening = "none"
+        if generation == 0 or c.search.screen_factor == 1 or c.search.algorithm == "random" or not allowed.any():
+            stats.screening = "none"  # the random baseline evaluates its uniform draws as they come
             picked = np.flatnonzero(allowed)[:k]
             return genomes[picked], picked
         ok = known.filter(status="ok")
