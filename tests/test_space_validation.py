@@ -138,3 +138,39 @@ def test_bad_fixed_genes_raise_naming_the_gene(fixed, pattern):
 
     with pytest.raises(SpaceError, match=pattern):
         compile_space(space_from_dict({**_base(), "fixed": fixed}))
+
+
+def test_genes_encodings_fit_the_gene():
+    """Strings are unordered names: one-hot (one column for two choices); numbers are ordinal; a declared
+    encoding overrides; declaring none keeps the space id of spaces written before encodings existed."""
+    from nasco.evo.errors import SpaceError
+    from nasco.evo.space.kinds import compile_any
+    from nasco.evo.space.toml_io import space_from_dict
+
+    genes = {"op": ["skip", "conv", "pool"], "act": ["relu", "gelu"], "width": [16, 32, 64], "one": [1]}
+    plain = compile_any(space_from_dict({"kind": "genes", "genes": genes}))
+    assert plain.encodings == ("onehot", "onehot", "ordinal", "ordinal")
+    assert plain.space.space_id == "1b0c4079d946006f"  # the id this space had before encodings existed
+    X = plain.features(np.array([[0, 1, 2, 0], [2, 0, 1, 0]]))
+    np.testing.assert_array_equal(X, [[1, 0, 0, 1, 1.0], [0, 0, 1, 0, 0.5]])  # op one-hot, act, width/2
+    declared = compile_any(space_from_dict({"kind": "genes", "genes": genes,
+                                            "encoding": {"op": "ordinal", "width": "onehot"}}))
+    assert declared.encodings == ("ordinal", "onehot", "onehot", "ordinal")
+    np.testing.assert_array_equal(declared.features(np.array([[2, 1, 0, 0]])), [[1.0, 1, 1, 0, 0]])
+    assert declared.space.space_id != plain.space.space_id  # another surrogate view, another space
+    assert "encoding" not in plain.space.to_dict()
+    for bad in ({"nope": "onehot"}, {"op": "binary"}):
+        with pytest.raises(SpaceError, match=r"encoding\.\w+: .* is not allowed; allowed: a gene of the space"):
+            space_from_dict({"kind": "genes", "genes": genes, "encoding": bad})
+
+
+def test_nasco_space_shows_each_genes_encoding(tmp_path, capsys):
+    from nasco.evo.cli.main import main
+
+    path = tmp_path / "genes.toml"
+    path.write_text('kind = "genes"\n[genes]\nop = ["a", "b", "c"]\nwidth = [8, 16]\nfixed = [1]\n'
+                    '[encoding]\nwidth = "onehot"\n', encoding="utf-8")
+    assert main(["space", "--space", str(path)]) == 0
+    rows = {line.split()[1]: line.split()[-1] for line in capsys.readouterr().out.splitlines()
+            if line.strip()[:1].isdigit()}
+    assert rows == {"op": "onehot", "width": "onehot", "fixed": "fixed"}

@@ -110,9 +110,11 @@ def print_genes(layout: SpaceLayout, args: argparse.Namespace, console: Console)
     size = math.prod(int(n) for n in layout.upper_bounds)
     console.print(f"[bold]space[/] {escape(layout.space.name)}  kind {layout.space.kind}  id {layout.space.space_id}"
                   f"  {layout.n_genes} genes, {_scientific(size)} distinct genomes")
-    table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table("gene", "name", "choices", "encoding", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
+    encodings = getattr(layout, "encodings", ("",) * layout.n_genes)  # how the surrogate sees each gene
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
-        table.add_row(str(g), escape(name), escape(", ".join(map(str, choices))))
+        how = encodings[g] if len(choices) > 1 else "fixed"
+        table.add_row(str(g), escape(name), escape(", ".join(map(str, choices))), how)
     console.print(table)
     if args.genome is not None:
         genomes = layout.as_genomes(parse_genome(args.genome))

@@ -69,6 +69,8 @@ class SpaceSection:
                        "or the genes below")
     genes: dict = _f({}, "genes kind without a file: gene name = [choices], e.g. {depth = [2, 4], act = ['relu']}")
     costs: str = _f("", "genes kind: 'package.module:function' giving cheap costs of unevaluated genomes")
+    encoding: dict = _f({}, "genes kind: how the surrogate sees a gene, gene = 'onehot' or 'ordinal' (default: "
+                            "ordinal for numbers, onehot for strings: unordered names must not look ordered)")
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,8 @@ def _check(c: CampaignConfig) -> None:
              "mobilenet, sequence, genes (or any registered kind declared in a space file)")
     _require("space.genes", not sp.genes or (sp.kind == "genes" and not sp.file), sp.genes,
              "genes only with space.kind = 'genes' and no space.file")
+    _require("space.encoding", not sp.encoding or bool(sp.genes), sp.encoding,
+             "encoding only with space.genes (a space file declares its own [encoding])")
     _require("space.file", sp.kind != "genes" or bool(sp.file) or bool(sp.genes), sp.file,
              "a genes space needs space.file or space.genes")
     s = c.search

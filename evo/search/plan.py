@@ -51,7 +51,8 @@ def campaign_space(config: CampaignConfig, task: Any) -> Any:
     if s.file:
         return load_space(s.file)
     if s.kind == "genes":
-        return space_kind("genes").from_dict({"kind": "genes", "genes": s.genes, "costs": s.costs})
+        return space_kind("genes").from_dict({"kind": "genes", "genes": s.genes, "costs": s.costs,
+                                              "encoding": s.encoding})
     return space_kind(s.kind).default_for(task)
 
 

@@ -9,7 +9,10 @@ the search, screening, archive and fronts work on the genes alone. TOML::
 
     [genes]
     depth = [2, 4, 8]
-    activation = ["relu", "gelu"]
+    activation = ["relu", "gelu", "silu"]
+
+    [encoding]                  # optional: how a surrogate sees a gene
+    depth = "onehot"            # default: ordinal for numbers, onehot for strings
 
 Every gene is active (the canonical form is the genome itself). ``costs`` names a function
 ``f(values: dict[str, numpy.ndarray]) -> dict[str, numpy.ndarray]`` that receives each gene's
@@ -34,6 +37,7 @@ from nasco.evo.space.entry import load_entry
 
 MAX_GENES = 10_000
 MAX_CHOICES = 32_767  # genomes are stored as int16
+ENCODINGS = ("onehot", "ordinal")  # how a gene's choice reaches a surrogate
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class GenesSpace:
     genes: tuple[tuple[str, tuple], ...]
     name: str = "genes"
     costs: str = ""
+    encoding: tuple[tuple[str, str], ...] = ()  # gene → "onehot" | "ordinal", overriding the inferred one
     kind = "genes"
 
     def __post_init__(self) -> None:
@@ -61,6 +66,11 @@ class GenesSpace:
                 raise SpaceError(f"{where}: {list(choices)!r} has a non-finite number; allowed: finite numbers")
             if len(set(choices)) != len(choices):
                 raise SpaceError(f"{where}: {list(choices)!r} repeats a choice; allowed: distinct choices")
+        names = {g for g, _ in self.genes}
+        for gene, how in self.encoding:
+            if gene not in names or how not in ENCODINGS:
+                raise SpaceError(f"encoding.{gene}: {how!r} is not allowed; allowed: a gene of the space "
+                                 f"({', '.join(sorted(names)[:8])}) = {' or '.join(ENCODINGS)}")
 
     @property
     def space_id(self) -> str:
@@ -73,6 +83,8 @@ class GenesSpace:
         data: dict[str, Any] = {"kind": "genes", "name": self.name, "genes": {g: list(c) for g, c in self.genes}}
         if self.costs:
             data["costs"] = self.costs
+        if self.encoding:
+            data["encoding"] = dict(self.encoding)
         return data
 
 
@@ -84,6 +96,9 @@ class GenesLayout(SpaceLayout):
         self.gene_names = tuple(g for g, _ in space.genes)
         self.gene_choices = tuple(tuple(c) for _, c in space.genes)
         self.numeric = np.array([not isinstance(c[0], str) for c in self.gene_choices])
+        declared = dict(space.encoding)
+        self.encodings = tuple(declared.get(g, "ordinal" if numeric else "onehot")
+                               for g, numeric in zip(self.gene_names, self.numeric, strict=True))
 
     @cached_property
     def _cost_function(self):
@@ -130,13 +145,21 @@ class GenesLayout(SpaceLayout):
         return np.column_stack([out[name] for name in self.cost_names])
 
     def features(self, genomes: np.ndarray) -> np.ndarray:
-        """Each varying gene's choice index scaled to [0, 1], then log10(1 + cost) of each cheap cost."""
+        """float64 (N, F): each varying gene by its encoding — ``ordinal``: the choice index scaled to [0, 1];
+        ``onehot``: one column per choice (one column for two choices) — then log10(1 + cost) of each cheap
+        cost. Genes of strings are one-hot unless declared ordinal (unordered names must not look ordered to
+        a surrogate); genes of numbers ordinal unless declared one-hot."""
         genomes = self.as_genomes(genomes)
-        n = self.upper_bounds
-        varying = np.flatnonzero(n > 1)
-        genes = genomes[:, varying] / (n[varying] - 1)
-        costs = np.log10(1.0 + np.maximum(self.costs(genomes), 0.0))
-        return np.column_stack([genes, costs]).astype(np.float64)
+        columns = []
+        for g, (n, how) in enumerate(zip(self.upper_bounds, self.encodings, strict=True)):
+            if n < 2:
+                continue
+            if how == "onehot" and n > 2:
+                columns.append(np.eye(n)[genomes[:, g]])
+            else:
+                columns.append((genomes[:, g] / (n - 1))[:, None])
+        columns.append(np.log10(1.0 + np.maximum(self.costs(genomes), 0.0)))
+        return np.column_stack(columns).astype(np.float64)
 
 
 class GenesKind(SpaceKind):
@@ -144,7 +167,7 @@ class GenesKind(SpaceKind):
     network = False
 
     def from_dict(self, data: dict) -> GenesSpace:
-        allowed = ("kind", "name", "genes", "costs")
+        allowed = ("kind", "name", "genes", "costs", "encoding")
         if not isinstance(data, dict):
             raise SpaceError(f"space: {data!r} is not allowed; allowed: a table with keys {list(allowed)}")
         for key in data:
@@ -159,7 +182,11 @@ class GenesKind(SpaceKind):
         name, costs = data.get("name", "genes"), data.get("costs", "")
         if not isinstance(name, str) or not isinstance(costs, str):
             raise SpaceError(f"space.name / space.costs: {name!r} / {costs!r}; allowed: strings")
-        return GenesSpace(tuple((g, tuple(c)) for g, c in genes.items()), name, costs)
+        encoding = data.get("encoding", {})
+        if not isinstance(encoding, dict):
+            raise SpaceError(f"encoding: {encoding!r} is not allowed; allowed: a table of gene = onehot or ordinal")
+        return GenesSpace(tuple((g, tuple(c)) for g, c in genes.items()), name, costs,
+                          tuple((str(g), how) for g, how in encoding.items()))
 
     def compile(self, space: GenesSpace) -> GenesLayout:
         return GenesLayout(space)
