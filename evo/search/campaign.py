@@ -35,7 +35,7 @@ from nasco.evo.search.compression import scheduled_bounds
 from nasco.evo.search.config import CampaignConfig
 from nasco.evo.search.context import CampaignContext, record_values
 from nasco.evo.search.evaluators import Evaluator
-from nasco.evo.search.executors import EvalJob
+from nasco.evo.search.executors import EvalJob, main_thread
 from nasco.evo.search.nsga import GenomeProblem, export_state, make_nsga2, restore_state, set_evaluated
 from nasco.evo.search.plan import RESULT_COLUMNS, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor, GenerationStats
@@ -107,7 +107,7 @@ class Campaign:
         self.monitor = monitor
         monitor.log(f"campaign {c.campaign.name!r} in {self.folder} (seed {c.campaign.seed}, objectives "
                     f"{', '.join(c.objectives.names)}, evaluator {self.evaluator_name()})")
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread() else None
         try:
             try:
                 plan = plan_campaign(c, evaluator=self.evaluator, space=self.space)
@@ -396,11 +396,3 @@ class Campaign:
 
 
 __all__ = ["RESULT_COLUMNS", "Campaign", "training_seed"]
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-

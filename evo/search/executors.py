@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -102,7 +103,7 @@ _STARTS = None  # in a worker process: the queue that tells the driver when and 
 
 def _evaluate_one(evaluator: Evaluator, job: EvalJob, token: int = -1) -> EvalResult:
     if _STARTS is not None and token >= 0:
-        _STARTS.put((token, os.getpid(), time.monotonic()))
+        _STARTS.put((token, time.monotonic()))
     return run_jobs(evaluator, [job])[0]
 
 
@@ -147,7 +148,7 @@ class LocalExecutor(Executor):
             return
         in_workers = self.picklable and ((self.workers > 1 and len(jobs) > 1) or self.timeout_s > 0)
         if not in_workers:
-            alarm = self.timeout_s > 0 and _main_thread()
+            alarm = self.timeout_s > 0 and main_thread()
             for job in jobs:
                 if stop():
                     return
@@ -160,7 +161,7 @@ class LocalExecutor(Executor):
                         ) -> Iterator[tuple[EvalJob, EvalResult]]:
         pending = list(jobs)
         in_flight: dict[Future, tuple[EvalJob, ProcessPoolExecutor, int]] = {}
-        started: dict[int, tuple[int, float]] = {}  # job token → (worker pid, start time)
+        started: dict[int, float] = {}  # job token → when a worker began it
         tokens = iter(range(2**62))
         rebuilds = 0  # pools started in a row without a finished job: a pool that cannot work ends the batch
         while pending or in_flight:
@@ -208,15 +209,15 @@ class LocalExecutor(Executor):
     def _poll_s(self) -> float | None:
         return min(1.0, self.timeout_s / 4) if self.timeout_s > 0 else None
 
-    def _late(self, in_flight: dict, started: dict[int, tuple[int, float]]) -> Future | None:
+    def _late(self, in_flight: dict, started: dict[int, float]) -> Future | None:
         """The in-flight future that has run longer than the timeout (counted from its start in a worker,
         not from its submission: a new pool's workers first import the evaluator), or None."""
         while self._starts is not None and not self._starts.empty():
-            token, pid, when = self._starts.get()
-            started[token] = (pid, when)
+            token, when = self._starts.get()
+            started[token] = when
         now = time.monotonic()
         for future, (_, pool, token) in in_flight.items():
-            if pool is self._pool and token in started and now - started[token][1] > self.timeout_s:
+            if pool is self._pool and token in started and now - started[token] > self.timeout_s:
                 return future
         return None
 
@@ -241,9 +242,8 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
-def _main_thread() -> bool:
-    import threading
-
+def main_thread() -> bool:
+    """Whether this is the main thread (the only one that may install signal handlers)."""
     return threading.current_thread() is threading.main_thread()
 
 
