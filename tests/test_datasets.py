@@ -253,7 +253,9 @@ def test_train_subset_is_a_stratified_seeded_subset_for_every_dataset(tmp_path, 
     whole = load_task(dataset, seed=0, **options)
     n = len(whole.train) // 2
     half, again, other = (load_task(dataset, seed=s, train_subset=n, **options) for s in (0, 0, 1))
-    assert len(half.train) == n and half.name == f"{whole.name}:train{n}"
+    n_val = max(1, round(n * len(whole.val) / len(whole.train)))
+    assert len(half.train) == n and len(half.val) == n_val
+    assert half.name == (f"{whole.name}:train{n}:val{n_val}" if n_val < len(whole.val) else f"{whole.name}:train{n}")
     x_whole, y_whole = _split_images(whole.train)
     x_half, y_half = _split_images(half.train)
     assert torch.equal(x_half, _split_images(again.train)[0])  # seeded
@@ -261,7 +263,11 @@ def test_train_subset_is_a_stratified_seeded_subset_for_every_dataset(tmp_path, 
     assert torch.all((counts - whole_counts * n / len(y_whole)).abs() < 1)  # each class keeps its share
     rows = {tuple(r.flatten().tolist()) for r in x_whole}
     assert all(tuple(r.flatten().tolist()) in rows for r in x_half)  # a subset of the training split …
-    assert torch.equal(_split_images(half.val)[0], _split_images(whole.val)[0])  # … and validation unchanged
+    val_rows = {tuple(r.flatten().tolist()) for r in _split_images(whole.val)[0]}
+    assert all(tuple(r.flatten().tolist()) in val_rows for r in _split_images(half.val)[0])  # … validation too
+    kept = load_task(dataset, seed=0, train_subset=n, val_follows_subset=False, **options)
+    assert kept.name == f"{whole.name}:train{n}"
+    assert torch.equal(_split_images(kept.val)[0], _split_images(whole.val)[0])
     assert len(other.train) == n and not torch.equal(_split_images(other.train)[0], x_half)  # another seed
 
 
@@ -296,6 +302,24 @@ def test_options_that_do_not_apply_are_errors_and_image_size_resizes_any_dataset
     assert small.input_shape == (1, 6, 6) and float(small.train.x.max()) <= 255 and small.scale == 1 / 255
 
 
+def test_the_validation_split_follows_the_subset_and_archived_descriptions_keep_theirs():
+    from nasco.evo.search.config import TaskSection
+    from nasco.evo.search.task import load_task_spec, task_spec
+
+    whole = load_task("digits")
+    spec = task_spec(TaskSection(train_subset=300), seed=0)
+    small = load_task_spec(spec)
+    n_val = round(300 * len(whole.val) / len(whole.train))  # 300 · 144 / 1294 = 33
+    assert spec["val"] == "follows_subset" and len(small.val) == n_val == 33
+    assert small.name == "digits:train300:val33"
+    share = torch.bincount(whole.val.y, minlength=10) * n_val / len(whole.val)
+    assert torch.all((torch.bincount(small.val.y, minlength=10) - share).abs() < 1)  # stratified: each digit's share
+    before = load_task_spec({k: v for k, v in spec.items() if k != "val"})  # archived before the change
+    assert before.name == "digits:train300" and torch.equal(before.val.x, whole.val.x)
+    assert torch.equal(before.train.x, small.train.x)  # the same training subset either way
+    assert "val" not in task_spec(TaskSection(), seed=0)  # a task without a subset: description unchanged
+
+
 def test_an_archived_first_n_task_still_loads_as_it_trained():
     from nasco.evo.search.config import TaskSection
     from nasco.evo.search.task import load_task_spec, task_spec
@@ -303,10 +327,10 @@ def test_an_archived_first_n_task_still_loads_as_it_trained():
     spec = task_spec(TaskSection(train_subset=300), seed=0)
     assert spec["subset"] == "stratified"
     assert "skip_bad_files" not in spec and task_spec(TaskSection(skip_bad_files=True), seed=0)["skip_bad_files"]
-    old = {k: v for k, v in spec.items() if k != "subset"}  # a description archived before stratification
+    old = {k: v for k, v in spec.items() if k not in ("subset", "val")}  # archived before stratification
     whole, first, stratified = load_task("digits"), load_task_spec(old), load_task_spec(spec)
     assert torch.equal(first.train.x, whole.train.x[:300]) and first.name == "digits:train300"
-    assert stratified.name == "digits:train300" and not torch.equal(stratified.train.x, first.train.x)
+    assert stratified.name == "digits:train300:val33" and not torch.equal(stratified.train.x, first.train.x)
 
 
 def test_an_image_folder_is_decoded_once_cached_and_decoded_again_when_it_changes(tmp_path, monkeypatch, capfd):
@@ -372,7 +396,8 @@ def test_a_folder_too_large_for_the_disk_cache_is_decoded_into_memory_or_streame
     monkeypatch.setenv("NASCO_STREAM_WORKERS", "2")
     streamed = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3, train_subset=10)
     assert "streaming — not cached" in capfd.readouterr().err
-    assert isinstance(streamed.train, StreamSplit) and len(streamed.train) == 10 and streamed.name.endswith(":train10")
+    assert isinstance(streamed.train, StreamSplit) and len(streamed.train) == 10
+    assert streamed.name.endswith(":train10:val3")
     streamed_all = load_task("imagefolder", root=root, image_size=8, val_fraction=0.25, seed=3)
     assert streamed_all.train.to("cuda").pin and not streamed_all.train.pin  # pinned batches for CUDA
     for split in ("train", "val"):  # the same images, labels and order as the cached folder's

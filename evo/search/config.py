@@ -53,7 +53,8 @@ class TaskSection:
     download: bool = _f(False, "let torchvision download the dataset into root")
     image_size: int = _f(0, "resize images to this side length (0: keep)")
     val_fraction: float = _f(0.1, "share of the training data held out for validation")
-    train_subset: int = _f(0, "train on N training images only, a class-stratified random subset (0: all)")
+    train_subset: int = _f(0, "train on N training images only, a class-stratified random subset (0: all); "
+                                 "the validation split shrinks in proportion")
     skip_bad_files: bool = _f(False, "imagefolder: leave out files that are not readable images (named when decoded) "
                                      "instead of stopping")
     max_length: int = _f(0, "text datasets: tokens per text, longer texts truncated (0: the dataset's default, "

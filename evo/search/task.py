@@ -16,12 +16,14 @@ def task_spec(section: TaskSection, seed: int) -> dict:
             spec.pop(option)  # descriptions (task ids) from before the option stay the same
     if section.train_subset:
         spec["subset"] = "stratified"  # archives before it trained on the first N: another description
+        spec["val"] = "follows_subset"  # … and validated on the whole validation split
     return spec
 
 
 def load_task_spec(spec: dict) -> Task:
     """Load the task a :func:`task_spec` describes (optionally a subset of the training split:
-    class-stratified, or the first N for descriptions archived before stratification).
+    class-stratified, or the first N for descriptions archived before stratification; the
+    validation split shrunk with it, or whole for descriptions archived before that).
 
     Raises:
         DatasetError: missing or malformed data, or an option that does not apply to the dataset.
@@ -32,7 +34,8 @@ def load_task_spec(spec: dict) -> Task:
                      val_fraction=spec["val_fraction"], seed=spec["split_seed"],
                      image_size=spec["image_size"] or None, train_subset=subset if stratified else 0,
                      skip_bad_files=spec.get("skip_bad_files", False), max_length=spec.get("max_length") or None,
-                     tokenizer=spec.get("tokenizer") or None)
+                     tokenizer=spec.get("tokenizer") or None,
+                     val_follows_subset=spec.get("val") == "follows_subset")
     if subset and not stratified and subset < len(task.train) and spec["dataset"] != "imagefolder":  # as it trained
         task.train = TensorSplit(task.train.x[:subset], task.train.y[:subset])
         task.name = f"{task.name}:train{subset}"
