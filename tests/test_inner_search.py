@@ -1,4 +1,5 @@
-"""The inner search on the surrogate (search.proposal = "inner"): what it may propose, determinism, resume."""
+"""The inner search on the surrogate (search.proposal = "inner") and screening by hypervolume improvement
+(search.acquisition = "hypervolume"): what they may propose, determinism, resume."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from nasco.evo import run_campaign
 
 INNER = {"proposal": "inner", "generations": 5, "inner_generations": 8, "inner_population": 24,
          "inner_exhaustive": 0}  # the 192-genome toy space would otherwise be scored whole
+SCREEN_HV = {"acquisition": "hypervolume", "generations": 5}
 
 
 @pytest.mark.parametrize("exhaustive", [0, 1000], ids=["inner-nsga2", "whole-space"])
@@ -38,6 +40,22 @@ def test_inner_proposals_are_new_distinct_and_feasible_and_recorded(tmp_path, ta
     assert all(line["selection_s"] > 0 and line["proposal_s"] > 0 for line in lines)  # surrogate time per generation
     log = (result.folder / "log.txt").read_text()
     assert "+inner" in log and " surrogate " in log
+
+
+def test_hypervolume_screening_picks_new_feasible_genomes_that_the_plain_front_rank_would_not(tmp_path, table_file):  # noqa: F811
+    runs = {}
+    for acquisition in ("front", "hypervolume"):
+        settings = table_config(tmp_path, table_file, name=acquisition)
+        settings["search"] = {**settings["search"], "acquisition": acquisition, "generations": 5}
+        settings["constraints"] = {"limits": {"metric:cost": 9}}
+        runs[acquisition] = run_campaign(settings).records
+    records = runs["hypervolume"]
+    assert len(records) == 8 + 5 * 4 and len(set(records.column("genome_hash").tolist())) == len(records)
+    assert records.column("cost").max() <= 9
+    first = {a: r.genome_matrix()[:8] for a, r in runs.items()}
+    assert np.array_equal(first["front"], first["hypervolume"])  # generation 0 is the same …
+    hashes = {a: set(r.column("genome_hash").tolist()) for a, r in runs.items()}
+    assert hashes["front"] != hashes["hypervolume"]  # … the screened generations are not
 
 
 def test_a_small_space_is_scored_whole():
@@ -63,9 +81,10 @@ def test_a_small_space_is_scored_whole():
     assert len(every_genome(layout, bounds)) == 4 * 8 * 3
 
 
-def test_inner_search_is_deterministic_and_resumes_to_the_same_archive(tmp_path):
-    first = run_campaign(config(tmp_path, "first", search=INNER), evaluator=toy_evaluator)
-    second = run_campaign(config(tmp_path, "first", search=INNER, campaign={"out": str(tmp_path / "second")}),
+@pytest.mark.parametrize("search", [INNER, SCREEN_HV], ids=["inner", "screen-hypervolume"])
+def test_proposals_are_deterministic_and_resume_to_the_same_archive(tmp_path, search):
+    first = run_campaign(config(tmp_path, "first", search=search), evaluator=toy_evaluator)
+    second = run_campaign(config(tmp_path, "first", search=search, campaign={"out": str(tmp_path / "second")}),
                           evaluator=toy_evaluator)
     assert archive_rows(first.folder) == archive_rows(second.folder)
 
@@ -74,10 +93,10 @@ def test_inner_search_is_deterministic_and_resumes_to_the_same_archive(tmp_path)
     from nasco.evo.search.run_folder import prepare_run_folder
 
     folder = tmp_path / "stopped"
-    c = prepare_run_folder(folder, as_config(config(tmp_path, "first", search=INNER, campaign={"out": str(folder)},
+    c = prepare_run_folder(folder, as_config(config(tmp_path, "first", search=search, campaign={"out": str(folder)},
                                                     executor={"workers": 1})), resume=False, force=False)
     campaign = Campaign(c, folder, evaluator=toy_evaluator)
-    STOP_AFTER.update(calls=14, campaign=campaign)  # inside generation 2, the first inner-proposed one
+    STOP_AFTER.update(calls=14, campaign=campaign)  # inside generation 2, the first the surrogate proposes
     campaign.run()
     STOP_AFTER.clear()
     assert campaign.stopped

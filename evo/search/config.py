@@ -132,6 +132,10 @@ class SearchSection:
                                    "below, it is ~15× slower to cross-validate and ranks worse; from ~450 records on "
                                    "it ranks NAS-Bench-Macro best")
     exploration: float = _f(0.25, "screen: share of the screened chosen by optimistic error (mean − std)")
+    acquisition: str = _f("front", "screen: how the asked offspring are ranked: front (non-dominated sorting of "
+                                   "their predicted errors and costs, crowding within the cut front) or "
+                                   "hypervolume (greedy hypervolume improvement of the predicted points over the "
+                                   "archive's true front)")
     proposal: str = _f("screen", "how the surrogate proposes: screen (filter the asked offspring) or inner (an inner "
                                  "NSGA-II on the surrogate proposes from everything it visits)")
     inner_generations: int = _f(20, "inner: generations of the inner NSGA-II per outer generation")
@@ -367,6 +371,7 @@ def _check(c: CampaignConfig) -> None:
     _require("search.surrogate_min_records", fewest <= s.surrogate_min_records < 2**31, s.surrogate_min_records,
              f"integers ≥ {fewest} (cross-validating {', '.join(used)} in 5 folds needs them)")
     _require("search.exploration", 0 <= s.exploration <= 1, s.exploration, "numbers in [0, 1]")
+    _require("search.acquisition", s.acquisition in ("front", "hypervolume"), s.acquisition, "front, hypervolume")
     _require("search.inner_exploration", 0 <= s.inner_exploration <= 1, s.inner_exploration, "numbers in [0, 1]")
     _require("search.inner_kappa", 0 <= s.inner_kappa <= 100, s.inner_kappa, "numbers in [0, 100]")
     _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")

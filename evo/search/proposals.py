@@ -61,8 +61,14 @@ class Proposer:
         else:
             candidates = genomes
             mean, std = model.predict(ctx.features(candidates))
-            picked = np.sort(screen(mean, std, self._cheap_objectives(candidates), k,
-                                    exploration=c.search.exploration, feasible=feasible, exclude=exclude))
+            cheap = self._cheap_objectives(candidates)
+            if c.search.acquisition == "hypervolume":
+                picked = np.sort(hypervolume_picks(mean, std, cheap, self._true_front(ok), k,
+                                                   exploration=c.search.exploration, feasible=feasible,
+                                                   exclude=exclude))
+            else:
+                picked = np.sort(screen(mean, std, cheap, k, exploration=c.search.exploration, feasible=feasible,
+                                        exclude=exclude))
         stats.proposal_s = time.perf_counter() - started
         stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
         return candidates[picked], (picked if c.search.proposal != "inner" else None)
