@@ -64,6 +64,7 @@ class Archive(ABC):
     _columns: tuple[str, ...]
     _spaces: dict[str, dict]
     _tasks: dict[str, dict]
+    _sources: dict[str, dict]
     _table: RecordTable
 
     @property
@@ -82,6 +83,11 @@ class Archive(ABC):
         return self._tasks
 
     @property
+    def sources(self) -> Mapping[str, dict]:
+        """Archives whose records were copied in (a warm start): resolved path → ``{"sha256", "records"}``."""
+        return getattr(self, "_sources", {})
+
+    @property
     def heap_sizes(self) -> tuple[int, int, int]:
         """Committed lengths of the genome, curve and text heaps."""
         t = self._table
@@ -92,8 +98,8 @@ class Archive(ABC):
         return self._table
 
     @abstractmethod
-    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
-        """Persist the registered spaces and tasks."""
+    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict], sources: dict[str, dict]) -> None:
+        """Persist the registered spaces, tasks and sources."""
 
     @abstractmethod
     def _write_batch(self, batch: Batch) -> None:
@@ -106,12 +112,17 @@ class Archive(ABC):
         """Declare a search space (its JSON-ready dict and genome length) before its records."""
         entry = {"n_genes": int(n_genes), "space": space}
         self._register("space", space_id, entry, dict(self.spaces), 16)
-        self._store_meta({**self.spaces, space_id: entry}, dict(self.tasks))
+        self._store_meta({**self.spaces, space_id: entry}, dict(self.tasks), dict(self.sources))
 
     def register_task(self, task_id: str, task: dict) -> None:
         """Declare a task (a JSON-ready description) before its records."""
         self._register("task", task_id, task, dict(self.tasks), 32)
-        self._store_meta(dict(self.spaces), {**self.tasks, task_id: task})
+        self._store_meta(dict(self.spaces), {**self.tasks, task_id: task}, dict(self.sources))
+
+    def register_source(self, path: str, entry: dict) -> None:
+        """Record that the records of the archive at ``path`` were copied in (``entry``: JSON-ready, e.g.
+        its SHA-256 and how many records were taken), so that a resumed campaign can check it is unchanged."""
+        self._store_meta(dict(self.spaces), dict(self.tasks), {**self.sources, path: entry})
 
     @staticmethod
     def _register(kind: str, key: str, entry: dict, known: dict, limit: int) -> None:

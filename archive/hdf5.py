@@ -239,10 +239,13 @@ def _concat(a: RecordTable, b: RecordTable) -> RecordTable:
                        np.concatenate([a.text, b.text]))
 
 
-def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict, table: RecordTable | None) -> None:
+def _create_file(path: Path, columns: tuple[str, ...], spaces: dict, tasks: dict, table: RecordTable | None,
+                 sources: dict | None = None) -> None:
     with h5py.File(path, "w", libver="latest", locking=False) as f:
         f.attrs.update({"format": FORMAT, "schema_version": SCHEMA_VERSION, "columns_json": json.dumps(columns),
                         "spaces_json": json.dumps(spaces), "tasks_json": json.dumps(tasks), "created": time.time()})
+        if sources:
+            f.attrs["sources_json"] = json.dumps(sources)
         n = len(table) if table is not None else 0
         f.attrs["committed"] = n
         f.create_dataset("committed", data=np.array([n], dtype=np.int64))
@@ -349,6 +352,7 @@ class HDF5Archive(Archive):
         self._columns = tuple(json.loads(attrs["columns_json"]))
         self._spaces = json.loads(attrs["spaces_json"])
         self._tasks = json.loads(attrs["tasks_json"])
+        self._sources = json.loads(attrs.get("sources_json", "{}"))  # files before warm starts lack it
 
     def _open_writer(self, columns) -> None:
         if self.path.exists():
@@ -445,6 +449,7 @@ class HDF5Archive(Archive):
         with _open_swmr_read(self.path) as f:
             columns = tuple(json.loads(f.attrs["columns_json"]))
             spaces, tasks = json.loads(f.attrs["spaces_json"]), json.loads(f.attrs["tasks_json"])
+            sources = json.loads(f.attrs.get("sources_json", "{}"))
             written = f["records"].shape[0]
             check_uncommitted(f)
             n, table = _read_committed(f, 0, columns, (0, 0, 0))
@@ -454,7 +459,7 @@ class HDF5Archive(Archive):
             table = RecordTable(table.rows, values, columns, table.genomes, table.curves, table.text)
         tmp = self.path.with_name(self.path.name + ".recovering")
         try:
-            _create_file(tmp, columns, spaces, tasks, table)
+            _create_file(tmp, columns, spaces, tasks, table, sources)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -465,18 +470,20 @@ class HDF5Archive(Archive):
         return n, written
 
     # ----------------------------------------------------------------- contract
-    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
+    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict], sources: dict[str, dict]) -> None:
         self._require_writer()
-        spaces_json, tasks_json = json.dumps(spaces), json.dumps(tasks)
-        self._check_space(len(spaces_json) + len(tasks_json))
+        spaces_json, tasks_json, sources_json = json.dumps(spaces), json.dumps(tasks), json.dumps(sources)
+        self._check_space(len(spaces_json) + len(tasks_json) + len(sources_json))
         with self._writing():
             self._file.close()  # attributes cannot change under SWMR: reopen without it for a moment
             self._file = h5py.File(self.path, "a", libver="latest", locking=False)
             self._file.attrs["spaces_json"] = spaces_json
             self._file.attrs["tasks_json"] = tasks_json
+            if sources:
+                self._file.attrs["sources_json"] = sources_json
             self._file.flush()
             self._file.swmr_mode = True
-        self._spaces, self._tasks = spaces, tasks
+        self._spaces, self._tasks, self._sources = spaces, tasks, sources
 
     def _write_batch(self, batch: Batch) -> None:
         self._require_writer()

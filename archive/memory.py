@@ -23,10 +23,11 @@ class MemoryArchive(Archive):
         self._columns = tuple(columns)
         self._spaces: dict[str, dict] = {}
         self._tasks: dict[str, dict] = {}
+        self._sources: dict[str, dict] = {}
         self._table = RecordTable.empty(self._columns)
 
-    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict]) -> None:
-        self._spaces, self._tasks = spaces, tasks
+    def _store_meta(self, spaces: dict[str, dict], tasks: dict[str, dict], sources: dict[str, dict]) -> None:
+        self._spaces, self._tasks, self._sources = spaces, tasks, sources
 
     def _write_batch(self, batch: Batch) -> None:
         t = self._table

@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", nargs="?", metavar="CONFIG", help="campaign TOML (nasco init writes one)")
     p.add_argument("--out", metavar="DIR", help="run folder (default: [campaign] out)")
     p.add_argument("--seed", type=int, help="campaign seed (default: [campaign] seed)")
+    p.add_argument("--warm-start", nargs="+", metavar="ARCHIVE", help="archives of earlier campaigns in the same "
+                   "space whose records this campaign starts from (as [campaign] warm_start): this task's records "
+                   "are not evaluated again, other tasks' warm-start the surrogate")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the campaign already in the run folder")
     mode.add_argument("--force", action="store_true", help="replace the campaign already in the run folder")
@@ -59,6 +62,8 @@ def run_campaign(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config) if args.config else CampaignConfig()
     if args.seed is not None:
         config = config.replace("campaign", seed=args.seed)
+    if args.warm_start:
+        config = config.replace("campaign", warm_start=[str(Path(p).resolve()) for p in args.warm_start])
     result = api.run_campaign(config, folder=args.out, resume=args.resume, force=args.force, console=console)
     return _status(result)
 

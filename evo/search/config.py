@@ -42,6 +42,12 @@ class CampaignSection:
     name: str = _f("digits-default", "campaign id stored with every record (≤ 32 bytes)")
     seed: int = _f(0, "seeds the search, the surrogate and (with each genome's hash) every training")
     out: str = _f("runs/digits-default", "run folder: archive.h5, config.toml, log.txt, checkpoint, front.csv")
+    warm_start: list = _f([], "archives (.h5 of earlier campaigns in the same space) whose records are copied into "
+                              "this campaign's archive before it starts: records of this task and fidelity are "
+                              "reused instead of evaluated again, records of other tasks warm-start the "
+                              "surrogate (transfer); each file's SHA-256 is kept, and a changed or missing one "
+                              "stops a resume")
+    warm_start_tasks: list = _f([], "copy only the records of these task ids from warm_start (empty: every task)")
 
 
 @dataclass(frozen=True)
@@ -313,6 +319,10 @@ def _check(c: CampaignConfig) -> None:
     _require("campaign.name", 0 < len(c.campaign.name.encode()) <= 32, c.campaign.name, "1–32 bytes")
     _require("campaign.seed", 0 <= c.campaign.seed < 2**32, c.campaign.seed, "integers 0..4294967295")
     _require("campaign.out", bool(c.campaign.out), c.campaign.out, "a folder path")
+    for key in ("warm_start", "warm_start_tasks"):
+        value = getattr(c.campaign, key)
+        _require(f"campaign.{key}", all(isinstance(v, str) and v for v in value) and len(set(value)) == len(value),
+                 value, "a list of distinct non-empty strings")
     _require("task.val_fraction", 0 < c.task.val_fraction < 1, c.task.val_fraction, "numbers in (0, 1)")
     _require("task.image_size", c.task.image_size == 0 or 4 <= c.task.image_size <= 4096, c.task.image_size,
              "0 or 4..4096")

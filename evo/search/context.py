@@ -32,9 +32,12 @@ from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE
 from nasco.evo.search.supernet_feature import InheritedErrors
 from nasco.evo.search.surrogate_io import to_target
+from nasco.evo.search.warm_start import warm_start
 from nasco.evo.space.genome import largest_genome
 from nasco.kernels.pareto import pareto_ranks
 from nasco.surrogate import Predictor, select_predictor
+
+TRANSFER_MIN_RECORDS = 50  # records of other tasks from which their predictor joins the surrogate's features
 
 
 @dataclass
@@ -78,6 +81,12 @@ class CampaignContext:
         ctx.base_bounds = ctx._base_bounds()
         if c.supernet.surrogate_feature:
             ctx.inherited = InheritedErrors.create(c, plan, folder, monitor)
+        if c.campaign.warm_start:
+            warm_start(archive, c.campaign.warm_start, c.campaign.warm_start_tasks, layout.space.space_id,
+                       c.campaign.name, monitor)
+            same = ctx.known_records(archive, 0).filter(status="ok")
+            monitor.log(f"warm start: {len(same)} records of this task at fidelity {c.training.epochs} are known "
+                        "before generation 0 (not evaluated again)")
         ctx.source = ctx._transfer_source(archive)
         return ctx
 
@@ -129,12 +138,16 @@ class CampaignContext:
         return bounds
 
     def _transfer_source(self, archive: HDF5Archive) -> Predictor | None:
-        """A predictor of another task in the same space (≥ 50 records), to warm-start the surrogate."""
+        """A predictor of other tasks in the same space (≥ ``TRANSFER_MIN_RECORDS`` records), to warm-start the
+        surrogate."""
         table = archive.table().filter(space=self.layout.space.space_id, status="ok")
         others = np.flatnonzero(table.rows["task_id"] != self.task_id.encode())
         others = table.select(others[np.lexsort((table.rows["genome_hash"][others], table.rows["task_id"][others],
                                                  table.rows["campaign_id"][others]))])
-        if len(others) < 50:
+        if len(others) < TRANSFER_MIN_RECORDS:
+            if self.config.campaign.warm_start:
+                self.monitor.log(f"warm start: {len(others)} records of other tasks in this space; the surrogate's "
+                                 f"transfer source needs at least {TRANSFER_MIN_RECORDS}: no transfer")
             return None
         model, _ = select_predictor(self.features(others.genome_matrix()), to_target(others.column("error")),
                                     families=self.config.search.families_for(len(others)),
@@ -157,10 +170,7 @@ class CampaignContext:
                     chosen.append(g)
 
         if self.config.search.initial == "archive":
-            rows = self.known_records(archive, 0).filter(status="ok")
-            if len(rows):
-                F = self.objective_matrix(record_values(rows))
-                take(bounds.clip(rows.genome_matrix()[np.argsort(pareto_ranks(F), kind="stable")][: n // 2]))
+            take(self._archived_fronts(archive, bounds, n // 2))
         for _ in range(100):
             if len(chosen) >= n:
                 break
@@ -169,6 +179,23 @@ class CampaignContext:
             raise ConfigError(f"search.population = {n}: only {len(chosen)} distinct genomes meet the constraints "
                               "in 100 Latin-hypercube rounds; relax the constraints or lower the population")
         return np.array(chosen)
+
+    def _archived_fronts(self, archive: HDF5Archive, bounds: GeneBounds, n: int) -> np.ndarray:
+        """Up to ``n`` archived genomes by Pareto rank: this task's known records first, then — when they are
+        fewer — each other task's of the space (a warm start from another dataset), tasks in name order."""
+        rows = self.known_records(archive, 0).filter(status="ok")
+        table = archive.table().filter(space=self.layout.space.space_id, status="ok")
+        others = [table.filter(task=t) for t in sorted({t.decode() for t in table.rows["task_id"]} - {self.task_id})]
+        picked = []
+        for part in [rows, *others]:
+            if len(part) and sum(map(len, picked)) < n:
+                values = record_values(part)
+                values["error"] = np.nan_to_num(values["error"], nan=1.0)
+                F = np.nan_to_num(self.objective_matrix(values), nan=np.inf)
+                order = np.lexsort((part.rows["genome_hash"], pareto_ranks(F)))
+                picked.append(part.genome_matrix()[order])
+        genomes = np.vstack(picked) if picked else np.zeros((0, self.layout.n_genes), np.int64)
+        return bounds.clip(genomes)[:n]
 
     # ------------------------------------------------------------- genomes
     def costs(self, genomes: np.ndarray) -> np.ndarray:

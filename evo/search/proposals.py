@@ -41,7 +41,8 @@ class Proposer:
         stats.screened = min(k, int(allowed.sum()))
         if generation == 0 or c.search.screen_factor == 1 or c.search.algorithm == "random" or not allowed.any():
             stats.screening = "none"  # the random baseline evaluates its uniform draws as they come
-            picked = np.flatnonzero(allowed)[:k]
+            # generation 0 keeps known genomes (an archived or warm-start initial population): reused, not evaluated
+            picked = np.flatnonzero(feasible if generation == 0 else allowed)[:k]
             return genomes[picked], picked
         ok = known.filter(status="ok")
         if not c.search.surrogate or len(ok) < c.search.surrogate_min_records:
