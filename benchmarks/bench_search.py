@@ -47,7 +47,7 @@ METHODS = {
 }
 TASKS = {
     "digits": {"dataset": "digits"},
-    "fashion-mnist@8x8": {"dataset": "fashion-mnist", "image_size": 8, "train_subset": 2000, "val_fraction": 0.02},
+    "fashion-mnist@8x8": {"dataset": "fashion-mnist", "image_size": 8, "train_subset": 2000, "val_fraction": 0.375},
 }
 
 
