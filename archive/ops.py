@@ -192,6 +192,7 @@ def summarize(archive: HDF5Archive) -> dict:
         "columns": list(archive.columns),
         "spaces": {k: v["n_genes"] for k, v in archive.spaces.items()},
         "tasks": sorted(archive.tasks),
+        "sources": {path: dict(entry) for path, entry in archive.sources.items()},
         "by_status": dict(sorted(statuses.items())),
         "by_fidelity": {int(k): int(v) for k, v in zip(*np.unique(table.rows["fidelity"], return_counts=True),
                                                        strict=True)},

@@ -115,3 +115,18 @@ def test_register_after_append(archive):
     archive.register_space("sp2", {"other": True}, n_genes=3)
     archive.append([make_record(1, space_id="sp2", n_genes=3)])
     assert len(archive.read(space="sp2")) == 1 and "sp2" in archive.spaces
+
+
+def test_warm_start_sources_are_registered_and_kept(archive, tmp_path):
+    assert dict(archive.sources) == {}
+    archive.append([make_record(i) for i in range(3)])
+    archive.register_source("/data/a.h5", {"sha256": "ab" * 32, "records": 3})
+    archive.register_task("other", {"name": "other"})  # later registrations keep the sources
+    assert dict(archive.sources) == {"/data/a.h5": {"sha256": "ab" * 32, "records": 3}}
+    if isinstance(archive, HDF5Archive):
+        archive.close()
+        with HDF5Archive(tmp_path / "a.h5") as reader:
+            assert dict(reader.sources) == {"/data/a.h5": {"sha256": "ab" * 32, "records": 3}}
+            assert len(reader) == 3
+        with HDF5Archive(tmp_path / "a.h5", "a", columns=(*COLUMNS, "latency_ms")) as writer:  # rewritten
+            assert dict(writer.sources) == {"/data/a.h5": {"sha256": "ab" * 32, "records": 3}}

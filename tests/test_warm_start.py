@@ -151,7 +151,7 @@ def test_another_space_or_task_or_file_is_refused_naming_both(tmp_path, source):
         run_campaign(_warm(tmp_path, "d", [source, source]), evaluator=toy_evaluator)
 
 
-def test_nasco_run_warm_start_names_the_archives_in_the_config(tmp_path, source, monkeypatch):
+def test_nasco_run_warm_start_names_the_archives_in_the_config(tmp_path, source, monkeypatch, capsys):
     from nasco.evo.cli.main import main
 
     monkeypatch.chdir(source.parent)
@@ -167,3 +167,6 @@ def test_nasco_run_warm_start_names_the_archives_in_the_config(tmp_path, source,
     with HDF5Archive(tmp_path / "cli" / "archive.h5") as archive:
         assert list(archive.sources) == [str(source.resolve())]
         assert np.sum(archive.table().rows["origin"] == b"archive.h5") >= 50
+    capsys.readouterr()
+    assert main(["archive", "info", str(tmp_path / "cli" / "archive.h5")]) == 0
+    assert f"warm-start source: {source.resolve()} (" in capsys.readouterr().out.replace("\n", "")

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     info = commands.add_parser("info", help="schema, spaces, tasks, counts and file size",
                                description="Print an archive's schema version, spaces, tasks, value columns, "
-                                           "counts by status, fidelity and generation, and its file size.")
+                                           "warm-start sources, counts by status, fidelity and generation, and "
+                                           "its file size.")
     info.add_argument("file", metavar="FILE", help="archive (.h5)")
     info.set_defaults(run=run_info)
 
@@ -51,6 +52,9 @@ def run_info(args: argparse.Namespace, console: Console) -> None:
     console.print(f"spaces: {', '.join(f'{k} ({g} genes)' for k, g in info['spaces'].items()) or '-'}",
                   highlight=False)
     console.print(f"tasks: {', '.join(info['tasks']) or '-'}", highlight=False)
+    for path, entry in info["sources"].items():  # a warm-started campaign's source archives
+        console.print(f"warm-start source: {path} ({entry['records']:,} records copied, SHA-256 {entry['sha256']})",
+                      highlight=False)
     for title, key in (("status", "by_status"), ("task", "by_task"), ("fidelity", "by_fidelity"),
                        ("generation", "by_generation")):
         table = Table(title, "records", title=f"by {title}", title_justify="left")
