@@ -1,4 +1,4 @@
-"""Imports follow DESIGN.md §2: arrows point only down the package table."""
+"""Imports follow docs/ARCHITECTURE.md §2: arrows point only down the package table, and no circle."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_no_root_conftest_and_no_nasco_init():
     assert not list(ROOT.glob("*/nasco/__init__.py"))
 
 
-# Inside nasco.evo (DESIGN.md §2): subpackages from the bottom up; a module imports only its own
+# Inside nasco.evo (docs/ARCHITECTURE.md §2): subpackages from the bottom up; a module imports only its own
 # subpackage and those below it. The facade ``nasco.evo`` (its __init__) re-exports all of them.
 EVO_LAYERS = ("errors", "lazy", "space", "train", "latency", "search", "results", "cli")
 
@@ -75,7 +75,8 @@ def _evo_modules() -> dict[str, Path]:
 def test_evo_subpackages_cover_every_module():
     for module in _evo_modules():
         unit = _evo_unit(module)
-        assert module == "nasco.evo" or unit in EVO_LAYERS, f"{module} is outside the subpackages of DESIGN.md §2"
+        assert module == "nasco.evo" or unit in EVO_LAYERS, \
+            f"{module} is outside the subpackages of docs/ARCHITECTURE.md §2"
 
 
 def test_evo_subpackages_import_only_downward():
@@ -91,10 +92,15 @@ def test_evo_subpackages_import_only_downward():
             assert EVO_LAYERS.index(target) <= level, f"{path} imports {name}: upward ({target} is above)"
 
 
-def _top_level_imports(path: Path) -> set[str]:
+def _runtime_imports(path: Path) -> set[str]:
+    """Every module (and ``module.name``) a file imports when it runs — at module level and inside
+    functions alike; ``if TYPE_CHECKING:`` blocks (annotations only, never executed) are left out."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
     names = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -102,18 +108,27 @@ def _top_level_imports(path: Path) -> set[str]:
     return names
 
 
-def test_evo_modules_have_no_import_cycle():
-    """Module-level imports between nasco.evo modules form no cycle (imports inside functions are lazy)."""
-    modules = _evo_modules()
-    graph = {m: {n for n in _top_level_imports(p) if n in modules and n != m} for m, p in modules.items()}
+def _all_modules() -> dict[str, Path]:
+    modules = {}
+    for package in RULES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules[".".join(("nasco", *(parts[:-1] if parts[-1] == "__init__" else parts)))] = path
+    return modules
+
+
+def test_no_import_cycle_at_any_level():
+    """Imports between nasco modules — module-level and inside functions — form no cycle: a function-level
+    import that closes a circle still ties the modules into one unit that cannot be read or reused alone."""
+    modules = _all_modules()
+    graph = {m: sorted(n for n in _runtime_imports(p) if n in modules and n != m) for m, p in modules.items()}
     state: dict[str, int] = {}
 
     def visit(node: str, trail: list[str]) -> None:
         state[node] = 1
         for nxt in graph[node]:
             if state.get(nxt) == 1:
-                cycle = trail[trail.index(nxt):] if nxt in trail else trail
-                raise AssertionError(f"import cycle: {' → '.join([*cycle, nxt])}")
+                raise AssertionError(f"import cycle: {' → '.join([*trail[trail.index(nxt):], nxt])}")
             if nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = 2
@@ -121,6 +136,13 @@ def test_evo_modules_have_no_import_cycle():
     for module in graph:
         if module not in state:
             visit(module, [module])
+
+
+def test_the_cycle_check_sees_imports_inside_functions(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("def f():\n    from nasco.evo.space.genome import decode\n")
+    (tmp_path / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import nasco.x\n")
+    assert "nasco.evo.space.genome" in _runtime_imports(tmp_path / "a.py")
+    assert "nasco.x" not in _runtime_imports(tmp_path / "b.py")
 
 
 def test_optional_packages_skip_only_the_tests_that_need_them():

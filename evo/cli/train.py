@@ -9,9 +9,8 @@ import numpy as np
 from rich.console import Console
 
 from nasco.evo.cli.space import CliError
-from nasco.evo.space.base import space_kind
 from nasco.evo.space.genome import fixed_genome, genome_hash, parse_genome
-from nasco.evo.space.kinds import compile_any
+from nasco.evo.space.kinds import compile_any, space_kind
 from nasco.evo.space.toml_io import load_space
 from nasco.evo.train.candidate_io import save_candidate
 from nasco.evo.train.datasets import TASK_NAMES, load_task

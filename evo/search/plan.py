@@ -15,8 +15,8 @@ from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, make_evaluator
 from nasco.evo.search.objectives import BUILTIN, NETWORK_COSTS, Objective, objective
 from nasco.evo.search.python_evaluator import PythonEvaluator
 from nasco.evo.search.task import load_task_spec, task_spec
-from nasco.evo.space.base import SpaceLayout, space_kind
-from nasco.evo.space.kinds import compile_any, kind_of
+from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.kinds import compile_any, kind_of, space_kind
 from nasco.evo.space.toml_io import load_space
 from nasco.kernels.tables import COST_NAMES
 

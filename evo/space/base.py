@@ -1,5 +1,6 @@
-"""What every search-space kind offers (DESIGN.md §2): the compiled layout the search works on,
-and the kind itself (declare, load/dump, compile, default space), with a registry of kinds.
+"""What every search-space kind offers (docs/ARCHITECTURE.md §2): the compiled layout the search works on,
+and the kind itself (declare, load/dump, compile, default space); the registry of kinds is
+:mod:`nasco.evo.space.kinds`.
 
 A **layout** is a compiled space: ``G`` genes, each an index into its choices. The campaign
 loop, NSGA-II, the surrogate and the archive only use what :class:`SpaceLayout` declares, so a
@@ -16,6 +17,8 @@ import numpy as np
 
 from nasco.archive.record import genome_key
 from nasco.evo.errors import GenomeError, SpaceError
+from nasco.evo.space.features import genome_features
+from nasco.evo.space.genome import canonicalize, fixed_genome
 from nasco.kernels.tables import COST_NAMES
 
 
@@ -119,13 +122,9 @@ class NetworkLayout(SpaceLayout):
         return COST_NAMES
 
     def canonicalize(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.genome import canonicalize
-
         return canonicalize(self, genomes)
 
     def cheapest(self) -> np.ndarray:
-        from nasco.evo.space.genome import fixed_genome
-
         return fixed_genome(self, arch="min", weight_bits=0, act_bits=0, prune=1.0)[None, :]
 
     @abstractmethod
@@ -136,8 +135,6 @@ class NetworkLayout(SpaceLayout):
         return self.exact_costs(genomes).astype(np.float64)
 
     def features(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.features import genome_features
-
         return genome_features(self, genomes)
 
     @abstractmethod
@@ -185,28 +182,3 @@ class SpaceKind(ABC):
     def default_for(self, task: Any) -> Any:
         """The default space for a loaded task (its ``input_shape`` and ``num_classes``)."""
         return self.default(tuple(task.input_shape), task.num_classes)
-
-
-_KINDS: dict[str, SpaceKind] = {}
-
-
-def register_space_kind(kind: SpaceKind) -> SpaceKind:
-    """Add a kind to the registry under ``kind.name`` (replacing one of that name)."""
-    if not kind.name:
-        raise SpaceError("a space kind needs a non-empty name")
-    _KINDS[kind.name] = kind
-    return kind
-
-
-def space_kinds() -> dict[str, SpaceKind]:
-    """The registered kinds by name (the built-ins register on first use)."""
-    from nasco.evo.space import kinds  # noqa: F401  (registers mobilenet and genes)
-
-    return dict(_KINDS)
-
-
-def space_kind(name: str) -> SpaceKind:
-    kinds = space_kinds()
-    if name not in kinds:
-        raise SpaceError(f"space kind {name!r} is not allowed; allowed: {', '.join(sorted(kinds))}")
-    return kinds[name]

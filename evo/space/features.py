@@ -10,12 +10,16 @@ layers/groups (one 2-bit layer can cost more accuracy than the mean shows).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nasco.evo.errors import GenomeError
 from nasco.evo.space.genome import active_mask, as_genomes, gene_field
-from nasco.evo.space.layout import GenomeLayout
 from nasco.kernels.encode import STATS, encode_genomes
+
+if TYPE_CHECKING:  # annotations only: layout imports this module
+    from nasco.evo.space.layout import GenomeLayout
 
 ENCODINGS = ("ordinal", "onehot")
 FIELD_CODES = {"weight_bits": 1, "act_bits": 2, "prune": 3}  # the means of kernels.encode

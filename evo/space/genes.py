@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.errors import SpaceError
-from nasco.evo.space.base import SpaceKind, SpaceLayout, register_space_kind
+from nasco.evo.space.base import SpaceKind, SpaceLayout
 from nasco.evo.space.entry import load_entry
 
 MAX_GENES = 10_000
@@ -191,5 +191,3 @@ class GenesKind(SpaceKind):
     def compile(self, space: GenesSpace) -> GenesLayout:
         return GenesLayout(space)
 
-
-register_space_kind(GenesKind())

@@ -10,17 +10,19 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from nasco.archive.record import genome_key
 from nasco.evo.errors import GenomeError
-from nasco.evo.space.layout import GenomeLayout
 from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.cost import batch_costs
 from nasco.kernels.reference import decode_reference
 from nasco.kernels.tables import COST_NAMES, L_SLOT, LAYER_COLUMNS
+
+if TYPE_CHECKING:  # annotations only: layout imports this module
+    from nasco.evo.space.layout import GenomeLayout
 
 
 def as_genomes(layout: GenomeLayout, genomes: Sequence | np.ndarray) -> np.ndarray:

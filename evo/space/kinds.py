@@ -1,19 +1,21 @@
-"""The built-in space kinds: ``mobilenet`` (the MobileNetV2/OFA-like image space), ``sequence`` (token
-classifiers of 1-D conv and transformer blocks) and ``genes``."""
+"""The space-kind registry and the built-in kinds: ``mobilenet`` (the MobileNetV2/OFA-like image space),
+``sequence`` (token classifiers of 1-D conv and transformer blocks) and ``genes``.
+
+This module is the top of :mod:`nasco.evo.space`: it imports every built-in kind and registers it, so
+that asking the registry for a kind never imports upward."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from nasco.evo.errors import SpaceError
-from nasco.evo.space.base import SpaceKind, SpaceLayout, register_space_kind, space_kind
+from nasco.evo.space.base import SpaceKind, SpaceLayout
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
 from nasco.evo.space.layout import compile_space
-from nasco.evo.space.mobilenet import SearchSpace
+from nasco.evo.space.mobilenet import SearchSpace, mobilenet_from_dict
 from nasco.evo.space.sequence import SequenceSpace, default_sequence_space, sequence_from_dict
 from nasco.evo.space.sequence_layout import SequenceLayout, compile_sequence
-from nasco.evo.space.toml_io import mobilenet_from_dict
 
 
 class MobileNetKind(SpaceKind):
@@ -58,9 +60,32 @@ class SequenceKind(SpaceKind):
         return default_sequence_space(task.input_shape[0], task.vocab_size, task.num_classes)
 
 
-register_space_kind(MobileNetKind())
-register_space_kind(SequenceKind())
-__all__ = ["GenesKind", "GenesSpace", "MobileNetKind", "SequenceKind", "compile_any", "kind_of", "space_kind"]
+_KINDS: dict[str, SpaceKind] = {}
+
+
+def register_space_kind(kind: SpaceKind) -> SpaceKind:
+    """Add a kind to the registry under ``kind.name`` (replacing one of that name)."""
+    if not kind.name:
+        raise SpaceError("a space kind needs a non-empty name")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def space_kinds() -> dict[str, SpaceKind]:
+    """The registered kinds by name."""
+    return dict(_KINDS)
+
+
+def space_kind(name: str) -> SpaceKind:
+    if name not in _KINDS:
+        raise SpaceError(f"space kind {name!r} is not allowed; allowed: {', '.join(sorted(_KINDS))}")
+    return _KINDS[name]
+
+
+for _builtin in (MobileNetKind(), SequenceKind(), GenesKind()):
+    register_space_kind(_builtin)
+__all__ = ["GenesKind", "GenesSpace", "MobileNetKind", "SequenceKind", "compile_any", "kind_of",
+           "register_space_kind", "space_kind", "space_kinds"]
 
 
 def kind_of(space: Any) -> str:

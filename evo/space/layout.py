@@ -16,6 +16,7 @@ import numpy as np
 
 from nasco.evo.errors import SpaceError
 from nasco.evo.space.base import NetworkLayout
+from nasco.evo.space.genome import decode, genome_costs
 from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.reference import costs_reference, decode_reference
 from nasco.kernels.tables import (
@@ -64,14 +65,10 @@ class GenomeLayout(NetworkLayout):
     slot_roles: tuple[str, ...]
 
     def exact_costs(self, genomes: np.ndarray) -> np.ndarray:
-        from nasco.evo.space.genome import genome_costs
-
         return genome_costs(self, genomes)
 
     def decode(self, genome: np.ndarray):
         """The :class:`~nasco.evo.space.genome.LayerTable` of one genome."""
-        from nasco.evo.space.genome import decode
-
         return decode(self, genome)
 
     @property

@@ -21,7 +21,7 @@ import numpy as np
 
 from nasco.evo.errors import GenomeError, SpaceError
 from nasco.evo.space.base import NetworkLayout
-from nasco.evo.space.genome import LayerTable
+from nasco.evo.space.genome import LayerTable, largest_genome
 from nasco.evo.space.sequence import SequenceSpace
 from nasco.kernels.sequence_cost import (
     B_ARCH_A,
@@ -84,8 +84,6 @@ class SequenceLayout(NetworkLayout):
     @property
     def layer_names(self) -> tuple[str, ...]:
         """Every weight layer (embedding, linear, depthwise) a network of the space can have, in order."""
-        from nasco.evo.space.genome import largest_genome
-
         table = self.decode(largest_genome(self))
         return tuple(name for name, kind in zip(table.names, table.column("kind"), strict=True)
                      if kind in (LAYER_EMBEDDING, LAYER_LINEAR, LAYER_DEPTHWISE))

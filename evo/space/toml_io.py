@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from nasco.evo.errors import SpaceError
-from nasco.evo.space.base import space_kind
-from nasco.evo.space.mobilenet import CompressionSpec, HeadSpec, SearchSpace, StageSpec, StemSpec
+from nasco.evo.space.kinds import space_kind
+from nasco.evo.space.mobilenet import mobilenet_from_dict
 
-
-def _section(where: str, data: object, cls: type, *, required: tuple[str, ...] = ()) -> dict:
-    allowed = [f.name for f in fields(cls)]
-    if not isinstance(data, dict):
-        raise SpaceError(f"{where}: {data!r} is not allowed; allowed: a table with keys {allowed}")
-    for key in data:
-        if key not in allowed:
-            raise SpaceError(f"{where}: unknown key {key!r}; allowed keys: {allowed}")
-    for key in required:
-        if key not in data:
-            raise SpaceError(f"{where}: missing key {key!r}; required keys: {list(required)}")
-    list_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple") and f.name != "fixed"}
-    out = {}
-    for key, value in data.items():
-        if key in list_fields and key != "stages":
-            if not isinstance(value, list):
-                raise SpaceError(f"{where}.{key}: {value!r} is a {type(value).__name__}; allowed: a list")
-            value = tuple(value)
-        out[key] = value
-    return out
+__all__ = ["dump_space", "load_space", "mobilenet_from_dict", "save_space", "space_from_dict"]
 
 
 def space_from_dict(data: dict) -> Any:
@@ -42,31 +22,6 @@ def space_from_dict(data: dict) -> Any:
     if not isinstance(kind, str):
         raise SpaceError(f"kind: {kind!r} is not allowed; allowed: the name of a space kind")
     return space_kind(kind).from_dict(data)
-
-
-def mobilenet_from_dict(data: dict) -> SearchSpace:
-    """Build and validate a ``mobilenet`` space from a nested dict."""
-    top = _section("space", data, SearchSpace, required=("input_shape", "num_classes", "stages"))
-    stages_data = top.get("stages")
-    if not isinstance(stages_data, list):
-        raise SpaceError(f"stages: {stages_data!r} is not allowed; allowed: an array of [[stages]] tables")
-    stages = []
-    for i, stage in enumerate(stages_data):
-        where = f"stages[{i}]"
-        kwargs = _section(where, stage, StageSpec, required=("stride", "depth", "width"))
-        try:
-            stages.append(StageSpec(**kwargs))
-        except SpaceError as err:
-            raise SpaceError(str(err).replace("stage.", f"{where}.", 1)) from None
-    top["stages"] = tuple(stages)
-    if "fixed" in top:
-        if not isinstance(top["fixed"], dict):
-            raise SpaceError(f"fixed: {top['fixed']!r} is not allowed; allowed: a table of gene name = value")
-        top["fixed"] = tuple(sorted(top["fixed"].items()))
-    for key, cls in (("stem", StemSpec), ("head", HeadSpec), ("compression", CompressionSpec)):
-        if key in top:
-            top[key] = cls(**_section(key, top[key], cls))
-    return SearchSpace(**top)
 
 
 def load_space(path: str | Path) -> Any:
