@@ -1,4 +1,4 @@
-"""The HDF5 archive of evaluated candidates (DESIGN.md §5; file layout in SCHEMA.md).
+"""The HDF5 archive of evaluated candidates (docs/ARCHITECTURE.md §5; file layout in SCHEMA.md).
 
 ``HDF5Archive(path, "a", columns=...)`` is the one writer; ``HDF5Archive(path)`` a reader that
 follows a growing file; :class:`MemoryArchive` has the same contract without a file.

@@ -4,7 +4,7 @@ Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_coopt.py [--task fashi
 (``--task cifar10 --root DIR [--download]`` where CIFAR-10 can be read or downloaded; ``--device cuda``
 on a GPU).
 
-The experiment of the design (DESIGN.md §1), measured at equal training budget: every searched
+The experiment of the design (docs/ARCHITECTURE.md §1), measured at equal training budget: every searched
 method trains ``--budget`` candidates per seed with the same recipe (epochs, batch, learning rate,
 data subset, validation split and training seeds as a campaign gives them):
 

@@ -1,4 +1,4 @@
-"""nasco's search layer: space kinds, training, campaigns, results and the command line (DESIGN.md §2).
+"""nasco's search layer: space kinds, training, campaigns, results and the command line (docs/ARCHITECTURE.md §2).
 
 The public names of every subpackage are re-exported here and loaded on first use (PEP 562),
 so ``from nasco.evo import run_campaign`` works and light commands never import torch.

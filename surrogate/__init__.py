@@ -1,4 +1,4 @@
-"""Accuracy predictors over numeric features, model selection, screening and transfer (DESIGN.md §6).
+"""Accuracy predictors over numeric features, model selection, screening and transfer (docs/ARCHITECTURE.md §6).
 
 The package sees numeric matrices only (features are built by ``nasco.evo.space.features``), so it
 serves any search space.

@@ -1,4 +1,4 @@
-"""The evolution campaign (DESIGN.md §1): NSGA-II ask/tell, exact costs, screening, training, archive.
+"""The evolution campaign (docs/ARCHITECTURE.md §1): NSGA-II ask/tell, exact costs, screening, training, archive.
 
 One generation: ask ``screen_factor × offspring`` genomes → exact costs (Numba) → infeasible
 ones dropped → the surrogate (fitted on the records known *before* this generation) screens

@@ -1,4 +1,4 @@
-"""The evaluator extension point (DESIGN.md §2): how a genome is scored is the evaluator's business.
+"""The evaluator extension point (docs/ARCHITECTURE.md §2): how a genome is scored is the evaluator's business.
 
 An :class:`Evaluator` takes a batch of canonical genomes with their fidelity and seeds and
 returns one :class:`EvalResult` per genome: metrics by name, status ok/failed with a reason, an

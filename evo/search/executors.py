@@ -7,7 +7,7 @@ one a serial run gives), or in this process with ``workers = 1``, for a ``batche
 lambda or a closure). ``ray`` sends each genome to a Ray task (a local instance
 by default, or a cluster by address) that asks for ``num_cpus`` and ``num_gpus`` (fractions let
 several small candidates share one GPU); a task whose worker dies is retried by Ray
-(``max_retries``). Workers never touch the archive: only the driver writes it (DESIGN.md §1).
+(``max_retries``). Workers never touch the archive: only the driver writes it (docs/ARCHITECTURE.md §1).
 
 ``timeout_s`` bounds one candidate's evaluation: past it the candidate becomes a failed record
 ("timed out"), its worker process is killed and replaced, and the campaign goes on (the other

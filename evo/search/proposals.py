@@ -1,4 +1,4 @@
-"""How a generation's genomes to evaluate are chosen (DESIGN.md §1): all of generation 0, then random
+"""How a generation's genomes to evaluate are chosen (docs/ARCHITECTURE.md §1): all of generation 0, then random
 screening until the surrogate has enough records, then the surrogate — screening the asked offspring
 (``search.proposal = "screen"``) or an inner NSGA-II on its predictions whose visited genomes are
 picked by hypervolume improvement over the archive's true front (``"inner"``,

@@ -1,4 +1,4 @@
-"""Search-space kinds: declaration, TOML, compile to a genome layout, genome operations (DESIGN.md §2–§3)."""
+"""Search-space kinds: declaration, TOML, compile to a genome layout, genome operations (docs/ARCHITECTURE.md §2–§3)."""
 
 from nasco.evo.lazy import lazy_exports
 

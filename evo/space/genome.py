@@ -1,4 +1,4 @@
-"""Genomes: fixed-length integer vectors, one gene per choice (DESIGN.md §3).
+"""Genomes: fixed-length integer vectors, one gene per choice (docs/ARCHITECTURE.md §3).
 
 Functions take a :class:`GenomeLayout` (from :func:`compile_space`) and genomes as int
 arrays, shape (G,) for one or (N, G) for a batch.

@@ -19,7 +19,7 @@ from nasco.evo.space.sequence_layout import SequenceLayout, compile_sequence
 
 
 class MobileNetKind(SpaceKind):
-    """Inverted-residual stages with per-layer bits and per-group prune ratios (DESIGN.md §3)."""
+    """Inverted-residual stages with per-layer bits and per-group prune ratios (docs/ARCHITECTURE.md §3)."""
 
     name = "mobilenet"
     network = True

@@ -4,7 +4,7 @@ A space has a stem convolution, stages of inverted-residual blocks (MobileNetV2,
 al. 2018), a head (1×1 conv, global average pooling, linear classifier) and the compression
 choices every quantizable layer and prunable channel group draws from. Every ``*_choices``
 tuple lists the values a gene can take, strictly increasing (genes are ordinal).
-See DESIGN.md §3.
+See docs/ARCHITECTURE.md §3.
 """
 
 from __future__ import annotations

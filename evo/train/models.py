@@ -1,4 +1,4 @@
-"""Torch models by space kind (DESIGN.md §2: ``evo.train`` owns the model builder of each network kind).
+"""Torch models by space kind (docs/ARCHITECTURE.md §2: ``evo.train`` owns the model builder of each network kind).
 
 A :class:`NetworkKind` says how to train a network kind's genomes: ``build(layout, genome, slim)``
 returns the torch module (``slim=False``: full width with masks on the prunable groups, for

@@ -358,7 +358,7 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
             batch_size //= 2
         except TrainingFailed as err:
             return _failed(result, str(err), started), None
-        except Exception as err:  # a candidate's failure is data, not a crash (DESIGN.md §4)
+        except Exception as err:  # a candidate's failure is data, not a crash (docs/ARCHITECTURE.md §4)
             return _failed(result, f"{type(err).__name__}: {err}", started), None
 
 
