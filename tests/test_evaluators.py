@@ -389,7 +389,13 @@ def test_another_recipe_on_the_same_task_gets_a_derived_task_id_said_in_the_log(
         derived = _task_id(archive, "digits", other, monitor)
         assert derived == derived_task_id("digits", other) != "digits"
         archive.register_task(derived, other)  # what the campaign does next: no refusal
-    assert derived in (tmp_path / "log.txt").read_text()
+        long = "fashion-mnist@8x8:train2000:val1200"  # 35 bytes: longer than the archive's task ids
+        short = _task_id(archive, long, other, monitor)
+        assert len(short.encode()) <= 32 and short.startswith(long[:23] + "~")
+        assert short == _task_id(archive, long, other, monitor) != _task_id(archive, long, {"x": 1}, monitor)
+        archive.register_task(short, other)
+    log = (tmp_path / "log.txt").read_text()
+    assert derived in log and f"task {long!r} is longer than the archive's 32-byte task ids; its records use" in log
 
 
 def slow_toy_evaluator(candidate):

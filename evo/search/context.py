@@ -335,7 +335,12 @@ def _check_same_task(archive: HDF5Archive, campaign: str, task_id: str) -> None:
 
 def _task_id(archive: HDF5Archive, name: str, description: dict, monitor: CampaignMonitor) -> str:
     """``name``, or — when the archive holds ``name`` with another description (another training
-    recipe on the same data) — a derived id ``name~HASH`` that is stable for this description."""
+    recipe on the same data), or ``name`` is longer than the archive's 32-byte ids — a derived id
+    ``name~HASH`` that is stable for this description."""
+    if len(name.encode()) > 32:
+        short = derived_task_id(name, {"name": name, **description})
+        monitor.log(f"task {name!r} is longer than the archive's 32-byte task ids; its records use {short!r}")
+        name = short
     known = archive.tasks.get(name)
     if known is None or canonical_json(known) == canonical_json(description):
         return name
