@@ -196,7 +196,7 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     from nasco.evo import compile_space, default_space, sample_genomes
     from nasco.evo.search.executors import EvalJob
     from nasco.evo.search.task import task_spec
-    from nasco.evo.search.train_evaluator import TrainEvaluator, TrainJob, WorkerSpec, run_job
+    from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec, run_job
 
     space = default_space((1, 8, 8), 10)
     spec = WorkerSpec(task_spec(tiny_config(Path("unused")).task, 0), space.to_dict(), {"device": "cpu"})
@@ -227,5 +227,5 @@ def test_ray_worker_killed_during_a_task_does_not_lose_its_candidate(local_ray):
     assert sorted(job.seed for job, _ in results) == [100, 101, 102]
     for job, result in results:
         assert result.status == "ok"
-        again = run_job(spec, TrainJob(job.genome, job.seed, job.fidelity)).result
+        again = run_job(spec, EvalJob(job.genome, job.seed, job.fidelity)).result
         assert result.metrics["error"] == again.val_error

@@ -150,7 +150,8 @@ def test_bad_npz_data_is_refused_at_load(tmp_path):
 
 def test_missing_test_split_gives_nan_test_error_not_zero(tmp_path):
     from nasco.evo import compile_space, default_space
-    from nasco.evo.search.train_evaluator import TrainJob, WorkerSpec, run_job
+    from nasco.evo.search.evaluators import EvalJob
+    from nasco.evo.search.train_evaluator import WorkerSpec, run_job
     from nasco.evo.space.genome import fixed_genome
 
     rng = np.random.default_rng(0)
@@ -160,7 +161,7 @@ def test_missing_test_split_gives_nan_test_error_not_zero(tmp_path):
     assert len(task.test) == 0
     layout = compile_space(default_space(task.input_shape, task.num_classes))
     spec = WorkerSpec({}, layout.space.to_dict(), {"batch_size": 16, "device": "cpu"})
-    done = run_job(spec, TrainJob(fixed_genome(layout, arch="min"), 0, 1, test=True), (layout, task, None))
+    done = run_job(spec, EvalJob(fixed_genome(layout, arch="min"), 0, 1, test=True), (layout, task, None))
     assert done.result.status == "ok" and np.isnan(done.test_error)
 
 

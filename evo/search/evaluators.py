@@ -46,6 +46,17 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class EvalJob:
+    """One genome to evaluate: canonical genome (G,), its seed, the fidelity (for nasco's trainer: epochs),
+    and whether to test it."""
+
+    genome: np.ndarray
+    seed: int
+    fidelity: int
+    test: bool = False
+
+
+@dataclass(frozen=True)
 class Candidate:
     """What a ``python`` evaluator's function receives for one genome.
 

@@ -31,23 +31,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nasco.evo.errors import NascoError
-from nasco.evo.search.evaluators import EvalResult, Evaluator, evaluate_safely
-
-
-@dataclass(frozen=True)
-class EvalJob:
-    """One genome to evaluate: canonical genome (G,), its seed, the fidelity, and whether to test it."""
-
-    genome: np.ndarray
-    seed: int
-    fidelity: int
-    test: bool = False
+from nasco.evo.search.evaluators import EvalJob, EvalResult, Evaluator, evaluate_safely
 
 
 def run_jobs(evaluator: Evaluator, jobs: list[EvalJob]) -> list[EvalResult]:

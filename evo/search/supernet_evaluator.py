@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from nasco.evo.search.evaluators import EvalResult
-from nasco.evo.search.train_evaluator import TrainEvaluator, TrainJob, WorkerSpec, load_worker_context, run_job
+from nasco.evo.search.evaluators import EvalJob, EvalResult
+from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec, load_worker_context, run_job
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class SupernetEvaluator(TrainEvaluator):
 
         supernet, _, task, config = _load(self.supernet_spec)
         if test:
-            return [self.result(run_job(self.spec, TrainJob(g, int(s), fidelity, True), start=supernet.extract(g)))
+            return [self.result(run_job(self.spec, EvalJob(g, int(s), fidelity, True), start=supernet.extract(g)))
                     for g, s in zip(genomes, seeds, strict=True)]
         previous = torch.get_num_threads()
         torch.set_num_threads(self.spec.threads)

@@ -12,18 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from nasco.evo.search.evaluators import TEST_METRIC, EvalResult, Evaluator
+from nasco.evo.search.evaluators import TEST_METRIC, EvalJob, EvalResult, Evaluator
 from nasco.evo.train.trainer import TrainConfig, TrainResult, evaluate, train_candidate
-
-
-@dataclass(frozen=True)
-class TrainJob:
-    """One candidate to train: canonical genome (G,), training seed, epochs, and whether to test it."""
-
-    genome: np.ndarray
-    seed: int
-    epochs: int
-    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,7 +29,7 @@ class WorkerSpec:
 
 @dataclass
 class JobResult:
-    job: TrainJob
+    job: EvalJob
     result: TrainResult
     test_error: float = float("nan")
 
@@ -61,13 +51,13 @@ def load_worker_context(spec: WorkerSpec) -> tuple:
     return _CACHE[key]
 
 
-def run_job(spec: WorkerSpec, job: TrainJob, context: tuple | None = None, start: Any = None) -> JobResult:
+def run_job(spec: WorkerSpec, job: EvalJob, context: tuple | None = None, start: Any = None) -> JobResult:
     """Train one job (in any process), from ``start`` (a network of the genome, see
     :func:`~nasco.evo.train.trainer.train_candidate`) when given; never raises for a failing candidate."""
     import torch
 
     layout, task, teacher = context or load_worker_context(spec)
-    config = TrainConfig(**{**spec.train, "epochs": job.epochs})
+    config = TrainConfig(**{**spec.train, "epochs": job.fidelity})
     previous = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
@@ -98,7 +88,7 @@ class TrainEvaluator(Evaluator):
 
     def evaluate(self, genomes: np.ndarray, fidelity: int, seeds: np.ndarray, *, test: bool = False
                  ) -> list[EvalResult]:
-        return [self.result(run_job(self.spec, TrainJob(g, int(s), fidelity, test)))
+        return [self.result(run_job(self.spec, EvalJob(g, int(s), fidelity, test)))
                 for g, s in zip(genomes, seeds, strict=True)]
 
     @staticmethod

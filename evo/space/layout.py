@@ -8,7 +8,6 @@ classifier (weight bits, act bits). A gene with one choice is fixed at 0.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from nasco.evo.errors import SpaceError
 from nasco.evo.space.base import NetworkLayout
+from nasco.evo.space.gene_builder import GeneBuilder
 from nasco.evo.space.genome import decode, genome_costs
 from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.reference import costs_reference, decode_reference
@@ -77,25 +77,13 @@ class GenomeLayout(NetworkLayout):
         return self.slot_names
 
 
-class _Builder:
+class _Builder(GeneBuilder):
     def __init__(self, space: SearchSpace) -> None:
+        super().__init__(space.fixed)
         self.space = space
-        self.genes: list[tuple[str, tuple, int, int]] = []  # name, choices, depth gene, block index
         self.slots: list[list[int]] = []
         self.slot_names: list[str] = []
         self.slot_roles: list[str] = []
-        self.fixed = dict(space.fixed)
-
-    def gene(self, name: str, choices: tuple, depth_gene: int = -1, block: int = -1) -> int:
-        """Declare a gene; one the space pins (``fixed``) keeps only the pinned choice."""
-        if name in self.fixed:
-            value = self.fixed.pop(name)
-            if value not in choices:
-                raise SpaceError(f"fixed.{name}: {value!r} is not allowed; allowed: one of its choices "
-                                 f"{list(choices)}")
-            choices = (value,)
-        self.genes.append((name, tuple(choices), depth_gene, block))
-        return len(self.genes) - 1
 
     def bits(self, prefix: str, weight_bits, act_bits, depth_gene: int = -1, block: int = -1) -> tuple[int, int]:
         c = self.space.compression
@@ -148,33 +136,19 @@ class _Builder:
         self.slot("head", "head", KIND_CONV, ch_a=width_gene, prune=prune, bits=bits)
         bits = self.bits("classifier", head.classifier_weight_bits, head.classifier_act_bits)
         self.slot("classifier", "classifier", KIND_LINEAR, ch_const=space.num_classes, bits=bits)
-        if self.fixed:
-            names = [g[0] for g in self.genes]
-            unknown = next(iter(self.fixed))
-            close = difflib.get_close_matches(unknown, names, n=1)
-            raise SpaceError(f"fixed.{unknown}: no such gene in this space"
-                             + (f"; did you mean {close[0]!r}?" if close else f"; genes: {names[:6]} …"))
+        self.check_fixed_used()
         return self._finish()
 
     def _finish(self) -> GenomeLayout:
-        n_max = max(len(g[1]) for g in self.genes)
-        values = np.zeros((len(self.genes), n_max), dtype=np.float64)
-        for g, (_, choices, _, _) in enumerate(self.genes):
-            values[g, : len(choices)] = choices
-        tables = CompiledSpace(
-            gene_values=values,
-            gene_n=np.array([len(g[1]) for g in self.genes], dtype=np.int64),
-            gene_active=np.array([(g[2], g[3]) for g in self.genes], dtype=np.int64),
-            slots=np.array(self.slots, dtype=np.int64),
-            input_chw=np.array(self.space.input_shape, dtype=np.int64),
-        )
+        values, counts, active = self.gene_tables()
+        tables = CompiledSpace(gene_values=values, gene_n=counts, gene_active=active,
+                               slots=np.array(self.slots, dtype=np.int64),
+                               input_chw=np.array(self.space.input_shape, dtype=np.int64))
         for array in tables:
             array.setflags(write=False)
-        return GenomeLayout(
-            space=self.space, tables=tables,
-            gene_names=tuple(g[0] for g in self.genes), gene_choices=tuple(g[1] for g in self.genes),
-            slot_names=tuple(self.slot_names), slot_roles=tuple(self.slot_roles),
-        )
+        return GenomeLayout(space=self.space, tables=tables, gene_names=self.gene_names(),
+                            gene_choices=self.gene_choices(), slot_names=tuple(self.slot_names),
+                            slot_roles=tuple(self.slot_roles))
 
 
 @lru_cache(maxsize=64)

@@ -12,7 +12,6 @@ depth are inactive (zero in the canonical form), as in the image kind.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -21,6 +20,7 @@ import numpy as np
 
 from nasco.evo.errors import GenomeError, SpaceError
 from nasco.evo.space.base import NetworkLayout
+from nasco.evo.space.gene_builder import GeneBuilder
 from nasco.evo.space.genome import LayerTable, largest_genome
 from nasco.evo.space.sequence import SequenceSpace
 from nasco.kernels.sequence_cost import (
@@ -98,20 +98,10 @@ class SequenceLayout(NetworkLayout):
         return SequenceTable(array, names, tuple(role for _, role in labels))
 
 
-class _Builder:
+class _Builder(GeneBuilder):
     def __init__(self, space: SequenceSpace) -> None:
+        super().__init__(space.fixed)
         self.space = space
-        self.genes: list[tuple[str, tuple, int, int]] = []  # name, choices, depth gene, block index
-        self.fixed = dict(space.fixed)
-
-    def gene(self, name: str, choices: tuple, depth_gene: int = -1, block: int = -1) -> int:
-        if name in self.fixed:
-            value = self.fixed.pop(name)
-            if value not in choices:
-                raise SpaceError(f"fixed.{name}: {value!r} is not allowed; allowed: one of its choices {list(choices)}")
-            choices = (value,)
-        self.genes.append((name, tuple(choices), depth_gene, block))
-        return len(self.genes) - 1
 
     def build(self) -> SequenceLayout:
         space, c = self.space, self.space.compression
@@ -150,24 +140,15 @@ class _Builder:
         top[T_CLS_WBITS_GENE] = self.gene("classifier.weight_bits", space.classifier.weight_bits or c.weight_bits)
         top[T_CLS_ABITS_GENE] = self.gene("classifier.act_bits", space.classifier.act_bits or c.act_bits)
         top[T_LENGTH], top[T_VOCAB_SIZE], top[T_CLASSES] = space.max_length, space.vocab_size, space.num_classes
-        if self.fixed:
-            names = [g[0] for g in self.genes]
-            unknown = next(iter(self.fixed))
-            close = difflib.get_close_matches(unknown, names, n=1)
-            raise SpaceError(f"fixed.{unknown}: no such gene in this space"
-                             + (f"; did you mean {close[0]!r}?" if close else f"; genes: {names[:6]} …"))
-        n_max = max(len(g[1]) for g in self.genes)
-        values = np.zeros((len(self.genes), n_max), dtype=np.float64)
-        for g, (_, choices, _, _) in enumerate(self.genes):
-            values[g, :len(choices)] = choices
+        self.check_fixed_used()
+        values, counts, active = self.gene_tables()
         tables = CompiledSequence(
-            gene_values=values, gene_n=np.array([len(g[1]) for g in self.genes], dtype=np.int64),
-            gene_active=np.array([(g[2], g[3]) for g in self.genes], dtype=np.int64),
+            gene_values=values, gene_n=counts, gene_active=active,
             blocks=np.array(blocks, dtype=np.int64).reshape(-1, N_BLOCK_COLUMNS), top=top)
         for array in tables:
             array.setflags(write=False)
-        return SequenceLayout(space=space, tables=tables, gene_names=tuple(g[0] for g in self.genes),
-                              gene_choices=tuple(g[1] for g in self.genes), block_names=tuple(block_names))
+        return SequenceLayout(space=space, tables=tables, gene_names=self.gene_names(),
+                              gene_choices=self.gene_choices(), block_names=tuple(block_names))
 
 
 @lru_cache(maxsize=64)
