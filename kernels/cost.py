@@ -27,7 +27,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from nasco.kernels.slots import slot_kept_out, slot_kernel, slot_skipped
 from nasco.kernels.tables import (
     BIAS_BITS,
     C_BITOPS,
@@ -39,9 +38,18 @@ from nasco.kernels.tables import (
     FLOAT_BITS,
     KIND_DEPTHWISE,
     KIND_LINEAR,
+    PRUNE_EPS,
     S_ABITS_GENE,
+    S_BLOCK_INDEX,
     S_BLOCK_START,
+    S_CH_CONST,
+    S_CH_GENE_A,
+    S_CH_GENE_B,
+    S_DEPTH_GENE,
+    S_KERNEL_CONST,
+    S_KERNEL_GENE,
     S_KIND,
+    S_PRUNE_GENE,
     S_RESIDUAL,
     S_STRIDE,
     S_WBITS_GENE,
@@ -67,10 +75,12 @@ def _costs_kernel(gene_values, slots, input_chw, genomes, out):  # pragma: no co
         pending = -1  # working set of the previous layer, waiting for its output bit-width
         pending_out = 0  # output elements of the previous layer
         for i in range(n_slots):
-            if slot_skipped(gene_values, slots, i, genome):
+            depth_gene = slots[i, S_DEPTH_GENE]
+            if depth_gene >= 0 and gene_values[depth_gene, genome[depth_gene]] <= slots[i, S_BLOCK_INDEX]:
                 continue
             kind = slots[i, S_KIND]
-            kernel = slot_kernel(gene_values, slots, i, genome)
+            kg = slots[i, S_KERNEL_GENE]
+            kernel = np.int64(gene_values[kg, genome[kg]]) if kg >= 0 else slots[i, S_KERNEL_CONST]
             stride = slots[i, S_STRIDE]
             a_bits = np.int64(gene_values[slots[i, S_ABITS_GENE], genome[slots[i, S_ABITS_GENE]]])
             w_bits = np.int64(gene_values[slots[i, S_WBITS_GENE], genome[slots[i, S_WBITS_GENE]]])
@@ -80,8 +90,23 @@ def _costs_kernel(gene_values, slots, input_chw, genomes, out):  # pragma: no co
                 height = 1
                 width = 1
             kept_in = kept
-            kept_out = slot_kept_out(gene_values, slots, i, genome, kept_in)
-            in_per_group = 1 if kind == KIND_DEPTHWISE else kept_in
+            if kind == KIND_DEPTHWISE:
+                kept_out = kept
+                in_per_group = 1
+            else:
+                c_out = slots[i, S_CH_CONST]
+                ga = slots[i, S_CH_GENE_A]
+                gb = slots[i, S_CH_GENE_B]
+                if ga >= 0:
+                    c_out *= np.int64(gene_values[ga, genome[ga]])
+                if gb >= 0:
+                    c_out *= np.int64(gene_values[gb, genome[gb]])
+                kept_out = c_out
+                pg = slots[i, S_PRUNE_GENE]
+                if pg >= 0:
+                    pruned = np.int64(np.floor(gene_values[pg, genome[pg]] * c_out + PRUNE_EPS))
+                    kept_out = max(1, c_out - pruned)
+                in_per_group = kept_in
             h_out = (height - 1) // stride + 1
             w_out = (width - 1) // stride + 1
             weights = kept_out * in_per_group * kernel * kernel
