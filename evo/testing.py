@@ -1,10 +1,11 @@
 """Contract kits for what users write (like scikit-learn's ``check_estimator``): run one on your own
 kind in a test, and it says every way it breaks the contract the campaign relies on.
 
->>> from nasco.evo.testing import check_evaluator
+>>> from nasco.evo.testing import check_evaluator, check_space_kind
 >>> check_evaluator(MyEvaluator(), layout)   # raises ContractError listing what is wrong
+>>> check_space_kind(MyKind(), {"kind": "mine", ...})  # a space of the kind, as its TOML table
 
-The suite runs the same checks over every built-in evaluator (tests/test_contract_kits.py).
+The suite runs the same checks over every built-in evaluator and space kind (tests/test_contract_kits.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from nasco.evo.errors import NascoError
 from nasco.evo.search.evaluators import TEST_METRIC, EvalResult, Evaluator, check_result
-from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.base import SpaceKind, SpaceLayout
 
 
 class ContractError(NascoError, AssertionError):
@@ -127,4 +128,101 @@ def _compare(first, second, what: str) -> list[str]:
                 return [f"{what} changed genome {i}'s {metric} from {value!r} to {other!r}; allowed: the same "
                         "(a result is a function of the genome, the fidelity and the seed — or pass "
                         "deterministic=False)"]
+    return []
+
+
+def check_space_kind(kind: SpaceKind, data: dict, *, n: int = 64, seed: int = 0) -> SpaceLayout:
+    """Check that ``kind`` keeps the :class:`~nasco.evo.space.base.SpaceKind` contract on the space that
+    ``data`` (its TOML table) declares.
+
+    Checked: the kind has a name; ``from_dict`` gives a space with a text ``space_id`` whose
+    ``to_dict()`` is JSON-ready and reads back to the same id; ``compile`` gives a layout of the kind's
+    ``network`` flag with distinct gene names, each with choices; ``sample`` gives int64 (n, G)
+    canonical genomes within the bounds; ``canonicalize`` is idempotent on any in-bounds genomes and
+    ``hash`` is 16 hex digits, equal for a genome and its canonical form and stable after pickling;
+    ``costs`` (N, len(cost_names)) and ``features`` (N, F) are finite and the same genome by genome as
+    in one batch; ``gene_values`` names every gene; a network kind's ``exact_costs`` are non-negative
+    int64 (N, 5), its genomes decode and it names its layers.
+
+    Returns:
+        The compiled layout.
+
+    Raises:
+        ContractError: listing every problem found.
+    """
+    problems: list[str] = []
+    if not isinstance(kind.name, str) or not kind.name:
+        problems.append(f"name = {kind.name!r}; allowed: a non-empty name (the [space] kind it answers)")
+    space = kind.from_dict(dict(data))
+    space_id = getattr(space, "space_id", None)
+    if not isinstance(space_id, str) or not space_id:
+        problems.append(f"space_id = {space_id!r}; allowed: non-empty text (the archive's space id)")
+    try:
+        written = space.to_dict()
+        json.dumps(written)
+        again = getattr(kind.from_dict(dict(written)), "space_id", None)
+        if again != space_id:
+            problems.append(f"from_dict(to_dict()) has space_id {again!r}, not {space_id!r}; allowed: the same space")
+    except (TypeError, ValueError, NascoError) as err:
+        problems.append(f"to_dict() does not read back: {type(err).__name__}: {err}")
+    layout = kind.compile(space)
+    if bool(layout.network) != bool(kind.network):
+        problems.append(f"layout.network = {layout.network} but kind.network = {kind.network}; allowed: equal")
+    names, choices = tuple(layout.gene_names), tuple(layout.gene_choices)
+    if not names or len(set(names)) != len(names) or len(choices) != len(names) or not all(len(c) for c in choices):
+        problems.append(f"genes: {len(names)} names ({len(set(names))} distinct), {len(choices)} choice lists; "
+                        "allowed: ≥ 1 distinct names, each with ≥ 1 choice")
+    if problems:
+        raise ContractError(f"space kind {kind.name!r} breaks the contract:\n- " + "\n- ".join(problems))
+    rng = np.random.default_rng(seed)
+    genomes = layout.sample(rng, n)
+    bounds = layout.upper_bounds
+    if genomes.dtype != np.int64 or genomes.shape != (n, len(names)):
+        problems.append(f"sample gave {genomes.dtype} {genomes.shape}; allowed: int64 ({n}, {len(names)})")
+    elif np.any(genomes < 0) or np.any(genomes >= bounds):
+        problems.append("sample gave genes out of their bounds (0 .. choices − 1)")
+    elif not np.array_equal(layout.canonicalize(genomes), genomes):
+        problems.append("sample gave genomes that are not canonical")
+    raw = rng.integers(0, bounds, size=(n, len(names)), dtype=np.int64)
+    canonical = layout.canonicalize(raw)
+    if not np.array_equal(layout.canonicalize(canonical), canonical):
+        problems.append("canonicalize is not idempotent (canonicalising a canonical genome changed it)")
+    hashes = [layout.hash(g) for g in raw]
+    if not all(isinstance(h, str) and len(h) == 16 and all(ch in "0123456789abcdef" for ch in h) for h in hashes):
+        problems.append(f"hash gave {hashes[0]!r}; allowed: 16 hex digits")
+    if hashes != [layout.hash(g) for g in canonical]:
+        problems.append("hash differs between a genome and its canonical form")
+    try:
+        if [pickle.loads(pickle.dumps(layout)).hash(g) for g in canonical] != hashes:
+            problems.append("a pickled copy of the layout hashes genomes differently")
+    except Exception as err:
+        problems.append(f"pickling the layout failed ({type(err).__name__}: {err}); evaluators carry it to workers")
+    problems += _check_matrix("costs", layout.costs, canonical, len(layout.cost_names))
+    problems += _check_matrix("features", layout.features, canonical, None)
+    values = layout.gene_values(canonical[0])
+    if list(values) != list(names):
+        problems.append(f"gene_values names {list(values)[:6]}; allowed: every gene in order {list(names)[:6]}")
+    if layout.network:
+        exact = layout.exact_costs(canonical)
+        if exact.dtype != np.int64 or exact.shape != (n, 5) or np.any(exact < 0):
+            problems.append(f"exact_costs gave {exact.dtype} {exact.shape}; allowed: non-negative int64 ({n}, 5)")
+        layout.decode(canonical[0])
+        if not layout.layer_names:
+            problems.append("layer_names is empty; allowed: every weight layer a network of the space can have")
+    if problems:
+        raise ContractError(f"space kind {kind.name!r} breaks the contract:\n- " + "\n- ".join(problems))
+    return layout
+
+
+def _check_matrix(what: str, method, genomes: np.ndarray, columns: int | None) -> list[str]:
+    """Problems of a per-genome matrix method: shape, finiteness, batch == genome by genome."""
+    batch = np.asarray(method(genomes), dtype=np.float64)
+    if batch.ndim != 2 or batch.shape[0] != len(genomes) or (columns is not None and batch.shape[1] != columns):
+        width = columns if columns is not None else "F"
+        return [f"{what} gave shape {batch.shape}; allowed: ({len(genomes)}, {width})"]
+    if not np.all(np.isfinite(batch)):
+        return [f"{what} gave values that are not finite"]
+    single = np.vstack([np.asarray(method(g[None]), dtype=np.float64) for g in genomes[:8]])
+    if not np.allclose(single, batch[:8], rtol=1e-9, atol=1e-12):
+        return [f"{what} of a genome alone differs from the same genome in a batch"]
     return []

@@ -12,7 +12,7 @@ import pytest
 from nasco.evo.search.config import config_from_dict
 from nasco.evo.search.evaluators import EvalResult, Evaluator
 from nasco.evo.search.plan import plan_campaign
-from nasco.evo.testing import ContractError, check_evaluator
+from nasco.evo.testing import ContractError, check_evaluator, check_space_kind
 
 GENES = {"x": list(range(8)), "y": ["a", "b", "c"]}
 
@@ -94,3 +94,43 @@ def test_each_broken_contract_is_named(tmp_path, fault, said):
         check_evaluator(Broken(fault), p.layout)
     assert said in str(err.value)
     check_evaluator(Broken("noisy"), p.layout, deterministic=False)  # noisy by design: declared, accepted
+
+
+def builtin_space_tables() -> dict[str, dict]:
+    from nasco.evo.space.default import default_space
+    from nasco.evo.space.sequence import default_sequence_space
+
+    return {"mobilenet": default_space().to_dict(), "sequence": default_sequence_space(32, 200, 4).to_dict(),
+            "genes": {"kind": "genes", "genes": GENES}}
+
+
+@pytest.mark.parametrize("name", ["mobilenet", "sequence", "genes"])
+def test_every_builtin_space_kind_keeps_the_contract(name):
+    from nasco.evo.space.kinds import space_kind, space_kinds
+
+    assert sorted(space_kinds()) == sorted(builtin_space_tables())  # a new built-in kind joins this test
+    layout = check_space_kind(space_kind(name), builtin_space_tables()[name])
+    assert layout.n_genes >= 2
+
+
+def shift_genes(genomes):
+    """A canonicalize that is not idempotent: it moves every gene on by one."""
+    genomes = np.asarray(genomes, np.int64)
+    return (genomes + 1) % np.array([len(v) for v in GENES.values()])
+
+
+def test_a_broken_space_kind_is_named():
+    from nasco.evo.space.genes import GenesKind
+
+    class NotCanonical(GenesKind):
+        name = "broken"
+
+        def compile(self, space):
+            layout = super().compile(space)
+            layout.canonicalize = shift_genes
+            return layout
+
+    with pytest.raises(ContractError, match="space kind 'broken' breaks the contract") as err:
+        check_space_kind(NotCanonical(), {"kind": "genes", "genes": GENES})
+    assert "sample gave genomes that are not canonical" in str(err.value)
+    assert "canonicalize is not idempotent" in str(err.value)
