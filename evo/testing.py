@@ -4,8 +4,10 @@ kind in a test, and it says every way it breaks the contract the campaign relies
 >>> from nasco.evo.testing import check_evaluator, check_space_kind
 >>> check_evaluator(MyEvaluator(), layout)   # raises ContractError listing what is wrong
 >>> check_space_kind(MyKind(), {"kind": "mine", ...})  # a space of the kind, as its TOML table
+>>> check_executor(lambda evaluator: MyExecutor(evaluator))
 
-The suite runs the same checks over every built-in evaluator and space kind (tests/test_contract_kits.py).
+The suite runs the same checks over every built-in evaluator, space kind and executor
+(tests/test_contract_kits.py).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from collections.abc import Callable
 
 import numpy as np
 
 from nasco.evo.errors import NascoError
-from nasco.evo.search.evaluators import TEST_METRIC, EvalResult, Evaluator, check_result
+from nasco.evo.search.evaluators import TEST_METRIC, EvalJob, EvalResult, Evaluator, check_result
+from nasco.evo.search.executors import Executor, run_jobs
 from nasco.evo.space.base import SpaceKind, SpaceLayout
 
 
@@ -226,3 +230,82 @@ def _check_matrix(what: str, method, genomes: np.ndarray, columns: int | None) -
     if not np.allclose(single, batch[:8], rtol=1e-9, atol=1e-12):
         return [f"{what} of a genome alone differs from the same genome in a batch"]
     return []
+
+
+PROBE_GENES = {"a": list(range(6)), "b": list(range(6))}
+
+
+class ProbeEvaluator(Evaluator):
+    """The evaluator :func:`check_executor` runs: error = (a + b + seed mod 7) / 100, and a raised
+    ``ValueError`` for the genome (0, 0) (an executor must turn it into a failed result)."""
+
+    metrics = ("error",)
+
+    def task_name(self) -> str:
+        return "probe"
+
+    def evaluate(self, genomes, fidelity, seeds, *, test=False):
+        if any(not g.any() for g in genomes):
+            raise ValueError("the probe fails genome (0, 0) on purpose")
+        return [EvalResult({"error": (int(g.sum()) + int(s) % 7) / 100}) for g, s in zip(genomes, seeds, strict=True)]
+
+
+def check_executor(make: Callable[[Evaluator], Executor], *, n_jobs: int = 12) -> None:
+    """Check that the executors ``make(evaluator)`` builds keep the :class:`~nasco.evo.search.executors.
+    Executor` contract, with :class:`ProbeEvaluator` on a two-gene space.
+
+    Checked: every job comes back exactly once, with the result the evaluator gives it in this
+    process; a genome whose evaluation raises comes back failed, naming the error, and the others ok;
+    with ``stop()`` true from the start, not every job runs; ``close`` releases the executor.
+
+    Raises:
+        ContractError: listing every problem found.
+    """
+    from nasco.evo.space.genes import GenesKind
+
+    layout = GenesKind().compile(GenesKind().from_dict({"kind": "genes", "genes": PROBE_GENES}))
+    evaluator = ProbeEvaluator()
+    evaluator.bind(layout)
+    genomes = layout.canonicalize(np.random.default_rng(0).integers(1, 6, size=(n_jobs, 2)))
+    genomes[0] = 0
+    jobs = [EvalJob(g, 100 + i, fidelity=2) for i, g in enumerate(genomes)]
+    expected = {i: run_jobs(evaluator, [job])[0] for i, job in enumerate(jobs)}
+    problems: list[str] = []
+    executor = make(evaluator)
+    try:
+        seen: list[int] = []
+        try:
+            outcomes = list(executor.run(jobs, lambda: False))
+        except Exception as err:
+            outcomes = []
+            problems.append(f"run raised {type(err).__name__}: {err}; allowed: a failed result for the job whose "
+                            "evaluation raised (run evaluators through evaluate_safely or run_jobs)")
+        for job, result in outcomes:
+            index = next((i for i, j in enumerate(jobs) if j is job or (j.seed == job.seed and
+                                                                         np.array_equal(j.genome, job.genome))), -1)
+            if index < 0:
+                problems.append(f"run yielded a job that was not asked (seed {job.seed})")
+                continue
+            seen.append(index)
+            want = expected[index]
+            if result.status != want.status or result.metrics != want.metrics:
+                problems.append(f"job {index}: {result.status} {result.metrics} {result.reason[:80]!r}; the "
+                                f"evaluator gives {want.status} {want.metrics} in this process")
+            elif result.status == "failed" and "ValueError" not in result.reason:
+                problems.append(f"job {index} failed without naming the error: {result.reason[:120]!r}")
+        if sorted(seen) != list(range(len(jobs))):
+            missing = sorted(set(range(len(jobs))) - set(seen))
+            twice = sorted({i for i in seen if seen.count(i) > 1})
+            problems.append(f"run yielded {len(seen)} results for {len(jobs)} jobs (missing {missing[:6]}, "
+                            f"repeated {twice[:6]}); allowed: each job once")
+        try:
+            stopped = list(executor.run(jobs, lambda: True))
+        except Exception:  # said above when run raises; here only whether stop() is honoured matters
+            stopped = []
+        if len(stopped) >= len(jobs):
+            problems.append(f"with stop() true from the start, {len(stopped)} of {len(jobs)} jobs ran; allowed: "
+                            "no new job starts once stop() is true")
+    finally:
+        executor.close()
+    if problems:
+        raise ContractError(f"executor {type(executor).__name__} breaks the contract:\n- " + "\n- ".join(problems))

@@ -12,7 +12,7 @@ import pytest
 from nasco.evo.search.config import config_from_dict
 from nasco.evo.search.evaluators import EvalResult, Evaluator
 from nasco.evo.search.plan import plan_campaign
-from nasco.evo.testing import ContractError, check_evaluator, check_space_kind
+from nasco.evo.testing import ContractError, check_evaluator, check_executor, check_space_kind
 
 GENES = {"x": list(range(8)), "y": ["a", "b", "c"]}
 
@@ -134,3 +134,38 @@ def test_a_broken_space_kind_is_named():
         check_space_kind(NotCanonical(), {"kind": "genes", "genes": GENES})
     assert "sample gave genomes that are not canonical" in str(err.value)
     assert "canonicalize is not idempotent" in str(err.value)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_executor_keeps_the_contract(workers):
+    from nasco.evo.search.executors import LocalExecutor
+
+    check_executor(lambda evaluator: LocalExecutor(evaluator, workers=workers))
+
+
+def test_ray_executor_keeps_the_contract():
+    pytest.importorskip("ray")
+    from nasco.evo.search.executors import RayExecutor
+
+    check_executor(lambda evaluator: RayExecutor(evaluator, num_cpus=1, workers=2))
+
+
+def test_a_broken_executor_is_named():
+    from nasco.evo.search.executors import Executor, run_jobs
+
+    class ForgetsTheLast(Executor):
+        def run(self, jobs, stop):
+            for job in jobs[:-1]:  # drops one job
+                yield job, run_jobs(self.evaluator, [job])[0]
+
+    class LetsErrorsOut(Executor):
+        def run(self, jobs, stop):
+            for job in jobs:  # the evaluator's exception escapes
+                yield job, self.evaluator.evaluate(job.genome[None], job.fidelity, [job.seed])[0]
+
+    with pytest.raises(ContractError, match="executor ForgetsTheLast breaks the contract") as err:
+        check_executor(ForgetsTheLast)
+    assert "11 results for 12 jobs (missing [11]" in str(err.value)
+    with pytest.raises(ContractError, match="executor LetsErrorsOut breaks the contract") as err:
+        check_executor(LetsErrorsOut)
+    assert "run raised ValueError: the probe fails genome (0, 0) on purpose" in str(err.value)
