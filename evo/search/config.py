@@ -19,7 +19,7 @@ from typing import Any
 import tomli_w
 
 from nasco.evo.errors import NascoError
-from nasco.evo.search.evaluators import evaluator_kinds
+from nasco.evo.search.evaluators import BUILTIN_EVALUATORS, evaluator_kinds, is_entry
 from nasco.evo.search.executors import executor_kinds
 from nasco.evo.search.objectives import BUILTIN, objective
 
@@ -114,6 +114,8 @@ class EvaluatorSection:
     metrics: list = _f([], "python/table: metric names the evaluator returns (python default: error; table "
                            "default: every numeric column besides keys and cheap)")
     cheap: list = _f([], "table: columns known for every genome before evaluation (e.g. flops, params)")
+    options: dict = _f({}, "a plugin kind's own options (kind = 'package.module:factory' or a registered kind); the "
+                           "kind validates them (nasco.evo.search.evaluators.kind_options)")
 
 
 @dataclass(frozen=True)
@@ -396,7 +398,11 @@ def _check(c: CampaignConfig) -> None:
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
     ev = c.evaluator
-    _require("evaluator.kind", ev.kind in evaluator_kinds(), ev.kind, ", ".join(evaluator_kinds()))
+    _require("evaluator.kind", ev.kind in evaluator_kinds() or is_entry(ev.kind), ev.kind,
+             ", ".join(evaluator_kinds()) + ", or a plugin's factory as 'package.module:factory'")
+    _require("evaluator.options", not ev.options or ev.kind not in BUILTIN_EVALUATORS, ev.options,
+             f"options only for plugin kinds; built-in kinds ({', '.join(BUILTIN_EVALUATORS)}) take their keys in "
+             "[evaluator] itself")
     for name in ("metrics", "cheap"):
         values = getattr(ev, name)
         _require(f"evaluator.{name}", all(isinstance(v, str) and v for v in values) and len(set(values)) == len(values),

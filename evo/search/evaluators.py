@@ -11,6 +11,7 @@ failed results naming the problem, so nothing already archived is lost. Built-in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -178,12 +179,19 @@ def check_result(evaluator: Evaluator, result: Any) -> EvalResult:
 # ----------------------------------------------------------------------------- registry
 EvaluatorFactory = Callable[..., Evaluator]
 # Built-ins by import path, so that validating a config does not import torch (the trainer's).
-_EVALUATORS: dict[str, EvaluatorFactory | str] = {
+BUILTIN_EVALUATORS = {
     "train": "nasco.evo.search.builtin_evaluators:train_evaluator",
     "supernet": "nasco.evo.search.supernet_evaluator:supernet_evaluator",
     "table": "nasco.evo.search.table_evaluator:table_evaluator",
     "python": "nasco.evo.search.python_evaluator:python_evaluator",
 }
+_EVALUATORS: dict[str, EvaluatorFactory | str] = dict(BUILTIN_EVALUATORS)
+
+
+def is_entry(kind: str) -> bool:
+    """True when ``kind`` names a plugin's factory by import path (``"package.module:factory"``)."""
+    module, sep, attribute = kind.partition(":")
+    return bool(sep and module and attribute)
 
 
 def register_evaluator(kind: str, factory: EvaluatorFactory) -> None:
@@ -199,13 +207,36 @@ def make_evaluator(config: Any, layout: SpaceLayout, task: Any) -> Evaluator:
     """The evaluator ``config.evaluator.kind`` names, bound to ``layout``."""
     kinds = evaluator_kinds()
     kind = config.evaluator.kind
-    if kind not in _EVALUATORS:
-        raise NascoError(f"evaluator.kind = {kind!r} is not allowed; allowed: {', '.join(kinds)}")
-    factory = _EVALUATORS[kind]
+    if kind not in _EVALUATORS and not is_entry(kind):
+        raise NascoError(f"evaluator.kind = {kind!r} is not allowed; allowed: {', '.join(kinds)}, or a plugin's "
+                         "factory as 'package.module:factory'")
+    factory = _EVALUATORS.get(kind, kind)
     if isinstance(factory, str):
         from nasco.evo.space.entry import load_entry
 
         factory = load_entry(factory, "evaluator.kind")
     evaluator = factory(config, layout, task)
+    if not isinstance(evaluator, Evaluator):
+        raise NascoError(f"evaluator.kind = {kind!r}: its factory returned {type(evaluator).__name__}; allowed: an "
+                         "Evaluator (nasco.evo.search.evaluators.Evaluator)")
     evaluator.bind(layout)
     return evaluator
+
+
+def kind_options(config: Any, options_class: type) -> Any:
+    """A plugin kind's ``[evaluator] options`` as its own dataclass ``options_class`` (defaults for keys
+    not given; the dataclass's ``__post_init__`` may check values).
+
+    Raises:
+        NascoError: an unknown key (naming the allowed ones) or a value the dataclass refuses.
+    """
+    given = dict(config.evaluator.options)
+    allowed = [f.name for f in dataclasses.fields(options_class)]
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise NascoError(f"evaluator.options: unknown key(s) {unknown} for kind {config.evaluator.kind!r}; allowed: "
+                         f"{', '.join(allowed)}")
+    try:
+        return options_class(**given)
+    except (TypeError, ValueError) as err:
+        raise NascoError(f"evaluator.options of kind {config.evaluator.kind!r}: {err}") from None
