@@ -1,36 +1,28 @@
-"""Factories of the built-in ``train`` and ``supernet`` evaluators (the registry names them by import path)."""
+"""The factory of the built-in ``train`` evaluator (the registry names it by import path) and its
+campaign hooks: the supernet's inherited error as a surrogate feature."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from nasco.evo.search.task import task_spec
-from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec
-from nasco.evo.train.trainer import TrainConfig
+from nasco.evo.search.supernet_feature import InheritedErrors
+from nasco.evo.search.train_evaluator import TrainEvaluator, train_worker_spec
 
 
-def train_worker_spec(config: Any, layout: Any) -> tuple[WorkerSpec, dict]:
-    """(what a worker needs to train candidates with the campaign's recipe, the task's description)."""
-    c = config
-    spec_task = task_spec(c.task, c.campaign.seed)
-    recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
-    threads = max(1, math.floor(c.executor.num_cpus))
-    train = {**recipe, "device": c.training.device}
-    TrainConfig(**train)  # validates the device here, not in a worker
-    # A task is its data and its training recipe: records under one task id are comparable, and
-    # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
-    description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
-                   "train": recipe, "threads": threads, "teacher": c.training.teacher}
-    return WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads), description
+class CampaignTrainEvaluator(TrainEvaluator):
+    """nasco's trainer as a campaign's evaluator (``evaluator.kind = "train"``)."""
+
+    def surrogate_feature(self, config: Any, plan: Any, folder: Any, monitor: Any) -> InheritedErrors:
+        """The error each genome inherits from the campaign's supernet (trained or resumed when needed)."""
+        return InheritedErrors.create(config, plan, folder, monitor)
 
 
-def train_evaluator(config: Any, layout: Any, task: Any) -> TrainEvaluator:
+def train_evaluator(config: Any, layout: Any, task: Any) -> CampaignTrainEvaluator:
     """nasco's trainer with the campaign's recipe; the task id is the data's, its description the recipe."""
     spec, description = train_worker_spec(config, layout)
     if config.training.teacher:
         check_teacher(config.training.teacher, task)
-    return TrainEvaluator(spec, task.name, description)
+    return CampaignTrainEvaluator(spec, task.name, description)
 
 
 def check_teacher(folder: str, task: Any) -> None:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,6 @@ from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE
-from nasco.evo.search.supernet_feature import InheritedErrors
 from nasco.evo.search.surrogate_io import to_target
 from nasco.evo.search.warm_start import warm_start
 from nasco.evo.space.genome import largest_genome
@@ -54,7 +54,7 @@ class CampaignContext:
     monitor: CampaignMonitor
     folder: Path
     latency: LatencyTable | None = None
-    inherited: InheritedErrors | None = None  # supernet.surrogate_feature
+    inherited: Any = None  # supernet.surrogate_feature: the evaluator's feature (genomes → (N,) errors)
 
     @property
     def layout(self):
@@ -80,7 +80,10 @@ class CampaignContext:
         ctx._check_limits_reachable()
         ctx.base_bounds = ctx._base_bounds()
         if c.supernet.surrogate_feature:
-            ctx.inherited = InheritedErrors.create(c, plan, folder, monitor)
+            ctx.inherited = evaluator.surrogate_feature(c, plan, folder, monitor)
+            if ctx.inherited is None:
+                raise ConfigError(f"supernet.surrogate_feature: evaluator {type(evaluator).__name__} gives no such "
+                                  "feature; allowed: true with evaluator.kind = 'train'")
         if c.campaign.warm_start:
             warm_start(archive, c.campaign.warm_start, c.campaign.warm_start_tasks, layout.space.space_id,
                        c.campaign.name, monitor)
@@ -116,21 +119,14 @@ class CampaignContext:
             saved = json.loads(path.read_text(encoding="utf-8"))
             bounds.low, bounds.high = np.array(saved["low"]), np.array(saved["high"])
             return bounds
-        if self.config.evaluator.kind != "train":
-            raise ConfigError("search.preprocess: needs evaluator.kind = 'train' (it trains the reference network)")
-        from nasco.evo.search.train_evaluator import load_worker_context
-        from nasco.evo.train.trainer import TrainConfig, train_candidate
-
-        spec = self.plan.evaluator.spec
-        layout, task, _ = load_worker_context(spec)
-        config = TrainConfig(**{**spec.train, "epochs": self.config.training.epochs})
-        result, model = train_candidate(layout, largest_genome(layout), task, config, seed=self.config.campaign.seed)
-        if model is None:
-            raise ConfigError(f"search.preprocess: the reference network failed to train ({result.reason})")
-        weights = [u.conv.weight.detach().cpu().numpy() for u in model.conv_units()]
-        weights.append(model.classifier.weight.detach().cpu().numpy())
-        bounds, report = sensitivity_bounds(layout, weights, s.preprocess_threshold)
-        self.monitor.log(f"pre-processing: reference network error {result.val_error:.3f}; removed "
+        reference = self.plan.evaluator.reference_weights(largest_genome(self.layout), self.config.training.epochs,
+                                                          self.config.campaign.seed)
+        if reference is None:
+            raise ConfigError(f"search.preprocess: evaluator {type(self.plan.evaluator).__name__} trains no "
+                              "reference network; allowed: an evaluator that does (evaluator.kind = 'train')")
+        error, weights = reference
+        bounds, report = sensitivity_bounds(self.layout, weights, s.preprocess_threshold)
+        self.monitor.log(f"pre-processing: reference network error {error:.3f}; removed "
                          f"{sum(len(v) for v in report.values())} choices of {len(report)} genes "
                          f"(threshold {s.preprocess_threshold})")
         write_atomic(path, json.dumps({"low": bounds.low.tolist(), "high": bounds.high.tolist(), "removed": report},

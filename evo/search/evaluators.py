@@ -108,6 +108,17 @@ class Evaluator(ABC):
                  ) -> list[EvalResult]:
         """One result per genome of ``genomes`` (N, G), evaluated at ``fidelity`` with ``seeds`` (N,)."""
 
+    def reference_weights(self, genome: np.ndarray, epochs: int, seed: int) -> tuple[float, list[np.ndarray]] | None:
+        """An optional hook for ``search.preprocess``: (validation error, weight arrays of every weight layer in
+        order) of ``genome`` (G,) trained for ``epochs`` with ``seed``; None (the default) when this evaluator
+        trains no network, and the campaign refuses the pre-processing."""
+        return None
+
+    def surrogate_feature(self, config: Any, plan: Any, folder: Any, monitor: Any) -> Any:
+        """An optional hook for ``supernet.surrogate_feature``: a callable genomes (N, G) → float64 (N,) the
+        surrogate sees as one more feature (with ``close()``), or None (the default: no such feature)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 (an optional hook)
         """Release resources (the driver calls it at the end of a campaign)."""
 

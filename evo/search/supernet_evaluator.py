@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.search.evaluators import EvalJob, EvalResult
-from nasco.evo.search.train_evaluator import TrainEvaluator, WorkerSpec, load_worker_context, run_job
+from nasco.evo.search.train_evaluator import (
+    TrainEvaluator,
+    WorkerSpec,
+    load_worker_context,
+    run_job,
+    train_worker_spec,
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,6 @@ class SupernetEvaluator(TrainEvaluator):
 
 def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator:
     """Train or resume the campaign's supernet when needed, then evaluate genomes by inheritance."""
-    from nasco.evo.search.builtin_evaluators import train_worker_spec
     from nasco.evo.train.supernet import recipe_id
 
     worker, description = train_worker_spec(config, layout)

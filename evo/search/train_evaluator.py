@@ -7,12 +7,14 @@ cache them per process, set torch's threads to their CPU share, and never touch 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nasco.evo.search.evaluators import TEST_METRIC, EvalJob, EvalResult, Evaluator
+from nasco.evo.search.task import task_spec
 from nasco.evo.train.trainer import TrainConfig, TrainResult, evaluate, train_candidate
 
 
@@ -72,6 +74,22 @@ def run_job(spec: WorkerSpec, job: EvalJob, context: tuple | None = None, start:
     return JobResult(job, result, test_error)
 
 
+def train_worker_spec(config: Any, layout: Any) -> tuple[WorkerSpec, dict]:
+    """(what a worker needs to train candidates with the campaign's recipe, the task's description)."""
+    c = config
+    spec_task = task_spec(c.task, c.campaign.seed)
+    recipe = {"batch_size": c.training.batch_size, "lr": c.training.lr}
+    threads = max(1, math.floor(c.executor.num_cpus))
+    train = {**recipe, "device": c.training.device}
+    TrainConfig(**train)  # validates the device here, not in a worker
+    # A task is its data and its training recipe: records under one task id are comparable, and
+    # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
+    description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
+                   "train": recipe, "threads": threads, "teacher": c.training.teacher}
+    return WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads), description
+
+
+
 class TrainEvaluator(Evaluator):
     """Trains each genome with the campaign's recipe; ``error`` is the validation error under compression."""
 
@@ -90,6 +108,24 @@ class TrainEvaluator(Evaluator):
                  ) -> list[EvalResult]:
         return [self.result(run_job(self.spec, EvalJob(g, int(s), fidelity, test)))
                 for g, s in zip(genomes, seeds, strict=True)]
+
+    def reference_weights(self, genome: np.ndarray, epochs: int, seed: int) -> tuple[float, list[np.ndarray]] | None:
+        """(validation error, conv units' then the classifier's weights) of ``genome`` trained here for
+        ``epochs`` with the campaign's recipe (``search.preprocess``'s reference network).
+
+        Raises:
+            NascoError: the reference network failed to train (its reason named).
+        """
+        from nasco.evo.errors import NascoError
+
+        layout, task, _ = load_worker_context(self.spec)
+        config = TrainConfig(**{**self.spec.train, "epochs": epochs})
+        result, model = train_candidate(layout, genome, task, config, seed=seed)
+        if model is None:
+            raise NascoError(f"search.preprocess: the reference network failed to train ({result.reason})")
+        weights = [u.conv.weight.detach().cpu().numpy() for u in model.conv_units()]
+        weights.append(model.classifier.weight.detach().cpu().numpy())
+        return result.val_error, weights
 
     @staticmethod
     def result(done: JobResult) -> EvalResult:
