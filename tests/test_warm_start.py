@@ -4,6 +4,7 @@ resume to the identical archive, and refusals (a changed or missing source, anot
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -23,7 +24,7 @@ from test_evaluators import (  # noqa: F401  (fixtures: table_file, _importable_
 from nasco.archive import HDF5Archive
 from nasco.evo import run_campaign
 from nasco.evo.search.config import ConfigError
-from nasco.evo.search.warm_start import file_sha256
+from nasco.evo.search.warm_start import records_digest
 
 SOURCE_SEARCH = {"generations": 14}  # ≥ 50 records: enough for the transfer source
 
@@ -51,7 +52,7 @@ def test_a_warm_start_copies_the_sources_records_once_with_their_provenance(tmp_
     assert set(copied.column("genome_hash").tolist()) == set(theirs.column("genome_hash").tolist())
     assert set(copied.rows["origin"].tolist()) == {b"archive.h5"} and sorted(copied.rows["origin_index"]) == \
         list(range(n))
-    assert sources == {str(source.resolve()): {"sha256": file_sha256(source), "records": n}}
+    assert sources == {str(source.resolve()): {"sha256": records_digest(theirs), "records": n}}
     own = table.filter(campaign="warm")
     assert len(own) == 8 + 3 * 4  # the campaign's budget is its own evaluations
     log = (result.folder / "log.txt").read_text()
@@ -95,10 +96,20 @@ def test_a_changed_or_missing_source_stops_a_resume(tmp_path, source, table_file
     STOP_AFTER.update(calls=10, campaign=campaign)
     campaign.run()
     STOP_AFTER.clear()
-    digest = file_sha256(source)
+    with HDF5Archive(source) as archive:
+        digest = records_digest(archive.table())
+    settings_of_source = table_config(tmp_path, table_file, name="source")
+    settings_of_source["search"] = {**settings_of_source["search"], **SOURCE_SEARCH}
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    run_campaign(settings_of_source)  # resuming the finished source rewrites its file, not its records
+    assert hashlib.sha256(source.read_bytes()).hexdigest() != before
+    campaign = Campaign(c, folder, evaluator=toy_evaluator)
+    STOP_AFTER.update(calls=2, campaign=campaign)
+    campaign.run()  # resumes: the source is unchanged
+    STOP_AFTER.clear()
     other = table_config(tmp_path, table_file, name="other")
     shutil.copy(run_campaign(other).folder / "archive.h5", source)  # another archive where the source was
-    with pytest.raises(ConfigError, match=f"changed since this campaign copied its records \\(SHA-256 "
+    with pytest.raises(ConfigError, match=f"records changed since this campaign copied them \\(SHA-256 "
                                           f"{digest[:16]}… then"):
         run_campaign(c, evaluator=toy_evaluator, folder=folder, resume=True)
     source.unlink()

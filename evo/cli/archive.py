@@ -53,8 +53,8 @@ def run_info(args: argparse.Namespace, console: Console) -> None:
                   highlight=False)
     console.print(f"tasks: {', '.join(info['tasks']) or '-'}", highlight=False)
     for path, entry in info["sources"].items():  # a warm-started campaign's source archives
-        console.print(f"warm-start source: {path} ({entry['records']:,} records copied, SHA-256 {entry['sha256']})",
-                      highlight=False)
+        console.print(f"warm-start source: {path} ({entry['records']:,} records copied, records SHA-256 "
+                      f"{entry['sha256']})", highlight=False)
     for title, key in (("status", "by_status"), ("task", "by_task"), ("fidelity", "by_fidelity"),
                        ("generation", "by_generation")):
         table = Table(title, "records", title=f"by {title}", title_justify="left")

@@ -3,9 +3,11 @@
 Copied records of the campaign's own task and fidelity are known before generation 0: never evaluated
 again, the surrogate's first training data, and (``search.initial = "archive"``) the initial
 population's best. Records of other tasks feed the surrogate's transfer source (see
-:meth:`CampaignContext._transfer_source`). Each source's SHA-256 is registered in the archive
-(:attr:`~nasco.archive.base.Archive.sources`): a resumed campaign refuses a source that changed or
-went missing, so that its records stay the ones it started from.
+:meth:`CampaignContext._transfer_source`). Each source is registered in the archive
+(:attr:`~nasco.archive.base.Archive.sources`) with the SHA-256 of the records it gave (those of the
+space and tasks copied from, not the file's bytes: opening or resuming the source campaign rewrites
+HDF5 metadata without changing a record): a resumed campaign refuses a source whose records changed
+or that went missing, so that its records stay the ones it started from.
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ from pathlib import Path
 
 import numpy as np
 
-from nasco.archive import HDF5Archive
+from nasco.archive import HDF5Archive, RecordTable
 from nasco.archive.base import canonical_json, derived_task_id
 from nasco.archive.errors import ArchiveError
 from nasco.evo.search.config import ConfigError
 from nasco.evo.search.progress import CampaignMonitor
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+def records_digest(table: RecordTable) -> str:
+    """Hex SHA-256 of records' content, independent of their order in the file: per record its genome
+    hash, task, fidelity, status, campaign and every value column (NaN as one bit pattern)."""
+    rows = table.rows
+    order = np.lexsort((rows["campaign_id"], rows["fidelity"], rows["task_id"], rows["genome_hash"]))
+    columns = sorted(table.columns)
+    values = np.nan_to_num(table.values[:, [table.columns.index(c) for c in columns]], nan=np.inf, posinf=np.inf)
+    digest = hashlib.sha256(canonical_json(columns).encode())
+    for i in order:
+        digest.update(b"%s|%s|%d|%s|%s|" % (rows["genome_hash"][i], rows["task_id"][i], int(rows["fidelity"][i]),
+                                            str(rows["status"][i]).encode(), rows["campaign_id"][i]))
+        digest.update(values[i].astype("<f8").tobytes())
     return digest.hexdigest()
 
 
@@ -54,21 +62,22 @@ def warm_start(archive: HDF5Archive, paths: list[str], tasks: list[str], space_i
                                   f"records from it (SHA-256 {kept['sha256'][:16]}…): restore the file to resume, or "
                                   "start a new campaign (another --out) without it")
             raise ConfigError(f"campaign.warm_start: {given} does not exist")
-        digest = file_sha256(path)
+        table, source_tasks = _source_records(path, given, tasks, space_id, archive)
+        digest = records_digest(table)
         if kept:
             if kept["sha256"] != digest:
-                raise ConfigError(f"campaign.warm_start: {given} changed since this campaign copied its records "
-                                  f"(SHA-256 {kept['sha256'][:16]}… then, {digest[:16]}… now): restore that file to "
-                                  "resume, or start a new campaign (another --out)")
+                raise ConfigError(f"campaign.warm_start: {given}'s records changed since this campaign copied them "
+                                  f"(SHA-256 {kept['sha256'][:16]}… then, {digest[:16]}… now): restore that archive "
+                                  "to resume, or start a new campaign (another --out)")
             continue
-        copied = _copy_records(archive, path, given, tasks, space_id, campaign)
+        copied = _copy_records(archive, table, source_tasks, path, campaign)
         archive.register_source(str(path), {"sha256": digest, "records": copied})
         monitor.log(f"warm start: {copied} records copied from {given}")
 
 
-def _copy_records(archive: HDF5Archive, path: Path, given: str, tasks: list[str], space_id: str,
-                  campaign: str) -> int:
-    """Append ``path``'s records of the space (and tasks) that ``archive`` lacks; how many were copied."""
+def _source_records(path: Path, given: str, tasks: list[str], space_id: str,
+                    archive: HDF5Archive) -> tuple[RecordTable, dict]:
+    """(``path``'s records of the space — of ``tasks`` only, when given —, its tasks by id)."""
     try:
         source = HDF5Archive(path)
     except ArchiveError as err:
@@ -86,35 +95,40 @@ def _copy_records(archive: HDF5Archive, path: Path, given: str, tasks: list[str]
             if not len(table):
                 raise ConfigError(f"campaign.warm_start_tasks: {given} has no records of {tasks} in this space; its "
                                   f"tasks: {sorted(source.tasks)}")
-        renamed = {}
-        for task in sorted({t.decode() for t in table.rows["task_id"]}):
-            entry = source.tasks[task]
-            known = archive.tasks.get(task)
-            target = task if known is None or canonical_json(known) == canonical_json(entry) \
-                else derived_task_id(task, entry)  # the same data trained with another recipe: another task
-            if target not in archive.tasks:
-                archive.register_task(target, entry)
-            renamed[task] = target
-        present = archive.table()
-        seen = set(zip(present.rows["genome_hash"].tolist(), present.rows["task_id"].tolist(),
-                       present.rows["fidelity"].tolist(), strict=True))
-        batch = []
-        for i in range(len(table)):
-            record = table.record(i)
-            record.task_id = renamed[record.task_id]
-            key = (record.genome_hash.encode(), record.task_id.encode(), int(record.fidelity))
-            if key in seen:  # copied before a crash, or already known
-                continue
-            seen.add(key)
-            if record.campaign_id == campaign:  # never this campaign's own records
-                record.campaign_id = f"warm:{campaign}"[:32]
-            record.values = {c: record.values.get(c, math.nan) for c in archive.columns}
-            if not record.origin:
-                record.origin, record.origin_index = path.name[:64], i
-            batch.append(record)
-        if batch:
-            archive.append(batch)
-        return len(batch)
+        return table, dict(source.tasks)
+
+
+def _copy_records(archive: HDF5Archive, table: RecordTable, source_tasks: dict, path: Path, campaign: str) -> int:
+    """Append the source's records ``table`` that ``archive`` lacks; how many were copied."""
+    renamed = {}
+    for task in sorted({t.decode() for t in table.rows["task_id"]}):
+        entry = source_tasks[task]
+        known = archive.tasks.get(task)
+        target = task if known is None or canonical_json(known) == canonical_json(entry) \
+            else derived_task_id(task, entry)  # the same data trained with another recipe: another task
+        if target not in archive.tasks:
+            archive.register_task(target, entry)
+        renamed[task] = target
+    present = archive.table()
+    seen = set(zip(present.rows["genome_hash"].tolist(), present.rows["task_id"].tolist(),
+                   present.rows["fidelity"].tolist(), strict=True))
+    batch = []
+    for i in range(len(table)):
+        record = table.record(i)
+        record.task_id = renamed[record.task_id]
+        key = (record.genome_hash.encode(), record.task_id.encode(), int(record.fidelity))
+        if key in seen:  # copied before a crash, or already known
+            continue
+        seen.add(key)
+        if record.campaign_id == campaign:  # never this campaign's own records
+            record.campaign_id = f"warm:{campaign}"[:32]
+        record.values = {c: record.values.get(c, math.nan) for c in archive.columns}
+        if not record.origin:
+            record.origin, record.origin_index = path.name[:64], i
+        batch.append(record)
+    if batch:
+        archive.append(batch)
+    return len(batch)
 
 
 def _space_name(entry: dict) -> str:
