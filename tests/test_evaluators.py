@@ -189,8 +189,8 @@ def test_a_candidate_past_the_timeout_fails_and_its_worker_is_replaced(workers):
     """A hanging candidate becomes a failed 'timed out' result; its worker is killed and the others run."""
     import time
 
+    from nasco.evo.search.evaluators import PythonEvaluator
     from nasco.evo.search.executors import EvalJob, LocalExecutor
-    from nasco.evo.search.python_evaluator import PythonEvaluator
     from nasco.evo.space.kinds import compile_any
     from nasco.evo.space.toml_io import space_from_dict
 
@@ -218,8 +218,7 @@ def test_a_candidate_past_the_timeout_fails_and_its_worker_is_replaced(workers):
 def test_sys_exit_and_bad_metrics_in_a_user_evaluator_become_failed_records(tmp_path):
     """sys.exit() inside the evaluator, keys that are not names, an error outside [0, 1], a bool: each
     candidate fails with its reason; the campaign goes on and ends normally."""
-    from nasco.evo.search.evaluators import check_result
-    from nasco.evo.search.python_evaluator import PythonEvaluator
+    from nasco.evo.search.evaluators import PythonEvaluator, check_result
 
     result = run_campaign(config(tmp_path, "exits", evaluator={"entry": "test_evaluators:exits_on_x2"}))
     table = result.records
@@ -254,8 +253,8 @@ def dies_on_x7(candidate):
 
 
 def test_local_workers_give_the_results_of_one_process_and_survive_a_dead_worker():
+    from nasco.evo.search.evaluators import PythonEvaluator
     from nasco.evo.search.executors import EvalJob, LocalExecutor
-    from nasco.evo.search.python_evaluator import PythonEvaluator
     from nasco.evo.space.kinds import compile_any
     from nasco.evo.space.toml_io import space_from_dict
 
@@ -354,8 +353,7 @@ def test_a_genome_missing_from_the_table_is_a_failed_record_naming_it(tmp_path, 
 
 
 def test_eval_result_check_accepts_a_test_error_nan():
-    from nasco.evo.search.evaluators import check_result
-    from nasco.evo.search.python_evaluator import PythonEvaluator
+    from nasco.evo.search.evaluators import PythonEvaluator, check_result
 
     evaluator = PythonEvaluator(toy_evaluator, ("error", "cost"))
     ok = check_result(evaluator, EvalResult({"error": 0.1, "cost": 2, "test_error": float("nan")}))

@@ -138,6 +138,22 @@ def test_no_import_cycle_at_any_level():
             visit(module, [module])
 
 
+CAMPAIGN_LOOP = ("campaign", "context", "plan", "proposals", "inner", "executors", "warm_start", "api")
+CONCRETE_EVALUATORS = ("train_evaluator", "builtin_evaluators", "supernet_evaluator", "supernet_feature",
+                       "python_evaluator", "table_evaluator")
+
+
+def test_the_campaign_loop_imports_no_concrete_evaluator():
+    """The loop reaches evaluators through the contract (evaluators.py: registry, hooks, the plain-function
+    adapter) only — at module level and inside functions (docs/ARCHITECTURE.md §7)."""
+    for name in CAMPAIGN_LOOP:
+        path = ROOT / "evo" / "search" / f"{name}.py"
+        concrete = sorted(n for n in _runtime_imports(path)
+                          if any(n == f"nasco.evo.search.{c}" or n.startswith(f"nasco.evo.search.{c}.")
+                                 for c in CONCRETE_EVALUATORS))
+        assert not concrete, f"evo/search/{name}.py imports {concrete}"
+
+
 def test_the_cycle_check_sees_imports_inside_functions(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text("def f():\n    from nasco.evo.space.genome import decode\n")
     (tmp_path / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import nasco.x\n")

@@ -8,7 +8,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "LocalExecutor": "executors", "RayExecutor": "executors", "register_executor": "executors",
     "EvalJob": "evaluators", "Evaluator": "evaluators", "kind_options": "evaluators", "EvalResult": "evaluators",
     "Candidate": "evaluators",
-    "register_evaluator": "evaluators", "TableEvaluator": "table_evaluator", "PythonEvaluator": "python_evaluator",
+    "register_evaluator": "evaluators", "TableEvaluator": "table_evaluator", "PythonEvaluator": "evaluators",
     "TrainEvaluator": "train_evaluator", "Objective": "objectives", "objective": "objectives",
     "run_campaign": "api", "CampaignResult": "api",
 })

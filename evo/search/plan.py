@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.search.config import CampaignConfig, ConfigError
-from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, make_evaluator
+from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, PythonEvaluator, make_evaluator
 from nasco.evo.search.objectives import BUILTIN, NETWORK_COSTS, Objective, objective
-from nasco.evo.search.python_evaluator import PythonEvaluator
 from nasco.evo.search.task import load_task_spec, task_spec
 from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.kinds import compile_any, kind_of, space_kind
