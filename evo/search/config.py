@@ -19,9 +19,10 @@ from typing import Any
 import tomli_w
 
 from nasco.evo.errors import NascoError
-from nasco.evo.search.evaluators import BUILTIN_EVALUATORS, evaluator_kinds, is_entry
+from nasco.evo.search.evaluators import BUILTIN_EVALUATORS, evaluator_kinds
 from nasco.evo.search.executors import executor_kinds
 from nasco.evo.search.objectives import BUILTIN, objective
+from nasco.evo.space.entry import is_entry
 
 SCHEDULES = ("none", "strict-to-relaxed")
 FINAL_STARTS = ("inherited", "scratch")  # supernet.final_start

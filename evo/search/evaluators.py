@@ -24,7 +24,7 @@ import numpy as np
 
 from nasco.evo.errors import NascoError
 from nasco.evo.space.base import SpaceLayout
-from nasco.evo.space.entry import load_entry
+from nasco.evo.space.entry import is_entry, load_entry
 
 TEST_METRIC = "test_error"  # what a final-fidelity evaluation may add (error on held-out test data)
 # Metrics whose meaning nasco knows, with the values allowed: an error rate is a share of examples.
@@ -255,12 +255,6 @@ BUILTIN_EVALUATORS = {
     "python": "nasco.evo.search.python_evaluator:python_evaluator",
 }
 _EVALUATORS: dict[str, EvaluatorFactory | str] = dict(BUILTIN_EVALUATORS)
-
-
-def is_entry(kind: str) -> bool:
-    """True when ``kind`` names a plugin's factory by import path (``"package.module:factory"``)."""
-    module, sep, attribute = kind.partition(":")
-    return bool(sep and module and attribute)
 
 
 def register_evaluator(kind: str, factory: EvaluatorFactory) -> None:

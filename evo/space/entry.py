@@ -12,15 +12,21 @@ class EntryError(NascoError, ValueError):
     """An entry string is malformed, or its module or attribute cannot be imported."""
 
 
+def is_entry(text: str) -> bool:
+    """True when ``text`` has the form of an entry (``"package.module:attribute"``)."""
+    module_name, sep, attribute = text.partition(":")
+    return bool(sep and module_name and attribute)
+
+
 def load_entry(entry: str, where: str) -> Any:
     """The object ``entry`` names (``"package.module:callable"``, dots after the colon allowed).
 
     Raises:
         EntryError: naming ``where`` (the config field), the entry and why it failed.
     """
-    module_name, sep, attribute = entry.partition(":")
-    if not sep or not module_name or not attribute:
+    if not is_entry(entry):
         raise EntryError(f"{where}: {entry!r} is not allowed; allowed: 'package.module:callable'")
+    module_name, _, attribute = entry.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as err:
