@@ -13,11 +13,13 @@ Pairs (source → target, one space):
   Fashion-MNIST resized to 8×8 from Debian's ``dataset-fashion-mnist`` (2,000 training images, 1,200
   validation images; skipped when absent). Quality: hypervolume of (validation error, log10 BitOps),
   reference (1, log10 of the space's largest BitOps), after 25/50/100 trainings. Source: a
-  100-training campaign (nasco's defaults, population 16, 8 offspring) on the source task.
+  100-training campaign (surrogate screening, population 16, 8 offspring) on the source task.
 
-Methods: ``cold`` (the default campaign), ``warm`` (``[campaign] warm_start`` = the source archive: the
-surrogate's transfer feature), ``warm+archive`` (also ``search.initial = "archive"``: the source's front
-seeds generation 0). Source campaigns use seed 100, targets seeds 0…; run folders are kept under
+Methods: ``cold`` (the default campaign), ``warm`` (``[campaign] warm_start`` = the source archive, nasco's
+defaults otherwise: the surrogate's transfer feature, and ``search.initial = "auto"`` seeds half of
+generation 0 with the source's front), ``warm-lhs`` (table pairs only: the transfer feature alone,
+``search.initial = "lhs"``). Targets use nasco's defaults (``search.proposal = "auto"``: the inner search
+on the tables, screening on the network space); sources are pinned to screening and a Latin-hypercube start. Source campaigns use seed 100, targets seeds 0…; run folders are kept under
 ``benchmarks/data/transfer_runs/`` (git-ignored), so an interrupted run continues where it stopped.
 """
 
@@ -41,7 +43,8 @@ BUDGETS = (25, 50, 100)
 SOURCE_SEED = 100
 TABLE_PAIRS = ("channel-mobilenet->channel-resnet", "channel-resnet->channel-mobilenet")
 TRAIN_PAIRS = ("digits->fashion-mnist@8x8", "fashion-mnist@8x8->digits")
-METHODS = {"cold": {}, "warm": {"warm": True}, "warm+archive": {"warm": True, "initial": "archive"}}
+METHODS = {"cold": {}, "warm": {"warm": True}, "warm-lhs": {"warm": True, "initial": "lhs"}}
+SOURCE_SEARCH = {"proposal": "screen", "initial": "lhs"}  # as the sources were run (their records feed the targets)
 TASKS = {"digits": {"dataset": "digits"},
          "fashion-mnist@8x8": {"dataset": "fashion-mnist", "image_size": 8, "train_subset": 2000,
                                "val_fraction": 0.375}}
@@ -146,9 +149,10 @@ def _source(pair: str, csv_dir: Path, roots: dict, reference: list[float]) -> Pa
     source = pair.split("->")[0]
     out = WORK / f"source-{source}"
     if pair in TABLE_PAIRS:
-        settings = _table_config(source, "source", SOURCE_SEED, out, csv_dir, 300, screen_factor=1, surrogate=False)
+        settings = _table_config(source, "source", SOURCE_SEED, out, csv_dir, 300, screen_factor=1, surrogate=False,
+                                 **SOURCE_SEARCH)
     else:
-        settings = _train_config(source, "source", SOURCE_SEED, out, roots[source], reference, 100)
+        settings = _train_config(source, "source", SOURCE_SEED, out, roots[source], reference, 100, **SOURCE_SEARCH)
     return _run_campaign(settings) / "archive.h5"
 
 
@@ -173,7 +177,7 @@ def main() -> int:
                                            [reference] * len(pairs)), strict=True))
         jobs = [(p, m, s, sources[p], str(csv_dir) if p in TABLE_PAIRS else (roots[p.split("->")[1]], reference))
                 for p in pairs for m in METHODS for s in range(args.seeds)
-                if p in TABLE_PAIRS or m != "warm+archive"]
+                if p in TABLE_PAIRS or m != "warm-lhs"]
         results = list(pool.map(_job, jobs))
     print(f"# bench_transfer — {datetime.datetime.now():%Y-%m-%d %H:%M}, {cpu_name()}, {args.workers} worker "
           f"processes × 1 thread; {args.seeds} seeds")

@@ -70,11 +70,25 @@ def test_the_mlp_joins_the_surrogate_families_by_archive_size():
 
 def test_the_inner_search_optimises_its_own_family_unless_auto():
     inner = config_from_dict({"search": {"proposal": "inner"}}).search
-    assert inner.families_for(10) == inner.families_for(10_000) == ["gp"]
+    assert inner.families_for(10, "inner") == inner.families_for(10_000, "inner") == ["gp"]
+    assert inner.families_for(450, "screen") == ["gp", "trees", "rbf", "ensemble", "mlp"]
     trees = config_from_dict({"search": {"proposal": "inner", "inner_family": "trees"}}).search
-    assert trees.families_for(500) == ["trees"]
+    assert trees.families_for(500, "inner") == ["trees"]
     auto = config_from_dict({"search": {"proposal": "inner", "inner_family": "auto"}}).search
-    assert auto.families_for(450) == CampaignConfig().search.families_for(450)
+    assert auto.families_for(450, "inner") == CampaignConfig().search.families_for(450)
+
+
+def test_the_auto_proposal_is_inner_on_spaces_it_can_score_whole_and_screen_elsewhere():
+    auto = CampaignConfig().search
+    assert auto.proposal == "auto"
+    assert auto.proposal_for(16_384) == auto.proposal_for(100_000) == "inner"
+    assert auto.proposal_for(100_001) == auto.proposal_for(3**60) == "screen"
+    assert auto.proposal_for(144, surrogate_feature=True) == "screen"  # the feature costs an inheritance per genome
+    never = config_from_dict({"search": {"inner_exhaustive": 0}}).search
+    assert never.proposal_for(144) == "screen"
+    for chosen in ("screen", "inner"):
+        explicit = config_from_dict({"search": {"proposal": chosen}}).search
+        assert explicit.proposal_for(144) == explicit.proposal_for(3**60) == chosen
 
 
 def test_bad_toml_and_missing_file(tmp_path):

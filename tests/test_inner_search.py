@@ -46,7 +46,7 @@ def test_hypervolume_screening_picks_new_feasible_genomes_that_the_plain_front_r
     runs = {}
     for acquisition in ("front", "hypervolume"):
         settings = table_config(tmp_path, table_file, name=acquisition)
-        settings["search"] = {**settings["search"], "acquisition": acquisition, "generations": 5}
+        settings["search"] = {**settings["search"], "proposal": "screen", "acquisition": acquisition, "generations": 5}
         settings["constraints"] = {"limits": {"metric:cost": 9}}
         runs[acquisition] = run_campaign(settings).records
     records = runs["hypervolume"]
@@ -59,14 +59,14 @@ def test_hypervolume_screening_picks_new_feasible_genomes_that_the_plain_front_r
 
 
 def test_a_small_space_is_scored_whole():
-    from nasco.evo.search.inner import every_genome, inner_pool, space_size
+    from nasco.evo.search.inner import every_genome, inner_pool
     from nasco.evo.search.nsga import GeneBounds
     from nasco.evo.space.kinds import compile_any
     from nasco.evo.space.toml_io import space_from_dict
 
     layout = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
     bounds = GeneBounds(layout)
-    assert space_size(bounds) == 8 * 8 * 3
+    assert bounds.size == 8 * 8 * 3
     whole = every_genome(layout, bounds)
     assert len(whole) == 192 == len(np.unique(whole, axis=0))
 

@@ -145,8 +145,11 @@ class SearchSection:
                                    "their predicted errors and costs, crowding within the cut front) or "
                                    "hypervolume (greedy hypervolume improvement of the predicted points over the "
                                    "archive's true front)")
-    proposal: str = _f("screen", "how the surrogate proposes: screen (filter the asked offspring) or inner (an inner "
-                                 "NSGA-II on the surrogate proposes from everything it visits)")
+    proposal: str = _f("auto", "how the surrogate proposes: screen (filter the asked offspring), inner (an inner "
+                               "NSGA-II on the surrogate proposes from everything it visits) or auto: inner when the "
+                               "space holds at most inner_exhaustive genomes (scored whole), screen elsewhere and "
+                               "with supernet.surrogate_feature (bench_search_table: inner beats screen on every "
+                               "table of ≤ 16,384 genomes)")
     inner_generations: int = _f(20, "inner: generations of the inner NSGA-II per outer generation")
     inner_population: int = _f(100, "inner: population of the inner NSGA-II")
     inner_exhaustive: int = _f(100_000, "inner: a space of at most this many genomes is scored whole instead of "
@@ -161,16 +164,26 @@ class SearchSection:
                                  "1.5 % vs 2.2 %); gp_ard (a length scale per feature) for spaces of a few genes "
                                  "(NAS-Bench-Macro, 8 genes: 1.1 %), not for network spaces (~100 features: "
                                  "fits 30–60 s, ranks worse)")
-    initial: str = _f("lhs", "initial population: lhs (Latin hypercube) or archive (best archived genomes first)")
+    initial: str = _f("auto", "initial population: lhs (Latin hypercube), archive (the archived fronts first: this "
+                              "task's, then the warm-start sources') or auto: archive when the campaign warm-starts, "
+                              "else lhs")
     preprocess: bool = _f(False, "prune the space's compression choices by a sensitivity sweep before searching")
     preprocess_threshold: float = _f(0.05, "relative weight-reconstruction error above which a choice is removed")
     compression_schedule: str = _f("none", f"dynamic compression strategy: {', '.join(SCHEDULES)}")
 
-    def families_for(self, n_records: int) -> list[str]:
-        """The surrogate families cross-validated on ``n_records`` records: ``inner_family`` alone for the
-        inner search (unless auto); else ``surrogate_families``, and ``mlp`` from ``mlp_min_records`` on
-        (by archive size, not wall time, so that a resumed or repeated campaign chooses the same)."""
-        if self.proposal == "inner" and self.inner_family != "auto":
+    def proposal_for(self, space_size: int, surrogate_feature: bool = False) -> str:
+        """The proposal a campaign uses (``screen`` or ``inner``) in a space of ``space_size`` genomes within
+        its bounds: ``proposal`` unless auto (see its help)."""
+        if self.proposal != "auto":
+            return self.proposal
+        return "inner" if not surrogate_feature and space_size <= self.inner_exhaustive else "screen"
+
+    def families_for(self, n_records: int, proposal: str = "screen") -> list[str]:
+        """The surrogate families cross-validated on ``n_records`` records under the resolved ``proposal``
+        (:meth:`proposal_for`): ``inner_family`` alone for the inner search (unless auto); else
+        ``surrogate_families``, and ``mlp`` from ``mlp_min_records`` on (by archive size, not wall time, so
+        that a resumed or repeated campaign chooses the same)."""
+        if proposal == "inner" and self.inner_family != "auto":
             return [self.inner_family]
         families = list(self.surrogate_families)
         if 0 < self.mlp_min_records <= n_records and "mlp" not in families:
@@ -211,8 +224,8 @@ class SupernetSection:
                                        "its weights inherited from the supernet (inherited, as Once-for-All "
                                        "fine-tunes its sub-networks) or from a fresh initialisation (scratch)")
     surrogate_feature: bool = _f(False, "evaluator.kind = train: the surrogate also sees the error each genome "
-                                        "inherits from this supernet (computed once per genome; needs "
-                                        "search.proposal = screen)")
+                                        "inherits from this supernet (computed once per genome; not with "
+                                        "search.proposal = inner; auto then screens)")
 
 
 @dataclass(frozen=True)
@@ -379,7 +392,8 @@ def _check(c: CampaignConfig) -> None:
              s.surrogate_families, f"a non-empty subset of {sorted(FAMILIES)}")
     _require("search.inner_family", s.inner_family in ("auto", *FAMILIES), s.inner_family,
              f"auto, {', '.join(sorted(FAMILIES))}")
-    used = s.families_for(0)
+    used = sorted({*s.families_for(0, "screen"), *s.families_for(0, "inner")} if s.proposal == "auto" else
+                  s.families_for(0, s.proposal))
     fewest = min_training_records(used)  # what model selection's cross-validation needs
     _require("search.surrogate_min_records", fewest <= s.surrogate_min_records < 2**31, s.surrogate_min_records,
              f"integers ≥ {fewest} (cross-validating {', '.join(used)} in 5 folds needs them)")
@@ -387,8 +401,8 @@ def _check(c: CampaignConfig) -> None:
     _require("search.acquisition", s.acquisition in ("front", "hypervolume"), s.acquisition, "front, hypervolume")
     _require("search.inner_exploration", 0 <= s.inner_exploration <= 1, s.inner_exploration, "numbers in [0, 1]")
     _require("search.inner_kappa", 0 <= s.inner_kappa <= 100, s.inner_kappa, "numbers in [0, 100]")
-    _require("search.initial", s.initial in ("lhs", "archive"), s.initial, "lhs, archive")
-    _require("search.proposal", s.proposal in ("screen", "inner"), s.proposal, "screen, inner")
+    _require("search.initial", s.initial in ("auto", "lhs", "archive"), s.initial, "auto, lhs, archive")
+    _require("search.proposal", s.proposal in ("auto", "screen", "inner"), s.proposal, "auto, screen, inner")
     _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")
     _require("search.compression_schedule", s.compression_schedule in SCHEDULES, s.compression_schedule,
              ", ".join(SCHEDULES))
@@ -425,8 +439,8 @@ def _check(c: CampaignConfig) -> None:
     _require("supernet.surrogate_feature", not sn.surrogate_feature or c.evaluator.kind == "train",
              sn.surrogate_feature, "true only with evaluator.kind = 'train' (a supernet campaign's error already "
              "is the inherited one)")
-    _require("supernet.surrogate_feature", not sn.surrogate_feature or s.proposal == "screen", sn.surrogate_feature,
-             "true only with search.proposal = 'screen' (the inner search scores thousands of genomes, each "
+    _require("supernet.surrogate_feature", not sn.surrogate_feature or s.proposal != "inner", sn.surrogate_feature,
+             "true only with search.proposal = 'screen' or 'auto' (the inner search scores thousands of genomes, each "
              "inheritance takes a fraction of a second)")
     e = c.executor
     _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))

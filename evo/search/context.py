@@ -55,6 +55,7 @@ class CampaignContext:
     folder: Path
     latency: LatencyTable | None = None
     inherited: Any = None  # supernet.surrogate_feature: the evaluator's feature (genomes → (N,) errors)
+    proposal: str = "screen"  # search.proposal resolved for this space: screen or inner
 
     @property
     def layout(self):
@@ -79,6 +80,12 @@ class CampaignContext:
                               metric_limits, fields, None, monitor, folder, latency)
         ctx._check_limits_reachable()
         ctx.base_bounds = ctx._base_bounds()
+        ctx.proposal = c.search.proposal_for(ctx.base_bounds.size, c.supernet.surrogate_feature)
+        if c.search.proposal == "auto":
+            size = ctx.base_bounds.size
+            monitor.log(f"proposal: {ctx.proposal} (search.proposal = auto; "
+                        f"{f'{size:,}' if size < 10**9 else f'{float(size):.2e}'} genomes within the bounds, "
+                        f"inner_exhaustive = {c.search.inner_exhaustive:,})")
         if c.supernet.surrogate_feature:
             ctx.inherited = evaluator.surrogate_feature(c, plan, folder, monitor)
             if ctx.inherited is None:
@@ -146,7 +153,7 @@ class CampaignContext:
                                  f"transfer source needs at least {TRANSFER_MIN_RECORDS}: no transfer")
             return None
         model, _ = select_predictor(self.features(others.genome_matrix()), to_target(others.column("error")),
-                                    families=self.config.search.families_for(len(others)),
+                                    families=self.config.search.families_for(len(others), self.proposal),
                                     seed=self.config.campaign.seed)
         self.monitor.log(f"transfer: {len(others)} records of other tasks warm-start the surrogate")
         return model
@@ -165,7 +172,8 @@ class CampaignContext:
                     seen.add(g.tobytes())
                     chosen.append(g)
 
-        if self.config.search.initial == "archive":
+        if self.config.search.initial == "archive" or (self.config.search.initial == "auto"
+                                                         and self.config.campaign.warm_start):
             take(self._archived_fronts(archive, bounds, n // 2))
         for _ in range(100):
             if len(chosen) >= n:

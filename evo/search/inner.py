@@ -13,18 +13,12 @@ evaluate from the pool by hypervolume improvement
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from nasco.evo.search.nsga import GeneBounds, GenomeProblem, make_nsga2, set_evaluated
 from nasco.evo.space.base import SpaceLayout
-
-
-def space_size(bounds: GeneBounds) -> int:
-    """Genomes within the gene bounds (before canonicalisation), an exact Python integer."""
-    return math.prod(int(n) for n in bounds.high - bounds.low + 1)
 
 
 def every_genome(layout: SpaceLayout, bounds: GeneBounds) -> np.ndarray:
@@ -49,10 +43,10 @@ def inner_pool(layout: SpaceLayout, bounds: GeneBounds, start: np.ndarray,
             the start genomes and the surrogate).
         exhaustive: the largest space scored whole (0: always the inner NSGA-II).
     """
-    if space_size(bounds) <= exhaustive:
+    if bounds.size <= exhaustive:
         return every_genome(layout, bounds)
     rng = np.random.default_rng(seed)
-    population = int(min(population, max(4, space_size(bounds) // 4)))
+    population = int(min(population, max(4, bounds.size // 4)))
     start = np.unique(layout.canonicalize(bounds.clip(np.asarray(start, np.int64).reshape(-1, layout.n_genes))),
                       axis=0)
     chosen = start[rng.permutation(len(start))][:population]

@@ -11,6 +11,8 @@ generator — round-trips through plain JSON/NumPy (:func:`export_state`, :func:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.duplicate import DuplicateElimination
@@ -34,6 +36,11 @@ class GeneBounds:
 
     def clip(self, genomes: np.ndarray) -> np.ndarray:
         return np.clip(genomes, self.low, self.high)
+
+    @property
+    def size(self) -> int:
+        """Genomes within the bounds (before canonicalisation), an exact Python integer."""
+        return math.prod(int(n) for n in self.high - self.low + 1)
 
 
 class GenomeProblem(Problem):

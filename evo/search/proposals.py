@@ -2,7 +2,9 @@
 screening until the surrogate has enough records, then the surrogate — screening the asked offspring
 (``search.proposal = "screen"``) or an inner NSGA-II on its predictions whose visited genomes are
 picked by hypervolume improvement over the archive's true front (``"inner"``,
-:mod:`nasco.evo.search.inner`). Archived, duplicate and infeasible genomes are never chosen."""
+:mod:`nasco.evo.search.inner`; ``"auto"``, the default, resolved once per campaign by
+:meth:`~nasco.evo.search.config.SearchSection.proposal_for`). Archived, duplicate and infeasible genomes are
+never chosen."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class Proposer:
         model = self._fit_surrogate(ok, generation, stats)
         stats.selection_s = time.perf_counter() - started
         started = time.perf_counter()
-        if c.search.proposal == "inner":
+        if ctx.proposal == "inner":
             picked, candidates, mean = self._inner_proposals(model, ok, known, genomes, population, generation,
                                                              stats, k, bounds)
         else:
@@ -72,7 +74,7 @@ class Proposer:
                                         exclude=exclude))
         stats.proposal_s = time.perf_counter() - started
         stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
-        return candidates[picked], (picked if c.search.proposal != "inner" else None)
+        return candidates[picked], (picked if ctx.proposal != "inner" else None)
 
     def _inner_proposals(self, model, ok: RecordTable, known: RecordTable, genomes: np.ndarray,
                          population: np.ndarray | None, generation: int, stats: GenerationStats, k: int,
@@ -109,7 +111,7 @@ class Proposer:
         X = ctx.features(ok.genome_matrix())
         y = to_target(ok.column("error"))
         seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
-        families = c.search.families_for(len(ok))
+        families = c.search.families_for(len(ok), ctx.proposal)
         if ctx.source is not None:
             model, scores = fit_with_transfer(X, y, source=ctx.source, families=families, seed=seed)
             best = scores["transfer" if model.uses_transfer else "plain"][0]

@@ -1,8 +1,8 @@
 """Warm start: copy the records of earlier campaigns' archives (the same space) into a new campaign's archive.
 
 Copied records of the campaign's own task and fidelity are known before generation 0: never evaluated
-again, the surrogate's first training data, and (``search.initial = "archive"``) the initial
-population's best. Records of other tasks feed the surrogate's transfer source (see
+again, the surrogate's first training data, and (``search.initial`` = ``"auto"``, the default, or
+``"archive"``) the initial population's best. Records of other tasks feed the surrogate's transfer source (see
 :meth:`CampaignContext._transfer_source`). Each source is registered in the archive
 (:attr:`~nasco.archive.base.Archive.sources`) with the SHA-256 of the records it gave (those of the
 space and tasks copied from, not the file's bytes: opening or resuming the source campaign rewrites
