@@ -7,7 +7,8 @@ so ``from nasco.evo import run_campaign`` works and light commands never import 
 from nasco.evo.lazy import lazy_exports
 
 _SUBPACKAGES = ("space", "train", "latency", "search", "results")
-_EXPORTS = {"GenomeError": "errors", "NascoError": "errors", "SpaceError": "errors"}
+_EXPORTS = {"GenomeError": "errors", "NascoError": "errors", "SpaceError": "errors", "EntryError": "registry",
+            "Registry": "registry", "load_entry": "registry"}
 for _sub in _SUBPACKAGES:
     _module = __import__(f"nasco.evo.{_sub}", fromlist=["__all__"])
     _EXPORTS.update({name: f"{_sub}" for name in _module.__all__})

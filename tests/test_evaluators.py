@@ -450,7 +450,7 @@ def test_models_are_built_per_space_kind():
     genome = layout.sample(np.random.default_rng(0), 1)[0]
     assert sum(p.numel() for p in build_network(layout, genome).parameters()) > 0
     genes = compile_any(space_from_dict({"kind": "genes", "genes": GENES}))
-    with pytest.raises(SpaceError, match="space kind 'genes' has no torch model builder"):
+    with pytest.raises(SpaceError, match="space kind 'genes' has no torch model"):
         build_network(genes, genes.sample(np.random.default_rng(0), 1)[0])
 
 

@@ -53,7 +53,7 @@ def test_no_root_conftest_and_no_nasco_init():
 
 # Inside nasco.evo (docs/ARCHITECTURE.md §2): subpackages from the bottom up; a module imports only its own
 # subpackage and those below it. The facade ``nasco.evo`` (its __init__) re-exports all of them.
-EVO_LAYERS = ("errors", "lazy", "space", "train", "latency", "search", "testing", "results", "cli")
+EVO_LAYERS = ("errors", "lazy", "registry", "space", "train", "latency", "search", "testing", "results", "cli")
 
 
 def _evo_unit(module: str) -> str:

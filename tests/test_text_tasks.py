@@ -217,7 +217,7 @@ def test_image_only_campaign_features_are_refused_for_sequence_spaces_before_tra
                          (("evaluator", "kind", "supernet"), "evaluator.kind = 'supernet'")):
         section, key, value = extra
         config = config_from_dict({**base, section: {key: value}})
-        with pytest.raises(ConfigError, match=re.escape(named) + ".*built for the mobilenet kind"):
+        with pytest.raises(ConfigError, match=re.escape(named) + ".*space kind 'sequence' declares none of these"):
             plan_campaign(config)
     with pytest.raises(Exception, match="holds texts; allowed: \\[space\\] kind = \"sequence\""):
         plan_campaign(config_from_dict({**base, "space": {"kind": "mobilenet"}}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from rich import box
@@ -12,8 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nasco.evo.errors import NascoError
-from nasco.evo.space.base import SpaceLayout
-from nasco.evo.space.default import default_space
+from nasco.evo.space.base import SpaceKind, SpaceLayout
 from nasco.evo.space.genome import (
     decode,
     genome_hash,
@@ -22,9 +22,8 @@ from nasco.evo.space.genome import (
     sample_genomes,
     space_size,
 )
-from nasco.evo.space.kinds import compile_any
+from nasco.evo.space.kinds import compile_any, space_kind
 from nasco.evo.space.layout import GenomeLayout
-from nasco.evo.space.sequence import default_sequence_space
 from nasco.evo.space.sequence_layout import SequenceLayout, SequenceTable
 from nasco.evo.space.toml_io import dump_space, load_space
 from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
@@ -54,9 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--space", metavar="FILE.toml", help="space file of any kind (default: the default space of "
                                                         "--kind)")
-    p.add_argument("--kind", choices=("mobilenet", "sequence"), default="mobilenet",
-                   help="kind of the default space: mobilenet (images) or sequence (token classifiers of 1-D conv "
-                        "and transformer blocks); ignored with --space")
+    p.add_argument("--kind", default="mobilenet",
+                   help="kind of the default space: mobilenet (images), sequence (token classifiers of 1-D conv "
+                        "and transformer blocks) or an installed plugin's kind; ignored with --space")
     p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape of the default mobilenet space "
                                                                      "(1x28x28)")
     p.add_argument("--length", type=int, default=32, help="tokens per text of the default sequence space (32)")
@@ -73,13 +72,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, console: Console) -> None:
-    if args.space:
-        space = load_space(args.space)
-    elif args.kind == "sequence":
-        space = default_sequence_space(args.length, args.vocab, args.classes)
+def default_of(kind: SpaceKind, args: argparse.Namespace):
+    """The default space of ``kind`` for the input the flags describe (--input for images; --length and
+    --vocab for texts) and --classes."""
+    if kind.inputs == "texts":
+        task = SimpleNamespace(name="--length/--vocab", input_shape=(args.length,), vocab_size=args.vocab,
+                               num_classes=args.classes, is_text=True)
+    elif kind.inputs == "images":
+        task = SimpleNamespace(name="--input", input_shape=parse_shape(args.input), num_classes=args.classes,
+                               is_text=False)
     else:
-        space = default_space(parse_shape(args.input), args.classes)
+        raise CliError(f"--kind {kind.name}: the kind has no default space; allowed: --space FILE.toml")
+    return kind.default_for(task)
+
+
+def run(args: argparse.Namespace, console: Console) -> None:
+    space = load_space(args.space) if args.space else default_of(space_kind(args.kind), args)
     layout = compile_any(space)
     if args.pin_architecture:
         if args.genome is None or not layout.network:

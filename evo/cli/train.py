@@ -10,7 +10,7 @@ from rich.console import Console
 
 from nasco.evo.cli.space import CliError
 from nasco.evo.space.genome import fixed_genome, genome_hash, parse_genome
-from nasco.evo.space.kinds import compile_any, space_kind
+from nasco.evo.space.kinds import compile_any, kind_for_inputs
 from nasco.evo.space.toml_io import load_space
 from nasco.evo.train.candidate_io import save_candidate
 from nasco.evo.train.datasets import TASK_NAMES, load_task
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device)
     task = load_task(args.task, root=args.root, download=args.download, seed=args.seed, train_subset=args.train_subset,
                      max_length=args.max_length, tokenizer=args.tokenizer)
-    space = load_space(args.space) if args.space else space_kind("sequence" if task.is_text else "mobilenet"
-                                                                 ).default_for(task)
+    space = load_space(args.space) if args.space else kind_for_inputs("texts" if task.is_text else "images"
+                                                                      ).default_for(task)
     layout = compile_any(space)
     if not layout.network:
         raise CliError(f"--space: {args.space} is a {layout.space.kind} space without a network; nasco train "

@@ -31,6 +31,7 @@ from nasco.evo.space.genome import costs_dict
 from nasco.evo.space.kinds import compile_any, kind_of
 from nasco.evo.space.toml_io import space_from_dict
 from nasco.evo.train.candidate_io import load_candidate, save_candidate
+from nasco.evo.train.models import network_kind
 from nasco.evo.train.packed import PACKED_FILE, read_packed, save_packed
 from nasco.evo.train.qdq import float_model, qdq_model
 from nasco.evo.train.quant import arithmetic_fake_quant
@@ -54,9 +55,6 @@ Their measured accuracy, size and latency are in `record.json` under `deployment
 """
 
 
-FORMATS = ("packed", "qdq", "float")
-KIND_FORMATS = {"mobilenet": FORMATS, "sequence": ("float",)}  # what each network kind can be exported as
-DEFAULT_FORMATS = {"mobilenet": ("packed",), "sequence": ()}
 FORMAT_FILES = {"packed": PACKED_FILE, "qdq": "model.qdq.onnx", "float": "model.onnx"}
 
 
@@ -75,16 +73,16 @@ def load_model(folder: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     return load_candidate(folder, device=device)[2]
 
 
-def _check_formats(formats: Sequence[str] | None, kind: str) -> list[str]:
-    """The formats to write (None: the kind's default), each one the kind supports."""
+def _check_formats(formats: Sequence[str] | None, layout) -> list[str]:
+    """The formats to write (None: the network kind's default), each one its kind supports."""
+    network = network_kind(layout)
     if formats is None:
-        return list(DEFAULT_FORMATS[kind])
-    allowed = KIND_FORMATS[kind]
-    unknown = [f for f in formats if f not in allowed]
+        return list(network.default_formats)
+    unknown = [f for f in formats if f not in network.export_formats]
     if unknown or not formats:
-        raise NascoError(f"export formats {list(formats)}: allowed for {kind} networks are {', '.join(allowed)} (one "
-                         "or more)" + ("; the packed integer checkpoint and the QDQ graph are built for the mobilenet "
-                                       "kind's conv layers" if kind != "mobilenet" else ""))
+        raise NascoError(f"export formats {list(formats)}: allowed for {kind_of(layout.space)} networks are "
+                         f"{', '.join(network.export_formats)} (one or more; the packed integer checkpoint and the "
+                         "QDQ graph are built for conv layers)")
     return list(dict.fromkeys(formats))
 
 
@@ -120,7 +118,7 @@ def export_candidate(archive_path: str | Path, ident: str, out: str | Path, *, r
                          "nasco export retrains records of the train evaluator — for others, retrain with "
                          "nasco train --genome")
     layout = compile_any(space_from_dict(spaces[record.space_id]["space"]))
-    formats = _check_formats(formats, kind_of(layout.space))
+    formats = _check_formats(formats, layout)
     loaded = load_task_spec({**description, "root": root or "", "download": download})
     teacher = load_model(description["teacher"]) if description.get("teacher") else None
     epochs = retrain_epochs or record.fidelity

@@ -21,7 +21,6 @@ from nasco.archive.atomic import write_atomic
 from nasco.evo.results.front import SCALE, UNITS
 from nasco.evo.results.report_data import ReportData, load_report_data
 from nasco.evo.search.objectives import objective
-from nasco.evo.space.kinds import kind_of
 from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
 
 LAYER_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "stride", "h_in", "w_bits",
@@ -145,18 +144,19 @@ def _layer_table_data(data: ReportData) -> list[dict]:
     if not data.front.layout.network:
         return [{"hash": row["genome_hash"], "rows": [[r["gene"], r["value"]] for r in genes]}
                 for row, genes in zip(data.rows, data.layer_tables, strict=True)]
-    columns, kinds = _layer_columns(data.front.layout)
     out = []
     for row, layers in zip(data.rows, data.layer_tables, strict=True):
+        columns, kinds = _layer_columns(layers)
         out.append({"hash": row["genome_hash"], "rows": [
             [r["name"], kinds[r["kind"]], *(r[c] for c in columns[2:-1]),
              round(1 - r["kept_c_out"] / r["c_out"], 3)] for r in layers]})
     return out
 
 
-def _layer_columns(layout) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(layer-table columns, kind names) of a network layout's kind."""
-    if kind_of(layout.space) == "sequence":
+def _layer_columns(layers: list[dict]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(layer-table columns, kind names) of a network's layer rows, by what they hold: sequence layer tables
+    count attention heads and positions."""
+    if layers and "heads" in layers[0]:
         return SEQUENCE_COLUMNS, LAYER_KIND_NAMES
     return LAYER_COLUMNS, KINDS
 
@@ -208,7 +208,8 @@ def render_report(data: ReportData) -> str:
                        heading=html.escape(f"nasco report: {data.title}"), summary=html.escape(summary),
                        timings=timings, config=html.escape(data.config_text or "(not a run folder)"),
                        figures=fig_json, layers=_script_json(_layer_table_data(data)),
-                       columns=_script_json(list(_layer_columns(front.layout)[0]) if front.layout.network
+                       columns=_script_json(list(_layer_columns(data.layer_tables[0] if data.layer_tables else [])[0])
+                                            if front.layout.network
                                             else ["gene", "value"]))
 
 

@@ -103,7 +103,7 @@ class Campaign:
         planned = c.search.max_evaluations or c.search.population + c.search.generations * c.search.offspring
         monitor = CampaignMonitor(self.console, self.folder / LOG_FILE,
                                   min(planned, c.search.max_trained) if c.search.max_trained else planned,
-                                  "trained" if self.evaluator is None and c.evaluator.kind == "train" else "evaluated")
+                                  "evaluated")
         self.monitor = monitor
         monitor.log(f"campaign {c.campaign.name!r} in {self.folder} (seed {c.campaign.seed}, objectives "
                     f"{', '.join(c.objectives.names)}, evaluator {self.evaluator_name()})")
@@ -115,6 +115,7 @@ class Campaign:
                 if not (self.folder / ARCHIVE_FILE).exists() and load_checkpoint(self.folder) is None:
                     discard_run_folder(self.folder)  # nothing ran: leave no campaign
                 raise
+            monitor.verb = "trained" if plan.evaluator.trains else "evaluated"
             with open_campaign_archive(self.folder, plan.columns) as archive:
                 if archive.recovered:
                     monitor.log(f"archive recovered after a crash: {archive.recovered}")

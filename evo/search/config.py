@@ -19,10 +19,10 @@ from typing import Any
 import tomli_w
 
 from nasco.evo.errors import NascoError
-from nasco.evo.search.evaluators import BUILTIN_EVALUATORS, evaluator_kinds
-from nasco.evo.search.executors import executor_kinds
+from nasco.evo.search.evaluators import BUILTIN_EVALUATORS, EVALUATORS
+from nasco.evo.search.executors import EXECUTORS
 from nasco.evo.search.objectives import BUILTIN, objective
-from nasco.evo.space.entry import is_entry
+from nasco.evo.space.kinds import SPACE_KINDS
 
 SCHEDULES = ("none", "strict-to-relaxed")
 FINAL_STARTS = ("inherited", "scratch")  # supernet.final_start
@@ -371,8 +371,8 @@ def _check(c: CampaignConfig) -> None:
                  and math.isfinite(bound), bound, "a finite number")
         objective(name)
     sp = c.space
-    _require("space.kind", sp.kind in ("mobilenet", "sequence", "genes") or bool(sp.file), sp.kind,
-             "mobilenet, sequence, genes (or any registered kind declared in a space file)")
+    _require("space.kind", SPACE_KINDS.allows(sp.kind) or bool(sp.file), sp.kind,
+             SPACE_KINDS.allowed() + " (or any kind declared in a space file)")
     _require("space.genes", not sp.genes or (sp.kind == "genes" and not sp.file), sp.genes,
              "genes only with space.kind = 'genes' and no space.file")
     _require("space.encoding", not sp.encoding or bool(sp.genes), sp.encoding,
@@ -413,8 +413,7 @@ def _check(c: CampaignConfig) -> None:
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
     ev = c.evaluator
-    _require("evaluator.kind", ev.kind in evaluator_kinds() or is_entry(ev.kind), ev.kind,
-             ", ".join(evaluator_kinds()) + ", or a plugin's factory as 'package.module:factory'")
+    _require("evaluator.kind", EVALUATORS.allows(ev.kind), ev.kind, EVALUATORS.allowed())
     _require("evaluator.options", not ev.options or ev.kind not in BUILTIN_EVALUATORS, ev.options,
              f"options only for plugin kinds; built-in kinds ({', '.join(BUILTIN_EVALUATORS)}) take their keys in "
              "[evaluator] itself")
@@ -443,7 +442,7 @@ def _check(c: CampaignConfig) -> None:
              "true only with search.proposal = 'screen' or 'auto' (the inner search scores thousands of genomes, each "
              "inheritance takes a fraction of a second)")
     e = c.executor
-    _require("executor.kind", e.kind in executor_kinds(), e.kind, ", ".join(executor_kinds()))
+    _require("executor.kind", EXECUTORS.allows(e.kind), e.kind, EXECUTORS.allowed())
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")
     _require("executor.num_gpus", e.num_gpus >= 0, e.num_gpus, "numbers ≥ 0")
     _require("executor.max_retries", 0 <= e.max_retries <= 1000, e.max_retries, "integers 0..1000")

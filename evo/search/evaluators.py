@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.errors import NascoError
+from nasco.evo.registry import Registry, load_entry
 from nasco.evo.space.base import SpaceLayout
-from nasco.evo.space.entry import is_entry, load_entry
 
 TEST_METRIC = "test_error"  # what a final-fidelity evaluation may add (error on held-out test data)
 # Metrics whose meaning nasco knows, with the values allowed: an error rate is a share of examples.
@@ -86,6 +86,7 @@ class Evaluator(ABC):
     metrics: tuple[str, ...] = ("error",)
     cheap: tuple[str, ...] = ()
     batched: bool = False  # True: executors may pass whole batches (look-ups), else one genome per call
+    trains: bool = False  # True: each evaluation trains a network (progress and budgets say "trained")
     layout: SpaceLayout | None = None
 
     def bind(self, layout: SpaceLayout) -> None:
@@ -254,29 +255,23 @@ BUILTIN_EVALUATORS = {
     "table": "nasco.evo.search.table_evaluator:table_evaluator",
     "python": "nasco.evo.search.python_evaluator:python_evaluator",
 }
-_EVALUATORS: dict[str, EvaluatorFactory | str] = dict(BUILTIN_EVALUATORS)
+EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator.kind", "nasco.evaluators", BUILTIN_EVALUATORS)
 
 
 def register_evaluator(kind: str, factory: EvaluatorFactory) -> None:
     """Make ``[evaluator] kind = "<kind>"`` build evaluators with ``factory(config, layout, task)``."""
-    _EVALUATORS[kind] = factory
+    EVALUATORS.register(kind, factory)
 
 
 def evaluator_kinds() -> list[str]:
-    return sorted(_EVALUATORS)
+    return EVALUATORS.names()
 
 
 def make_evaluator(config: Any, layout: SpaceLayout, task: Any) -> Evaluator:
-    """The evaluator ``config.evaluator.kind`` names, bound to ``layout``."""
-    kinds = evaluator_kinds()
+    """The evaluator ``config.evaluator.kind`` names (registered, installed or an import path), bound to
+    ``layout``."""
     kind = config.evaluator.kind
-    if kind not in _EVALUATORS and not is_entry(kind):
-        raise NascoError(f"evaluator.kind = {kind!r} is not allowed; allowed: {', '.join(kinds)}, or a plugin's "
-                         "factory as 'package.module:factory'")
-    factory = _EVALUATORS.get(kind, kind)
-    if isinstance(factory, str):
-        factory = load_entry(factory, "evaluator.kind")
-    evaluator = factory(config, layout, task)
+    evaluator = EVALUATORS.get(kind)(config, layout, task)
     if not isinstance(evaluator, Evaluator):
         raise NascoError(f"evaluator.kind = {kind!r}: its factory returned {type(evaluator).__name__}; allowed: an "
                          "Evaluator (nasco.evo.search.evaluators.Evaluator)")

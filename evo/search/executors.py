@@ -15,7 +15,8 @@ candidates in flight in that pool start again: each record is the same whenever 
 With a timeout, the local executor evaluates in a worker process even with ``workers = 1``; an
 evaluator that cannot be sent to another process is interrupted in this process by an alarm
 signal instead (Python code only: a call stuck in C code cannot be interrupted there).
-New executors join the registry with :func:`register_executor`.
+New executors join the registry with :func:`register_executor`, an installed entry point (group
+``nasco.executors``) or an import path in ``[executor] kind``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.errors import NascoError
+from nasco.evo.registry import Registry
 from nasco.evo.search.evaluators import EvalJob, EvalResult, Evaluator, evaluate_safely
 
 
@@ -297,24 +299,33 @@ def local_workers(workers: int, num_cpus: float) -> int:
 
 
 ExecutorFactory = Callable[[Evaluator, Any], Executor]
-_EXECUTORS: dict[str, ExecutorFactory] = {
-    "local": lambda evaluator, s: LocalExecutor(evaluator, workers=local_workers(s.workers, s.num_cpus),
-                                                timeout_s=s.timeout_s),
-    "ray": lambda evaluator, s: RayExecutor(evaluator, address=s.address, num_cpus=s.num_cpus, num_gpus=s.num_gpus,
-                                            max_retries=s.max_retries, workers=s.workers, timeout_s=s.timeout_s),
-}
+
+
+def _local(evaluator: Evaluator, s: Any) -> LocalExecutor:
+    return LocalExecutor(evaluator, workers=local_workers(s.workers, s.num_cpus), timeout_s=s.timeout_s)
+
+
+def _ray(evaluator: Evaluator, s: Any) -> RayExecutor:
+    return RayExecutor(evaluator, address=s.address, num_cpus=s.num_cpus, num_gpus=s.num_gpus,
+                       max_retries=s.max_retries, workers=s.workers, timeout_s=s.timeout_s)
+
+
+EXECUTORS: Registry[ExecutorFactory] = Registry("executor.kind", "nasco.executors", {"local": _local, "ray": _ray})
 
 
 def register_executor(kind: str, factory: ExecutorFactory) -> None:
     """Make ``[executor] kind = "<kind>"`` build executors with ``factory(evaluator, executor_section)``."""
-    _EXECUTORS[kind] = factory
+    EXECUTORS.register(kind, factory)
 
 
 def executor_kinds() -> list[str]:
-    return sorted(_EXECUTORS)
+    return EXECUTORS.names()
 
 
 def make_executor(evaluator: Evaluator, section: Any) -> Executor:
-    if section.kind not in _EXECUTORS:
-        raise NascoError(f"executor.kind = {section.kind!r} is not allowed; allowed: {', '.join(executor_kinds())}")
-    return _EXECUTORS[section.kind](evaluator, section)
+    """The executor ``section.kind`` names (registered, installed or an import path), running ``evaluator``."""
+    executor = EXECUTORS.get(section.kind)(evaluator, section)
+    if not isinstance(executor, Executor):
+        raise NascoError(f"executor.kind = {section.kind!r}: its factory returned {type(executor).__name__}; "
+                         "allowed: an Executor (nasco.evo.search.executors.Executor)")
+    return executor

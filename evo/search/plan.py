@@ -14,7 +14,7 @@ from nasco.evo.search.config import CampaignConfig, ConfigError
 from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, PythonEvaluator, make_evaluator
 from nasco.evo.search.objectives import BUILTIN, NETWORK_COSTS, Objective, objective
 from nasco.evo.search.task import load_task_spec, task_spec
-from nasco.evo.space.base import SpaceLayout
+from nasco.evo.space.base import FEATURES, SpaceLayout
 from nasco.evo.space.kinds import compile_any, kind_of, space_kind
 from nasco.evo.space.toml_io import load_space
 from nasco.kernels.tables import COST_NAMES
@@ -49,9 +49,9 @@ def campaign_space(config: CampaignConfig, task: Any) -> Any:
     s = config.space
     if s.file:
         return load_space(s.file)
-    if s.kind == "genes":
-        return space_kind("genes").from_dict({"kind": "genes", "genes": s.genes, "costs": s.costs,
-                                              "encoding": s.encoding})
+    if s.genes:  # declared inline (config validation allows this for the genes kind only)
+        return space_kind(s.kind).from_dict({"kind": s.kind, "genes": s.genes, "costs": s.costs,
+                                             "encoding": s.encoding})
     return space_kind(s.kind).default_for(task)
 
 
@@ -64,7 +64,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
     """
     c = config
     needs_task = (evaluator is None and c.evaluator.kind in TRAINED_KINDS) or \
-        (space is None and not c.space.file and c.space.kind != "genes")
+        (space is None and not c.space.file and not c.space.genes)  # the kind's default space follows the task
     task = load_task_spec(task_spec(c.task, c.campaign.seed)) if needs_task else None
     if isinstance(space, Mapping):
         from nasco.evo.space.toml_io import space_from_dict
@@ -122,7 +122,7 @@ def _check_space_size(c: CampaignConfig, layout: SpaceLayout) -> None:
 
 def _check_network_only(c: CampaignConfig, layout: SpaceLayout) -> None:
     if layout.network:
-        return _check_image_only(c, layout)
+        return _check_kind_features(c, layout)
     kind = kind_of(layout.space)
     used = [n for n in c.objectives.names if n in NETWORK_COSTS] + \
         [f"constraints.{o.constraint}" for o in BUILTIN.values() if o.constraint and getattr(c.constraints,
@@ -138,19 +138,18 @@ def _check_network_only(c: CampaignConfig, layout: SpaceLayout) -> None:
                           f"space kind {kind!r} has cheap costs {list(layout.cost_names)} (use metric:NAME)")
 
 
-def _check_image_only(c: CampaignConfig, layout: SpaceLayout) -> None:
-    """Refuse, before any training, what only the image (mobilenet) kind has so far."""
-    kind = kind_of(layout.space)
-    if kind == "mobilenet":
-        return
-    used = [name for name, on in (("search.preprocess", c.search.preprocess),
-                                  ("objectives.latency_lut", bool(c.objectives.latency_lut)),
-                                  ("evaluator.kind = 'supernet'", c.evaluator.kind == "supernet"),
-                                  ("supernet.surrogate_feature", c.supernet.surrogate_feature)) if on]
+def _check_kind_features(c: CampaignConfig, layout: SpaceLayout) -> None:
+    """Refuse, before any training, what the space kind does not declare in ``SpaceKind.features``."""
+    kind = space_kind(kind_of(layout.space))
+    used = [(name, feature) for name, feature, on in (
+        ("search.preprocess", "preprocess", c.search.preprocess),
+        ("objectives.latency_lut", "latency_table", bool(c.objectives.latency_lut)),
+        ("supernet.surrogate_feature", "supernet", c.supernet.surrogate_feature))
+            if on and feature not in kind.features]
     if used:
-        raise ConfigError(f"{', '.join(used)}: built for the mobilenet kind's conv layers (sensitivity pre-processing, "
-                          f"latency look-up tables, the weight-sharing supernet); space kind {kind!r} searches with "
-                          "evaluator.kind = 'train' and the exact kernel costs")
+        raise ConfigError(f"{', '.join(name for name, _ in used)}: need{'s' if len(used) == 1 else ''} "
+                          f"{' and '.join(FEATURES[f] for _, f in used)}; space kind {kind.name!r} declares "
+                          f"{', '.join(sorted(kind.features)) or 'none of these features'} (SpaceKind.features)")
 
 
 def objective_matrix(objectives: list[Objective], values: Mapping[str, np.ndarray]) -> np.ndarray:

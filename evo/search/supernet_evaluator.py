@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nasco.evo.search.config import ConfigError
 from nasco.evo.search.evaluators import EvalJob, EvalResult
 from nasco.evo.search.train_evaluator import (
     TrainEvaluator,
@@ -28,6 +29,8 @@ from nasco.evo.search.train_evaluator import (
     run_job,
     train_worker_spec,
 )
+from nasco.evo.space.base import FEATURES
+from nasco.evo.space.kinds import kind_of, space_kind
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class SupernetEvaluator(TrainEvaluator):
     """Inherited-weight validation error during the search; stand-alone training (the ``train``
     evaluator's) for the final front."""
 
+    trains = False  # the search inherits weights; only the final front trains
+
     def __init__(self, spec: SupernetSpec, task_name: str, description: dict) -> None:
         super().__init__(spec.worker, task_name, description)
         self.supernet_spec = spec
@@ -119,6 +124,12 @@ class SupernetEvaluator(TrainEvaluator):
 def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator:
     """Train or resume the campaign's supernet when needed, then evaluate genomes by inheritance."""
     from nasco.evo.train.supernet import recipe_id
+
+    kind = space_kind(kind_of(layout.space))
+    if "supernet" not in kind.features:
+        raise ConfigError(f"evaluator.kind = 'supernet': needs {FEATURES['supernet']}; space kind {kind.name!r} "
+                          f"declares {', '.join(sorted(kind.features)) or 'none of these features'} "
+                          "(SpaceKind.features)")
 
     worker, description = train_worker_spec(config, layout)
     settings = supernet_config(config)

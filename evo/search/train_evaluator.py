@@ -94,6 +94,7 @@ class TrainEvaluator(Evaluator):
     """Trains each genome with the campaign's recipe; ``error`` is the validation error under compression."""
 
     metrics = ("error",)
+    trains = True
 
     def __init__(self, spec: WorkerSpec, task_name: str, description: dict) -> None:
         self.spec, self._task_name, self._description = spec, task_name, description

@@ -10,8 +10,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "fixed_genome": "genome", "genome_costs": "genome", "genome_hash": "genome", "parse_genome": "genome",
     "sample_genomes": "genome", "space_size": "genome", "feature_names": "features", "genome_features": "features",
     "SpaceKind": "base", "SpaceLayout": "base", "register_space_kind": "kinds", "space_kind": "kinds",
-    "space_kinds": "kinds", "GenesSpace": "genes", "GenesLayout": "genes", "compile_any": "kinds",
-    "load_entry": "entry", "EntryError": "entry",
+    "space_kinds": "kinds", "SPACE_KINDS": "kinds", "GenesSpace": "genes", "GenesLayout": "genes",
+    "compile_any": "kinds",
     "SequenceSpace": "sequence", "SequenceStageSpec": "sequence", "default_sequence_space": "sequence",
     "SequenceLayout": "sequence_layout", "compile_sequence": "sequence_layout",
 })

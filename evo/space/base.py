@@ -161,11 +161,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+FEATURES = {  # what a space kind may declare in ``SpaceKind.features``, and what each enables
+    "preprocess": "the sensitivity sweep of compression choices on a reference network (search.preprocess)",
+    "latency_table": "per-layer latency look-up tables (objectives.latency_lut)",
+    "supernet": "the weight-sharing supernet (evaluator.kind = 'supernet', supernet.surrogate_feature)",
+}
+
+
 class SpaceKind(ABC):
     """A family of search spaces: how to read one from a dict (TOML), compile it, and make a default."""
 
     name: str = ""
-    network: bool = False
+    network: bool = False  # genomes are networks: exact kernel costs (NETWORK_COST_COLUMNS), layer tables
+    model: str = ""  # network kinds: import path of the NetworkKind that builds, slims and checks its torch models
+    inputs: str = ""  # what its default space is made for: "images", "texts", or "" (no default space)
+    features: frozenset[str] = frozenset()  # what else it supports: see FEATURES
 
     @abstractmethod
     def from_dict(self, data: dict) -> Any:

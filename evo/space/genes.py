@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.errors import SpaceError
+from nasco.evo.registry import load_entry
 from nasco.evo.space.base import SpaceKind, SpaceLayout
-from nasco.evo.space.entry import load_entry
 
 MAX_GENES = 10_000
 MAX_CHOICES = 32_767  # genomes are stored as int16

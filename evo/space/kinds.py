@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasco.evo.errors import SpaceError
+from nasco.evo.registry import Registry
 from nasco.evo.space.base import SpaceKind, SpaceLayout
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
@@ -23,6 +24,9 @@ class MobileNetKind(SpaceKind):
 
     name = "mobilenet"
     network = True
+    model = "nasco.evo.train.models:MOBILENET"
+    inputs = "images"
+    features = frozenset({"preprocess", "latency_table", "supernet"})
 
     def from_dict(self, data: dict) -> SearchSpace:
         return mobilenet_from_dict({k: v for k, v in data.items() if k != "kind"})
@@ -45,6 +49,8 @@ class SequenceKind(SpaceKind):
 
     name = "sequence"
     network = True
+    model = "nasco.evo.train.models:SEQUENCE"
+    inputs = "texts"
 
     def from_dict(self, data: dict) -> SequenceSpace:
         return sequence_from_dict(data)
@@ -60,32 +66,53 @@ class SequenceKind(SpaceKind):
         return default_sequence_space(task.input_shape[0], task.vocab_size, task.num_classes)
 
 
-_KINDS: dict[str, SpaceKind] = {}
+def _as_space_kind(obj: Any, name: str) -> SpaceKind:
+    """A plugin's entry as a kind: a :class:`SpaceKind` instance, or its class (instantiated)."""
+    kind = obj() if isinstance(obj, type) and issubclass(obj, SpaceKind) else obj
+    if not isinstance(kind, SpaceKind):
+        raise SpaceError(f"space.kind = {name!r} names {type(kind).__name__}; allowed: a SpaceKind (instance or "
+                         "class, nasco.evo.space.base.SpaceKind)")
+    return kind
+
+
+SPACE_KINDS: Registry[SpaceKind] = Registry("space.kind", "nasco.space_kinds",
+                                            {k.name: k for k in (MobileNetKind(), SequenceKind(), GenesKind())},
+                                            check=_as_space_kind, error=SpaceError)
 
 
 def register_space_kind(kind: SpaceKind) -> SpaceKind:
     """Add a kind to the registry under ``kind.name`` (replacing one of that name)."""
     if not kind.name:
         raise SpaceError("a space kind needs a non-empty name")
-    _KINDS[kind.name] = kind
+    SPACE_KINDS.register(kind.name, kind)
     return kind
 
 
 def space_kinds() -> dict[str, SpaceKind]:
-    """The registered kinds by name."""
-    return dict(_KINDS)
+    """The registered and installed kinds by name."""
+    return {name: space_kind(name) for name in SPACE_KINDS.names()}
 
 
 def space_kind(name: str) -> SpaceKind:
-    if name not in _KINDS:
-        raise SpaceError(f"space kind {name!r} is not allowed; allowed: {', '.join(sorted(_KINDS))}")
-    return _KINDS[name]
+    """The kind ``name`` names: registered, installed (entry-point group ``nasco.space_kinds``) or an import
+    path; a kind loaded by path is registered under its own ``name`` too, since its spaces carry that name."""
+    kind = SPACE_KINDS.get(name)
+    if not SPACE_KINDS.registered(kind.name):
+        SPACE_KINDS.register(kind.name, kind)
+    return kind
 
 
-for _builtin in (MobileNetKind(), SequenceKind(), GenesKind()):
-    register_space_kind(_builtin)
-__all__ = ["GenesKind", "GenesSpace", "MobileNetKind", "SequenceKind", "compile_any", "kind_of",
-           "register_space_kind", "space_kind", "space_kinds"]
+__all__ = ["SPACE_KINDS", "GenesKind", "GenesSpace", "MobileNetKind", "SequenceKind", "compile_any",
+           "kind_for_inputs", "kind_of", "register_space_kind", "space_kind", "space_kinds"]
+
+
+def kind_for_inputs(inputs: str) -> SpaceKind:
+    """The first registered network kind whose default space is made for ``inputs`` ("images" or "texts")."""
+    for name in SPACE_KINDS.names():
+        kind = space_kind(name)
+        if kind.network and kind.inputs == inputs:
+            return kind
+    raise SpaceError(f"no registered network space kind serves {inputs}; give a space file")
 
 
 def kind_of(space: Any) -> str:

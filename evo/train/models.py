@@ -7,7 +7,9 @@ layout, genome)`` copies a trained masked model into its slim network, ``example
 (shape, dtype) of one input for the counting pass, and ``mismatch(layout, task)`` says why a task
 cannot train the space (None when it can). ``mobilenet`` is built from the genome's layer table
 (:func:`~nasco.evo.train.builder.build_model`), ``sequence`` from its sequence layer table
-(:func:`~nasco.evo.train.sequence_model.build_sequence_model`); a new kind registers its own.
+(:func:`~nasco.evo.train.sequence_model.build_sequence_model`); a space kind names its NetworkKind by
+import path in ``SpaceKind.model``, so that the space layer declares everything about a kind in one
+place without importing torch.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import torch
 from torch import nn
 
 from nasco.evo.errors import SpaceError
+from nasco.evo.registry import load_entry
 from nasco.evo.space.base import SpaceLayout
 from nasco.evo.space.genome import decode
-from nasco.evo.space.kinds import kind_of
+from nasco.evo.space.kinds import kind_of, space_kind
 from nasco.evo.train.builder import build_model
 from nasco.evo.train.model_stats import count_macs_params
 from nasco.evo.train.pruning import slim
@@ -40,6 +43,8 @@ class NetworkKind:
     slim: Callable[[nn.Module, SpaceLayout, np.ndarray], nn.Module]
     example: Callable[[Any], tuple[tuple[int, ...], torch.dtype]]
     mismatch: Callable[[Any, Any], str | None]
+    export_formats: tuple[str, ...] = ("float",)  # nasco export --format: packed, qdq, float (ONNX)
+    default_formats: tuple[str, ...] = ()  # written when --format is not given (besides model.pt)
 
 
 def _image_mismatch(space, task) -> str | None:
@@ -62,36 +67,39 @@ def _sequence_mismatch(space, task) -> str | None:
     return None
 
 
-_KINDS: dict[str, NetworkKind] = {
-    "mobilenet": NetworkKind(
-        build=lambda layout, genome, slim: build_model(decode(layout, genome), slim=slim),
-        slim=lambda model, layout, genome: slim(model, decode(layout, genome)),
-        example=lambda space: (tuple(space.input_shape), torch.float32),
-        mismatch=_image_mismatch),
-    "sequence": NetworkKind(
-        build=lambda layout, genome, slim: build_sequence_model(layout.decode(genome), slim=slim),
-        slim=lambda model, layout, genome: slim_sequence(model, layout.decode(genome)),
-        example=lambda space: ((space.max_length,), torch.long),
-        mismatch=_sequence_mismatch),
-}
-
-
-def register_network_kind(kind: str, network: NetworkKind) -> None:
-    """Train genomes of space kind ``kind`` with ``network``'s builder, slimming and checks."""
-    _KINDS[kind] = network
+MOBILENET = NetworkKind(
+    build=lambda layout, genome, slim: build_model(decode(layout, genome), slim=slim),
+    slim=lambda model, layout, genome: slim(model, decode(layout, genome)),
+    example=lambda space: (tuple(space.input_shape), torch.float32),
+    mismatch=_image_mismatch,
+    export_formats=("packed", "qdq", "float"), default_formats=("packed",))
+SEQUENCE = NetworkKind(
+    build=lambda layout, genome, slim: build_sequence_model(layout.decode(genome), slim=slim),
+    slim=lambda model, layout, genome: slim_sequence(model, layout.decode(genome)),
+    example=lambda space: ((space.max_length,), torch.long),
+    mismatch=_sequence_mismatch,
+    export_formats=("float",))
+_LOADED: dict[str, NetworkKind] = {}
 
 
 def network_kind(layout: SpaceLayout) -> NetworkKind:
-    """The :class:`NetworkKind` of ``layout``'s space.
+    """The :class:`NetworkKind` that ``layout``'s space kind names in its ``model`` (an import path).
 
     Raises:
-        SpaceError: a space kind without a model (``genes``: the user's evaluator owns the model).
+        SpaceError: a space kind without a model (``genes``: the user's evaluator owns the model), or a
+            ``model`` that is no NetworkKind.
     """
-    kind = kind_of(layout.space)
-    if kind not in _KINDS:
-        raise SpaceError(f"space kind {kind!r} has no torch model builder (network kinds: "
-                         f"{', '.join(sorted(_KINDS))}); register one with register_network_kind")
-    return _KINDS[kind]
+    kind = space_kind(kind_of(layout.space))
+    if not kind.model:
+        raise SpaceError(f"space kind {kind.name!r} has no torch model (its SpaceKind names no NetworkKind in "
+                         "`model`): nasco's trainer cannot build its genomes; evaluate them with your own evaluator")
+    if kind.model not in _LOADED:
+        network = load_entry(kind.model, f"space kind {kind.name!r}: model")
+        if not isinstance(network, NetworkKind):
+            raise SpaceError(f"space kind {kind.name!r}: model = {kind.model!r} is a {type(network).__name__}; "
+                             "allowed: a NetworkKind (nasco.evo.train.models.NetworkKind)")
+        _LOADED[kind.model] = network
+    return _LOADED[kind.model]
 
 
 def build_network(layout: SpaceLayout, genome: np.ndarray, *, slim: bool = True) -> nn.Module:
