@@ -14,7 +14,7 @@ from nasco.evo.search.config import CampaignConfig, ConfigError
 from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, PythonEvaluator, make_evaluator
 from nasco.evo.search.objectives import BUILTIN, NETWORK_COSTS, Objective, objective
 from nasco.evo.search.task import load_task_spec, task_spec
-from nasco.evo.space.base import FEATURES, SpaceLayout
+from nasco.evo.space.base import SpaceLayout, missing_features
 from nasco.evo.space.kinds import compile_any, kind_of, space_kind
 from nasco.evo.space.toml_io import load_space
 from nasco.kernels.tables import COST_NAMES
@@ -147,9 +147,7 @@ def _check_kind_features(c: CampaignConfig, layout: SpaceLayout) -> None:
         ("supernet.surrogate_feature", "supernet", c.supernet.surrogate_feature))
             if on and feature not in kind.features]
     if used:
-        raise ConfigError(f"{', '.join(name for name, _ in used)}: need{'s' if len(used) == 1 else ''} "
-                          f"{' and '.join(FEATURES[f] for _, f in used)}; space kind {kind.name!r} declares "
-                          f"{', '.join(sorted(kind.features)) or 'none of these features'} (SpaceKind.features)")
+        raise ConfigError(missing_features(kind, used))
 
 
 def objective_matrix(objectives: list[Objective], values: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -29,7 +29,7 @@ from nasco.evo.search.train_evaluator import (
     run_job,
     train_worker_spec,
 )
-from nasco.evo.space.base import FEATURES
+from nasco.evo.space.base import missing_features
 from nasco.evo.space.kinds import kind_of, space_kind
 
 
@@ -127,9 +127,7 @@ def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator
 
     kind = space_kind(kind_of(layout.space))
     if "supernet" not in kind.features:
-        raise ConfigError(f"evaluator.kind = 'supernet': needs {FEATURES['supernet']}; space kind {kind.name!r} "
-                          f"declares {', '.join(sorted(kind.features)) or 'none of these features'} "
-                          "(SpaceKind.features)")
+        raise ConfigError(missing_features(kind, [("evaluator.kind = 'supernet'", "supernet")]))
 
     worker, description = train_worker_spec(config, layout)
     settings = supernet_config(config)

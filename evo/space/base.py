@@ -168,6 +168,13 @@ FEATURES = {  # what a space kind may declare in ``SpaceKind.features``, and wha
 }
 
 
+def missing_features(kind: SpaceKind, used: list[tuple[str, str]]) -> str:
+    """The refusal of config fields that need features ``kind`` does not declare; ``used``: (field, feature)."""
+    return (f"{', '.join(name for name, _ in used)}: need{'s' if len(used) == 1 else ''} "
+            f"{' and '.join(FEATURES[f] for _, f in used)}; space kind {kind.name!r} declares "
+            f"{', '.join(sorted(kind.features)) or 'none of these features'} (SpaceKind.features)")
+
+
 class SpaceKind(ABC):
     """A family of search spaces: how to read one from a dict (TOML), compile it, and make a default."""
 

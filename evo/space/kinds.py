@@ -107,8 +107,9 @@ __all__ = ["SPACE_KINDS", "GenesKind", "GenesSpace", "MobileNetKind", "SequenceK
 
 
 def kind_for_inputs(inputs: str) -> SpaceKind:
-    """The first registered network kind whose default space is made for ``inputs`` ("images" or "texts")."""
-    for name in SPACE_KINDS.names():
+    """The network kind whose default space is made for ``inputs`` ("images" or "texts"): the built-in one,
+    else the first other registered or installed kind by name."""
+    for name in dict.fromkeys([*SPACE_KINDS.builtins, *SPACE_KINDS.names()]):
         kind = space_kind(name)
         if kind.network and kind.inputs == inputs:
             return kind

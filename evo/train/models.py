@@ -79,7 +79,6 @@ SEQUENCE = NetworkKind(
     example=lambda space: ((space.max_length,), torch.long),
     mismatch=_sequence_mismatch,
     export_formats=("float",))
-_LOADED: dict[str, NetworkKind] = {}
 
 
 def network_kind(layout: SpaceLayout) -> NetworkKind:
@@ -93,13 +92,11 @@ def network_kind(layout: SpaceLayout) -> NetworkKind:
     if not kind.model:
         raise SpaceError(f"space kind {kind.name!r} has no torch model (its SpaceKind names no NetworkKind in "
                          "`model`): nasco's trainer cannot build its genomes; evaluate them with your own evaluator")
-    if kind.model not in _LOADED:
-        network = load_entry(kind.model, f"space kind {kind.name!r}: model")
-        if not isinstance(network, NetworkKind):
-            raise SpaceError(f"space kind {kind.name!r}: model = {kind.model!r} is a {type(network).__name__}; "
-                             "allowed: a NetworkKind (nasco.evo.train.models.NetworkKind)")
-        _LOADED[kind.model] = network
-    return _LOADED[kind.model]
+    network = load_entry(kind.model, f"space kind {kind.name!r}: model")  # an imported module: a dict look-up
+    if not isinstance(network, NetworkKind):
+        raise SpaceError(f"space kind {kind.name!r}: model = {kind.model!r} is a {type(network).__name__}; "
+                         "allowed: a NetworkKind (nasco.evo.train.models.NetworkKind)")
+    return network
 
 
 def build_network(layout: SpaceLayout, genome: np.ndarray, *, slim: bool = True) -> nn.Module:
