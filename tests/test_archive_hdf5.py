@@ -242,7 +242,7 @@ def test_committed_count_short_by_more_than_one_batch_is_refused(tmp_path):
 
 def test_schema_v1_fixture_stays_readable(tmp_path):
     """A file written by schema v1 (tests/fixtures/archive_v1.h5) must keep reading the same."""
-    from test_archive_contract import make_record
+    from nasco.archive.testing import contract_record as make_record
 
     fixture = Path(__file__).with_name("fixtures") / "archive_v1.h5"
     with HDF5Archive(fixture) as archive:

@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from test_archive_contract import COLUMNS, SPACE, make_record
 
 from nasco.archive import ArchiveError, HDF5Archive
 from nasco.archive.ops import export_table, merge_archives, summarize
+from nasco.archive.testing import COLUMNS, SPACE
+from nasco.archive.testing import contract_record as make_record
 from nasco.evo.cli.main import main
 
 
