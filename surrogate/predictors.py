@@ -315,6 +315,13 @@ def default_families() -> list[str]:
     return sorted(name for name, cls in FAMILIES.items() if not cls.opt_in)
 
 
+def register_family(name: str, cls: type[Predictor]) -> None:
+    """Make ``make_predictor(name)`` build ``cls`` (a :class:`Predictor` subclass; a plugin family)."""
+    if not (isinstance(cls, type) and issubclass(cls, Predictor)):
+        raise PredictorError(f"family {name!r}: {cls!r} is not a Predictor subclass")
+    FAMILIES[name] = cls
+
+
 def make_predictor(family: str, *, seed: int = 0) -> Predictor:
     """A new predictor of ``family`` (one of :data:`FAMILIES`)."""
     if family not in FAMILIES:

@@ -138,7 +138,7 @@ def test_no_import_cycle_at_any_level():
             visit(module, [module])
 
 
-CAMPAIGN_LOOP = ("campaign", "context", "plan", "proposals", "inner", "executors", "warm_start", "api")
+CAMPAIGN_LOOP = ("campaign", "context", "plan", "proposals", "strategies", "inner", "executors", "warm_start", "api")
 CONCRETE_EVALUATORS = ("train_evaluator", "builtin_evaluators", "supernet_evaluator", "supernet_feature",
                        "python_evaluator", "table_evaluator")
 

@@ -51,6 +51,51 @@ class Modelless(GenesKind):
 
     name = "modelless"
     model = "scratch_kinds:serial"
+
+
+import numpy as np
+from nasco.surrogate import Predictor
+from nasco.evo.search.strategies import Proposal
+
+CALLS = {"fit": 0, "propose": 0}
+
+
+class Nearest(Predictor):
+    """A 1-nearest-neighbour surrogate (a plugin family)."""
+
+    name = "nearest"
+    min_records = 4
+
+    def _fit(self, X, y):
+        CALLS["fit"] += 1
+        self.X_, self.y_ = X, y
+
+    def _predict(self, X):
+        d = ((X[:, None, :] - self.X_[None, :, :]) ** 2).sum(axis=2)
+        return self.y_[d.argmin(axis=1)], np.sqrt(d.min(axis=1))
+
+
+class Greedy(Proposal):
+    """Picks the admissible asked genomes of lowest predicted error (a plugin proposal)."""
+
+    name = "greedy"
+
+    def propose(self, model, inputs, helper):
+        CALLS["propose"] += 1
+        mean, _ = model.predict(helper.features(inputs.genomes))
+        order = np.argsort(np.where(inputs.feasible & ~inputs.exclude, mean, np.inf), kind="stable")
+        ok = (inputs.feasible & ~inputs.exclude)[order]
+        return inputs.genomes, np.sort(order[ok][:inputs.k]), mean
+
+
+class Hoarder(Greedy):
+    """Picks every asked genome, known ones included (a faulty plugin)."""
+
+    name = "hoarder"
+
+    def propose(self, model, inputs, helper):
+        genomes, _, mean = super().propose(model, inputs, helper)
+        return genomes, np.arange(len(genomes)), mean
 '''
 
 
@@ -62,9 +107,23 @@ def scratch(tmp_path, monkeypatch):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: scratch-kinds\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[nasco.space_kinds]\ngridded = scratch_kinds:GridKind\n\n"
-                                           "[nasco.executors]\nserial = scratch_kinds:serial\n")
+                                           "[nasco.executors]\nserial = scratch_kinds:serial\n\n"
+                                           "[nasco.surrogate_families]\nnearest = scratch_kinds:Nearest\n\n"
+                                           "[nasco.proposals]\ngreedy = scratch_kinds:Greedy\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
+    from nasco.evo.search.evaluators import EVALUATORS
+    from nasco.evo.search.executors import EXECUTORS
+    from nasco.evo.search.strategies import PROPOSALS, SURROGATE_FAMILIES
+    from nasco.evo.space.kinds import SPACE_KINDS
+    from nasco.surrogate import FAMILIES
+
+    for registry in (EVALUATORS, EXECUTORS, PROPOSALS, SURROGATE_FAMILIES, SPACE_KINDS):  # forget the plugins after
+        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+        monkeypatch.setattr(registry, "_loaded", dict(registry._loaded))
+    families = dict(FAMILIES)
+    yield tmp_path
+    FAMILIES.clear()
+    FAMILIES.update(families)
 
 
 def test_a_registry_finds_registered_names_then_import_paths_and_names_what_is_allowed():
@@ -124,6 +183,43 @@ def test_a_campaign_names_its_space_kind_and_executor_by_entry_point_or_import_p
         assert records.genome_matrix().shape[1] == 2 and (records.genome_matrix().max(axis=0) <= [4, 3]).all()
 
 
+def test_a_campaign_takes_its_surrogate_family_and_proposal_from_plugins(scratch, tmp_path):
+    """Surrogate families and proposals follow the same registry style: an installed entry point's name or an
+    import path in [search], checked at config validation, used by the campaign's surrogate."""
+    import scratch_kinds
+
+    from nasco.evo import run_campaign
+    from nasco.evo.search.config import ConfigError, config_from_dict
+
+    def bowl(candidate):
+        x, y = candidate.genes["x"], candidate.genes["y"]
+        return {"error": ((x - 2) ** 2 + (y - 1) ** 2) / 20, "cost": float(x + y)}
+
+    base = {"space": {"kind": "gridded"}, "training": {"final_epochs": 0}, "evaluator": {"metrics": ["error", "cost"]},
+            "objectives": {"names": ["error", "metric:cost"]}}
+    search = {"population": 6, "offspring": 2, "generations": 3, "screen_factor": 3, "surrogate_min_records": 10}
+    for name, family, proposal in (("installed", "nearest", "greedy"),
+                                   ("by-path", "scratch_kinds:Nearest", "scratch_kinds:Greedy")):
+        scratch_kinds.CALLS.update(fit=0, propose=0)
+        result = run_campaign({**base, "campaign": {"name": name, "out": str(tmp_path / name)},
+                               "search": {**search, "surrogate_families": [family], "proposal": proposal}},
+                              evaluator=bowl)
+        assert len(result.records) == 6 + 3 * 2
+        assert scratch_kinds.CALLS["propose"] >= 1 and scratch_kinds.CALLS["fit"] >= scratch_kinds.CALLS["propose"]
+    log = (tmp_path / "by-path" / "surrogate.jsonl").read_text()
+    assert '"proposal": "greedy"' in log and '"family": "scratch_kinds:Nearest"' in log
+    with pytest.raises(ConfigError, match=r"search\.surrogate_families.*'nope'.*nearest"):
+        config_from_dict({"search": {"surrogate_families": ["gp", "nope"]}})
+    with pytest.raises(ConfigError, match=r"search\.proposal: 'nope' is not allowed; allowed: auto, greedy, inner"):
+        config_from_dict({"search": {"proposal": "nope"}})
+    with pytest.raises(NascoError, match=r"surrogate_families.*names dict; allowed: a subclass of"):
+        config_from_dict({"search": {"surrogate_families": ["scratch_kinds:CALLS"]}})
+    with pytest.raises(NascoError, match=r"search\.proposal = 'hoarder' picked \d+ genomes"):
+        run_campaign({**base, "campaign": {"name": "faulty", "out": str(tmp_path / "faulty")},
+                      "search": {**search, "proposal": "scratch_kinds:Hoarder", "surrogate_families": ["nearest"]}},
+                     evaluator=bowl)
+
+
 def test_unknown_kinds_are_refused_by_config_validation_with_the_allowed_ones(scratch):
     from nasco.evo.search.config import ConfigError, config_from_dict
 
@@ -137,11 +233,13 @@ def test_unknown_kinds_are_refused_by_config_validation_with_the_allowed_ones(sc
 def test_a_network_kind_names_its_torch_model_in_one_place(scratch):
     from nasco.evo import compile_space, default_space
     from nasco.evo.space.kinds import space_kind
-    from nasco.evo.train.models import MOBILENET, SEQUENCE, network_kind
+    from nasco.evo.train.models import MOBILENET, network_kind
+    from nasco.evo.train.sequence_model import SEQUENCE_NETWORK as SEQUENCE
 
     assert space_kind("mobilenet").model == "nasco.evo.train.models:MOBILENET"
     assert network_kind(compile_space(default_space((1, 8, 8), 10))) is MOBILENET
     assert SEQUENCE.export_formats == ("float",) and MOBILENET.default_formats == ("packed",)
+    assert space_kind("sequence").model == "nasco.evo.train.sequence_model:SEQUENCE_NETWORK"  # in its own module
     from scratch_kinds import ModellessSpace
 
     layout = space_kind("scratch_kinds:Modelless").compile(ModellessSpace((("x", (0, 1)),), name="m"))

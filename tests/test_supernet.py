@@ -294,9 +294,10 @@ def test_campaign_with_the_inherited_error_as_a_surrogate_feature(tmp_path):
     evaluator = errors.executor.evaluator
     evaluator.supernet_spec = dataclasses.replace(evaluator.supernet_spec, recipe="another")
     assert not InheritedErrors(errors.executor, plan.layout, folder / "inherited.json", monitor).errors
-    for section, values, match in (("evaluator", {"kind": "supernet"}, "evaluator.kind = 'train'"),
-                                   ("search", {"proposal": "inner"}, "search.proposal = 'screen'")):
-        with pytest.raises(ConfigError, match=rf"supernet\.surrogate_feature: True is not allowed.*{match}"):
-            config.replace(section, **values)
+    with pytest.raises(ConfigError, match=r"supernet\.surrogate_feature: True is not allowed.*'inner' scores"):
+        config.replace("search", proposal="inner")
+    with pytest.raises(ConfigError, match=r"supernet\.surrogate_feature: True is not allowed with evaluator\.kind = "
+                                          r"'supernet'.*declares no such feature"):  # before the supernet trains
+        plan_campaign(config.replace("evaluator", kind="supernet"))
     with pytest.raises(ConfigError, match="an evaluator passed to the campaign"):
         run_campaign(config, evaluator=lambda genome: {"error": 0.5}, folder=tmp_path / "other")

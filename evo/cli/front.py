@@ -14,7 +14,7 @@ from rich.table import Table
 
 from nasco.archive import ArchiveDamagedError, ArchiveError, HDF5Archive
 from nasco.archive.atomic import write_atomic
-from nasco.evo.cli.space import CliError, sequence_layer_table
+from nasco.evo.cli.space import CliError, rich_table
 from nasco.evo.errors import NascoError
 from nasco.evo.results.front import (
     SCALE,
@@ -26,9 +26,7 @@ from nasco.evo.results.front import (
     writer_is_live,
 )
 from nasco.evo.search.run_folder import front_csv_text
-from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import compile_any
-from nasco.evo.space.sequence_layout import SequenceLayout
 from nasco.evo.space.toml_io import space_from_dict
 
 MAX_WATCH_S = 86_400  # --watch refreshes at least daily (inf or 1e10 would never refresh, or overflow a sleep)
@@ -182,15 +180,8 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     for name, value in record.values.items():
         values.add_row(name, f"{value:.4f}" if name.endswith("error") else f"{value:,.6g}")
     console.print(values)
-    if not layout.network:
-        genes = Table("gene", "value", title="genes", title_justify="left")
-        for name, value in layout.gene_values(record.genome).items():
-            genes.add_row(name, str(value))
-        console.print(genes)
-    elif isinstance(layout, SequenceLayout):
-        console.print(sequence_layer_table(layout.decode(record.genome), title="layers"))
-    else:
-        _print_layers(console, decode(layout, record.genome))
+    headers, rows = layout.genome_table(record.genome)
+    console.print(rich_table(headers, rows, title="layers" if layout.network else "genes"))
     curve = np.asarray(record.curve)
     if len(curve):
         console.print("val error per epoch: " + " ".join(f"{v:.3f}" for v in curve), highlight=False)
@@ -203,13 +194,3 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _print_layers(console: Console, layers) -> None:
-    layer_table = Table("layer", "kind", "c_in→c_out", "kept", "k", "s", "in HxW", "w bits", "a bits", "pruned",
-                        title="layers", title_justify="left")
-    kinds = ("conv", "depthwise", "linear")
-    for r in layers.rows():
-        layer_table.add_row(r["name"], kinds[r["kind"]], f"{r['c_in']}→{r['c_out']}",
-                            f"{r['kept_c_in']}→{r['kept_c_out']}", str(r["kernel"]), str(r["stride"]),
-                            f"{r['h_in']}x{r['w_in']}", str(r["w_bits"]), str(r["a_bits"]),
-                            f"{1 - r['kept_c_out'] / r['c_out']:.2f}")
-    console.print(layer_table)

@@ -13,9 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from nasco.evo.errors import NascoError
-from nasco.evo.space.base import SpaceKind, SpaceLayout
+from nasco.evo.space.base import NetworkLayout, SpaceKind, SpaceLayout
 from nasco.evo.space.genome import (
-    decode,
     genome_hash,
     parse_genome,
     pin_architecture,
@@ -23,11 +22,8 @@ from nasco.evo.space.genome import (
     space_size,
 )
 from nasco.evo.space.kinds import compile_any, space_kind
-from nasco.evo.space.layout import GenomeLayout
-from nasco.evo.space.sequence_layout import SequenceLayout, SequenceTable
 from nasco.evo.space.toml_io import dump_space, load_space
-from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
-from nasco.kernels.tables import COST_NAMES, KIND_NAMES
+from nasco.kernels.tables import COST_NAMES
 
 MAX_RANDOM = 1000
 
@@ -146,18 +142,11 @@ def _scientific(n: int) -> str:
     return f"{digits[0]}.{digits[1:4].ljust(3, '0')}e+{len(digits) - 1:02d}"
 
 
-def print_summary(layout: GenomeLayout | SequenceLayout, console: Console) -> None:
+def print_summary(layout: NetworkLayout, console: Console) -> None:
     space = layout.space
     size = space_size(layout)
-    if isinstance(layout, SequenceLayout):
-        console.print(f"[bold]space[/] {escape(space.name)}  kind sequence  id {space.space_id}  max_length "
-                      f"{space.max_length}  vocab_size {space.vocab_size}  classes {space.num_classes}")
-        slots = f"{len(layout.block_names)} block slots"
-    else:
-        console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  input {list(space.input_shape)}  "
-                      f"classes {space.num_classes}")
-        slots = f"{len(layout.slot_names)} layer slots"
-    console.print(f"{layout.n_genes} genes, {slots}, {_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
+    console.print(f"[bold]space[/] {escape(space.name)}  id {space.space_id}  {layout.summary()}")
+    console.print(f"{layout.n_genes} genes, {_scientific(size)} distinct networks (10^{math.log10(size):.1f})")
     table = Table("gene", "name", "choices", title="genes", title_justify="left", box=box.SIMPLE_HEAD)
     for g, (name, choices) in enumerate(zip(layout.gene_names, layout.gene_choices, strict=True)):
         table.add_row(str(g), name, ", ".join(f"{c:g}" for c in choices))
@@ -169,34 +158,20 @@ def short_name(name: str) -> str:
     return name.replace("stages[", "s").replace("].blocks[", ".b").replace("]", "")
 
 
-def print_genome(layout: GenomeLayout | SequenceLayout, genome: np.ndarray, console: Console) -> None:
+def print_genome(layout: NetworkLayout, genome: np.ndarray, console: Console) -> None:
     console.print(f"\n[bold]genome[/] {genome_hash(layout, genome)}: {','.join(map(str, np.ravel(genome)))}")
-    if isinstance(layout, SequenceLayout):
-        table = sequence_layer_table(layout.decode(genome))
-    else:
-        table = Table("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", box=box.SIMPLE_HEAD)
-        for row in decode(layout, genome).rows():
-            table.add_row(short_name(str(row["name"])), KIND_NAMES[int(row["kind"])],
-                          f"{row['c_in']}→{row['c_out']}", f"{row['kept_c_in']}→{row['kept_c_out']}",
-                          f"{row['kernel']}/{row['stride']}",
-                          f"{row['h_in']}x{row['w_in']}→{row['h_out']}x{row['w_out']}",
-                          f"{row['w_bits']}/{row['a_bits']}")
+    headers, rows = layout.genome_table(genome)
+    console.print(rich_table(headers, [(short_name(row[0]), *row[1:]) for row in rows]))
     costs = dict(zip(COST_NAMES, map(int, layout.exact_costs(genome)[0]), strict=True))
-    console.print(table)
     console.print(
         f"MACs {costs['macs']:,}  params {costs['params']:,}  BitOps {costs['bitops']:,}\n"
         f"weights {costs['size_bits'] / 8192:.2f} KiB  peak activations {costs['peak_act_bits'] / 8192:.2f} KiB",
         highlight=False)
 
 
-def sequence_layer_table(layers: SequenceTable, title: str | None = None) -> Table:
-    """The rich table of a sequence genome's layers: attention matmuls with their kept heads, depthwise kernels."""
-    table = Table("layer", "kind", "features", "kept", "kernel/heads", "positions", "w/a bits", box=box.SIMPLE_HEAD,
-                  title=title, title_justify="left")
-    for row in layers.rows():
-        kind = LAYER_KIND_NAMES[int(row["kind"])]
-        shape = {"depthwise": f"k{row['kernel']}", "matmul": f"{row['heads']} head(s)"}.get(kind, "")
-        bits = {"norm": "–", "embedding": f"{row['w_bits']}/–"}.get(kind, f"{row['w_bits']}/{row['a_bits']}")
-        table.add_row(short_name(str(row["name"])), kind, f"{row['c_in']}→{row['c_out']}",
-                      f"{row['kept_c_in']}→{row['kept_c_out']}", shape, str(row["positions"]), bits)
+def rich_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], title: str | None = None) -> Table:
+    """A :meth:`SpaceLayout.genome_table` as a rich table (cells printed as text, never as markup)."""
+    table = Table(*headers, box=box.SIMPLE_HEAD, title=title, title_justify="left")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table

@@ -21,13 +21,7 @@ from nasco.archive.atomic import write_atomic
 from nasco.evo.results.front import SCALE, UNITS
 from nasco.evo.results.report_data import ReportData, load_report_data
 from nasco.evo.search.objectives import objective
-from nasco.kernels.sequence_cost import LAYER_KIND_NAMES
 
-LAYER_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "stride", "h_in", "w_bits",
-                 "a_bits", "pruned")
-KINDS = ("conv", "depthwise", "linear")
-SEQUENCE_COLUMNS = ("name", "kind", "c_in", "c_out", "kept_c_in", "kept_c_out", "kernel", "heads", "positions",
-                    "w_bits", "a_bits", "pruned")
 MAX_DOMINATED_POINTS = 5000
 
 
@@ -141,24 +135,9 @@ def _heatmap_figure(data: ReportData) -> go.Figure:
 
 
 def _layer_table_data(data: ReportData) -> list[dict]:
-    if not data.front.layout.network:
-        return [{"hash": row["genome_hash"], "rows": [[r["gene"], r["value"]] for r in genes]}
-                for row, genes in zip(data.rows, data.layer_tables, strict=True)]
-    out = []
-    for row, layers in zip(data.rows, data.layer_tables, strict=True):
-        columns, kinds = _layer_columns(layers)
-        out.append({"hash": row["genome_hash"], "rows": [
-            [r["name"], kinds[r["kind"]], *(r[c] for c in columns[2:-1]),
-             round(1 - r["kept_c_out"] / r["c_out"], 3)] for r in layers]})
-    return out
-
-
-def _layer_columns(layers: list[dict]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(layer-table columns, kind names) of a network's layer rows, by what they hold: sequence layer tables
-    count attention heads and positions."""
-    if layers and "heads" in layers[0]:
-        return SEQUENCE_COLUMNS, LAYER_KIND_NAMES
-    return LAYER_COLUMNS, KINDS
+    """Per front member: its hash, and its layer table (gene values for a space without a network)."""
+    return [{"hash": row["genome_hash"], "columns": list(headers), "rows": rows}
+            for row, (headers, rows) in zip(data.rows, data.layer_tables, strict=True)]
 
 
 PAGE = """<!DOCTYPE html>
@@ -174,13 +153,13 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:right}} p
 <script>
 const FIGURES = {figures};
 const LAYERS = {layers};
-const COLUMNS = {columns};
 for (const [id, fig] of Object.entries(FIGURES)) {{ Plotly.newPlot(id, fig.data, fig.layout, {{responsive: true}}); }}
 function showLayers(i) {{
   const box = document.getElementById("layers"); box.replaceChildren();
   document.getElementById("layers-title").textContent = "Layer table of " + LAYERS[i].hash;
   const table = document.createElement("table"); const head = table.insertRow();
-  for (const c of COLUMNS) {{ const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }}
+  for (const c of LAYERS[i].columns) {{
+    const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }}
   for (const r of LAYERS[i].rows) {{ const tr = table.insertRow();
     for (const v of r) {{ tr.insertCell().textContent = String(v); }} }}
   box.appendChild(table);
@@ -207,10 +186,7 @@ def render_report(data: ReportData) -> str:
     return PAGE.format(title=html.escape(f"nasco report: {data.title}"), plotly=get_plotlyjs(),
                        heading=html.escape(f"nasco report: {data.title}"), summary=html.escape(summary),
                        timings=timings, config=html.escape(data.config_text or "(not a run folder)"),
-                       figures=fig_json, layers=_script_json(_layer_table_data(data)),
-                       columns=_script_json(list(_layer_columns(data.layer_tables[0] if data.layer_tables else [])[0])
-                                            if front.layout.network
-                                            else ["gene", "value"]))
+                       figures=fig_json, layers=_script_json(_layer_table_data(data)))
 
 
 def write_report(source: str | Path, out: str | Path, **selection) -> Path:

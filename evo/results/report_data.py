@@ -25,7 +25,7 @@ class ReportData:
     title: str
     front: Front
     rows: list[dict]
-    layer_tables: list[list[dict]]
+    layer_tables: list[tuple[tuple[str, ...], list[tuple[str, ...]]]]  # per member: SpaceLayout.genome_table
     hv_by_generation: list[tuple[int, float]]
     hv_by_trained: list[tuple[int, float]]
     parity: list[dict]
@@ -98,8 +98,7 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
         genomes = front.records.select(idx).genome_matrix() if idx else np.zeros((0, layout.n_genes), int)
         bits = (genomes / np.maximum(layout.upper_bounds - 1, 1)).T.astype(np.float64)
         prune = np.zeros((0, len(idx)))
-        layer_tables = [[{"gene": name, "value": value} for name, value in layout.gene_values(g).items()]
-                        for g in genomes]
+        layer_tables = [layout.genome_table(g) for g in genomes]
     used = ~np.all(np.isnan(bits), axis=1)
     parity = []
     if folder is not None and (folder / SURROGATE_LOG).is_file():
@@ -120,7 +119,7 @@ def load_report_data(source: str | Path, *, task: str | None = None, objectives:
                       search=search)
 
 
-def _layer_maps(front: Front, idx: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, list[list[dict]]]:
+def _layer_maps(front: Front, idx: list[int]) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple]]:
     """(weight-layer names, weight bits (L, K), prune ratio (L, K), layer table rows per member) of a network front."""
     layout = front.layout
     slot_names = list(layout.layer_names)
@@ -129,9 +128,9 @@ def _layer_maps(front: Front, idx: list[int]) -> tuple[list[str], np.ndarray, np
     prune = np.full((len(slot_names), len(idx)), np.nan)
     layer_tables = []
     for col, i in enumerate(idx):
-        table_rows = layout.decode(front.records.genome(i)).rows()
-        layer_tables.append(table_rows)
-        for r in table_rows:
+        table = layout.decode(front.records.genome(i))
+        layer_tables.append(table.display())
+        for r in table.rows():
             if r["name"] in position:  # weight layers (not norms or attention matmuls)
                 bits[position[r["name"]], col] = r["w_bits"]
                 prune[position[r["name"]], col] = 1 - r["kept_c_out"] / r["c_out"]

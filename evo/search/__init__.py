@@ -10,5 +10,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Candidate": "evaluators",
     "register_evaluator": "evaluators", "TableEvaluator": "table_evaluator", "PythonEvaluator": "evaluators",
     "TrainEvaluator": "train_evaluator", "Objective": "objectives", "objective": "objectives",
-    "run_campaign": "api", "CampaignResult": "api",
+    "run_campaign": "api", "CampaignResult": "api", "evaluator_kind": "evaluators", "EvaluatorTraits": "evaluators",
+    "Proposal": "strategies", "ProposalInputs": "strategies", "register_proposal": "strategies",
+    "register_surrogate_family": "strategies",
 })

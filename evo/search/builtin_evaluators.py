@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nasco.evo.search.evaluators import evaluator_kind
 from nasco.evo.search.supernet_feature import InheritedErrors
 from nasco.evo.search.train_evaluator import TrainEvaluator, train_worker_spec
 
@@ -17,6 +18,7 @@ class CampaignTrainEvaluator(TrainEvaluator):
         return InheritedErrors.create(config, plan, folder, monitor)
 
 
+@evaluator_kind(needs_task=True, needs_network=True, surrogate_feature=True)
 def train_evaluator(config: Any, layout: Any, task: Any) -> CampaignTrainEvaluator:
     """nasco's trainer with the campaign's recipe; the task id is the data's, its description the recipe."""
     spec, description = train_worker_spec(config, layout)

@@ -310,7 +310,7 @@ class Campaign:
         """One line of ``surrogate.jsonl``: predicted and true errors of the generation's screened picks."""
         hashes = [self.ctx.layout.hash(g) for g in genomes]
         keep = [i for i, h in enumerate(hashes) if h in stats.predicted and not failed[i]]
-        line = {"generation": stats.generation, "proposal": self.ctx.proposal, "family": stats.screening,
+        line = {"generation": stats.generation, "proposal": self.ctx.proposal.name, "family": stats.screening,
                 "tau": stats.tau, "selection_s": round(stats.selection_s, 3), "proposal_s": round(stats.proposal_s, 3),
                 "hashes": [hashes[i] for i in keep], "predicted": [stats.predicted[hashes[i]] for i in keep],
                 "true": [float(errors[i]) for i in keep]}

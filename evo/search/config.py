@@ -178,17 +178,20 @@ class SearchSection:
             return self.proposal
         return "inner" if not surrogate_feature and space_size <= self.inner_exhaustive else "screen"
 
-    def families_for(self, n_records: int, proposal: str = "screen") -> list[str]:
-        """The surrogate families cross-validated on ``n_records`` records under the resolved ``proposal``
-        (:meth:`proposal_for`): ``inner_family`` alone for the inner search (unless auto); else
-        ``surrogate_families``, and ``mlp`` from ``mlp_min_records`` on (by archive size, not wall time, so
+    def screen_families(self, n_records: int) -> list[str]:
+        """``surrogate_families``, and ``mlp`` from ``mlp_min_records`` on (by archive size, not wall time, so
         that a resumed or repeated campaign chooses the same)."""
-        if proposal == "inner" and self.inner_family != "auto":
-            return [self.inner_family]
         families = list(self.surrogate_families)
         if 0 < self.mlp_min_records <= n_records and "mlp" not in families:
             families.append("mlp")
         return families
+
+    def families_for(self, n_records: int, proposal: str = "screen") -> list[str]:
+        """The surrogate families cross-validated on ``n_records`` records under the resolved ``proposal``
+        (:meth:`proposal_for`; the proposal's own choice, e.g. ``inner_family`` for the inner search)."""
+        from nasco.evo.search.strategies import PROPOSALS
+
+        return PROPOSALS.get(proposal).families(self, n_records)
 
 
 @dataclass(frozen=True)
@@ -386,12 +389,19 @@ def _check(c: CampaignConfig) -> None:
              f"screen_factor × offspring ≤ {MAX_ASKED:,} genomes asked per generation")
     _require("search.algorithm", s.algorithm in ("nsga2", "random"), s.algorithm, "nsga2, random")
     _require("search.max_wall_s", s.max_wall_s >= 0, s.max_wall_s, "seconds ≥ 0 (0: no limit)")
-    from nasco.surrogate import FAMILIES, min_training_records
+    from nasco.evo.search.strategies import PROPOSALS, SURROGATE_FAMILIES, load_families
+    from nasco.surrogate import min_training_records
 
-    _require("search.surrogate_families", bool(s.surrogate_families) and set(s.surrogate_families) <= set(FAMILIES),
-             s.surrogate_families, f"a non-empty subset of {sorted(FAMILIES)}")
-    _require("search.inner_family", s.inner_family in ("auto", *FAMILIES), s.inner_family,
-             f"auto, {', '.join(sorted(FAMILIES))}")
+    _require("search.surrogate_families", bool(s.surrogate_families) and all(
+        isinstance(f, str) and SURROGATE_FAMILIES.allows(f) for f in s.surrogate_families), s.surrogate_families,
+        f"a non-empty list of {SURROGATE_FAMILIES.allowed()}")
+    load_families(list(s.surrogate_families), "search.surrogate_families")
+    _require("search.inner_family", s.inner_family == "auto" or SURROGATE_FAMILIES.allows(s.inner_family),
+             s.inner_family, f"auto, {SURROGATE_FAMILIES.allowed()}")
+    if s.inner_family != "auto":
+        load_families([s.inner_family], "search.inner_family")
+    _require("search.proposal", s.proposal == "auto" or PROPOSALS.allows(s.proposal), s.proposal,
+             f"auto, {PROPOSALS.allowed()}")
     used = sorted({*s.families_for(0, "screen"), *s.families_for(0, "inner")} if s.proposal == "auto" else
                   s.families_for(0, s.proposal))
     fewest = min_training_records(used)  # what model selection's cross-validation needs
@@ -402,7 +412,6 @@ def _check(c: CampaignConfig) -> None:
     _require("search.inner_exploration", 0 <= s.inner_exploration <= 1, s.inner_exploration, "numbers in [0, 1]")
     _require("search.inner_kappa", 0 <= s.inner_kappa <= 100, s.inner_kappa, "numbers in [0, 100]")
     _require("search.initial", s.initial in ("auto", "lhs", "archive"), s.initial, "auto, lhs, archive")
-    _require("search.proposal", s.proposal in ("auto", "screen", "inner"), s.proposal, "auto, screen, inner")
     _require("search.preprocess_threshold", s.preprocess_threshold > 0, s.preprocess_threshold, "numbers > 0")
     _require("search.compression_schedule", s.compression_schedule in SCHEDULES, s.compression_schedule,
              ", ".join(SCHEDULES))
@@ -435,12 +444,10 @@ def _check(c: CampaignConfig) -> None:
     _require("supernet.val_images", 0 <= sn.val_images <= 100_000_000, sn.val_images,
              "integers 0..100,000,000 (0: the whole validation split)")
     _require("supernet.final_start", sn.final_start in FINAL_STARTS, sn.final_start, ", ".join(FINAL_STARTS))
-    _require("supernet.surrogate_feature", not sn.surrogate_feature or c.evaluator.kind == "train",
-             sn.surrogate_feature, "true only with evaluator.kind = 'train' (a supernet campaign's error already "
-             "is the inherited one)")
-    _require("supernet.surrogate_feature", not sn.surrogate_feature or s.proposal != "inner", sn.surrogate_feature,
-             "true only with search.proposal = 'screen' or 'auto' (the inner search scores thousands of genomes, each "
-             "inheritance takes a fraction of a second)")
+    _require("supernet.surrogate_feature", not sn.surrogate_feature or s.proposal == "auto"
+             or not PROPOSALS.get(s.proposal).scores_many, sn.surrogate_feature,
+             f"true only with a search.proposal that scores the asked offspring only (auto, screen; {s.proposal!r} "
+             "scores thousands of genomes, each inheritance takes a fraction of a second)")
     e = c.executor
     _require("executor.kind", EXECUTORS.allows(e.kind), e.kind, EXECUTORS.allowed())
     _require("executor.num_cpus", e.num_cpus > 0, e.num_cpus, "numbers > 0")

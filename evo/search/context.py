@@ -31,6 +31,7 @@ from nasco.evo.search.objectives import BUILTIN, objective
 from nasco.evo.search.plan import CampaignPlan, objective_matrix, plan_campaign
 from nasco.evo.search.progress import CampaignMonitor
 from nasco.evo.search.run_folder import BOUNDS_FILE
+from nasco.evo.search.strategies import PROPOSALS, Proposal
 from nasco.evo.search.surrogate_io import to_target
 from nasco.evo.search.warm_start import warm_start
 from nasco.evo.space.genome import largest_genome
@@ -55,7 +56,7 @@ class CampaignContext:
     folder: Path
     latency: LatencyTable | None = None
     inherited: Any = None  # supernet.surrogate_feature: the evaluator's feature (genomes → (N,) errors)
-    proposal: str = "screen"  # search.proposal resolved for this space: screen or inner
+    proposal: Proposal | None = None  # search.proposal resolved for this space (auto: screen or inner)
 
     @property
     def layout(self):
@@ -80,10 +81,10 @@ class CampaignContext:
                               metric_limits, fields, None, monitor, folder, latency)
         ctx._check_limits_reachable()
         ctx.base_bounds = ctx._base_bounds()
-        ctx.proposal = c.search.proposal_for(ctx.base_bounds.size, c.supernet.surrogate_feature)
+        ctx.proposal = PROPOSALS.get(c.search.proposal_for(ctx.base_bounds.size, c.supernet.surrogate_feature))
         if c.search.proposal == "auto":
             size = ctx.base_bounds.size
-            monitor.log(f"proposal: {ctx.proposal} (search.proposal = auto; "
+            monitor.log(f"proposal: {ctx.proposal.name} (search.proposal = auto; "
                         f"{f'{size:,}' if size < 10**9 else f'{float(size):.2e}'} genomes within the bounds, "
                         f"inner_exhaustive = {c.search.inner_exhaustive:,})")
         if c.supernet.surrogate_feature:
@@ -153,7 +154,7 @@ class CampaignContext:
                                  f"transfer source needs at least {TRANSFER_MIN_RECORDS}: no transfer")
             return None
         model, _ = select_predictor(self.features(others.genome_matrix()), to_target(others.column("error")),
-                                    families=self.config.search.families_for(len(others), self.proposal),
+                                    families=self.proposal.families(self.config.search, len(others)),
                                     seed=self.config.campaign.seed)
         self.monitor.log(f"transfer: {len(others)} records of other tasks warm-start the surrogate")
         return model

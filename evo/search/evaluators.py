@@ -248,6 +248,44 @@ def check_result(evaluator: Evaluator, result: Any) -> EvalResult:
 
 # ----------------------------------------------------------------------------- registry
 EvaluatorFactory = Callable[..., Evaluator]
+
+
+@dataclass(frozen=True)
+class EvaluatorTraits:
+    """What an evaluator kind needs and gives, declared on its factory (:func:`evaluator_kind`) so that a
+    campaign checks them before building it (a factory may train for minutes, as the supernet's does).
+
+    Attributes:
+        needs_task: the factory takes the campaign's loaded task (``[task]`` data); else it gets None.
+        needs_network: it evaluates networks: refused on a space kind without one.
+        surrogate_feature: its evaluator gives the ``supernet.surrogate_feature`` hook.
+    """
+
+    needs_task: bool = False
+    needs_network: bool = False
+    surrogate_feature: bool = False
+
+
+def evaluator_kind(**traits: bool) -> Callable[[EvaluatorFactory], EvaluatorFactory]:
+    """Declare an evaluator factory's :class:`EvaluatorTraits` (``@evaluator_kind(needs_task=True)``); a
+    factory without the decorator needs nothing and gives no hook."""
+    declared = EvaluatorTraits(**traits)
+
+    def mark(factory: EvaluatorFactory) -> EvaluatorFactory:
+        factory.traits = declared
+        return factory
+
+    return mark
+
+
+def evaluator_traits(kind: str) -> EvaluatorTraits:
+    """The traits the factory of ``kind`` declares (loads the factory)."""
+    traits = getattr(EVALUATORS.get(kind), "traits", EvaluatorTraits())
+    if not isinstance(traits, EvaluatorTraits):
+        raise NascoError(f"evaluator.kind = {kind!r}: its factory's traits are {type(traits).__name__}; allowed: "
+                         "EvaluatorTraits (declare them with nasco.evo.search.evaluators.evaluator_kind)")
+    return traits
+
 # Built-ins by import path, so that validating a config does not import torch (the trainer's).
 BUILTIN_EVALUATORS = {
     "train": "nasco.evo.search.builtin_evaluators:train_evaluator",

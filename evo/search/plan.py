@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.search.config import CampaignConfig, ConfigError
-from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, PythonEvaluator, make_evaluator
+from nasco.evo.search.evaluators import TEST_METRIC, Evaluator, PythonEvaluator, evaluator_traits, make_evaluator
 from nasco.evo.search.objectives import BUILTIN, NETWORK_COSTS, Objective, objective
 from nasco.evo.search.task import load_task_spec, task_spec
 from nasco.evo.space.base import SpaceLayout, missing_features
@@ -20,7 +20,6 @@ from nasco.evo.space.toml_io import load_space
 from nasco.kernels.tables import COST_NAMES
 
 NETWORK_COST_COLUMNS = (*COST_NAMES, "latency_us")  # a network kind's exact costs, then the LUT's latency
-TRAINED_KINDS = ("train", "supernet")  # evaluators that train nasco's networks on the campaign's task
 RESULT_COLUMNS = ("error", *NETWORK_COST_COLUMNS, TEST_METRIC)  # the columns of a mobilenet + train campaign
 
 
@@ -63,7 +62,12 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
         ConfigError (or another NascoError): naming the field, the value and what is allowed.
     """
     c = config
-    needs_task = (evaluator is None and c.evaluator.kind in TRAINED_KINDS) or \
+    traits = evaluator_traits(c.evaluator.kind) if evaluator is None else None
+    if traits is not None and c.supernet.surrogate_feature and not traits.surrogate_feature:
+        raise ConfigError(f"supernet.surrogate_feature: True is not allowed with evaluator.kind = "
+                          f"{c.evaluator.kind!r}, whose factory declares no such feature; allowed: true with an "
+                          "evaluator kind that gives it (built-in: evaluator.kind = 'train')")
+    needs_task = (traits is not None and traits.needs_task) or \
         (space is None and not c.space.file and not c.space.genes)  # the kind's default space follows the task
     task = load_task_spec(task_spec(c.task, c.campaign.seed)) if needs_task else None
     if isinstance(space, Mapping):
@@ -74,7 +78,7 @@ def plan_campaign(config: CampaignConfig, *, evaluator: Evaluator | Callable | N
     _check_space_size(c, layout)
     _check_network_only(c, layout)
     if evaluator is None:
-        if c.evaluator.kind in TRAINED_KINDS and not layout.network:
+        if traits.needs_network and not layout.network:
             raise ConfigError(f"evaluator.kind = {c.evaluator.kind!r} needs a network space kind; space kind "
                               f"{kind_of(layout.space)!r} has no network (use evaluator.kind = python or table)")
         evaluator = make_evaluator(c, layout, task)

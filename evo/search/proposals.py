@@ -13,15 +13,16 @@ import time
 import numpy as np
 
 from nasco.archive import HDF5Archive, RecordTable
+from nasco.evo.errors import NascoError
 from nasco.evo.search.config import CampaignConfig
 from nasco.evo.search.context import CampaignContext, record_values
-from nasco.evo.search.inner import inner_pool
 from nasco.evo.search.nsga import GeneBounds
 from nasco.evo.search.plan import objective_matrix
 from nasco.evo.search.progress import CampaignMonitor, GenerationStats
+from nasco.evo.search.strategies import ProposalInputs
 from nasco.evo.search.surrogate_io import from_target, to_target
 from nasco.kernels.pareto import non_dominated
-from nasco.surrogate import fit_with_transfer, hypervolume_picks, screen, select_predictor
+from nasco.surrogate import fit_with_transfer, select_predictor
 
 
 class Proposer:
@@ -58,46 +59,45 @@ class Proposer:
         model = self._fit_surrogate(ok, generation, stats)
         stats.selection_s = time.perf_counter() - started
         started = time.perf_counter()
-        if ctx.proposal == "inner":
-            picked, candidates, mean = self._inner_proposals(model, ok, known, genomes, population, generation,
-                                                             stats, k, bounds)
-        else:
-            candidates = genomes
-            mean, std = model.predict(ctx.features(candidates))
-            cheap = self._cheap_objectives(candidates)
-            if c.search.acquisition == "hypervolume":
-                picked = np.sort(hypervolume_picks(mean, std, cheap, self._true_front(ok), k,
-                                                   exploration=c.search.exploration, feasible=feasible,
-                                                   exclude=exclude))
-            else:
-                picked = np.sort(screen(mean, std, cheap, k, exploration=c.search.exploration, feasible=feasible,
-                                        exclude=exclude))
+        self._known, self._ok = known, ok
+        inputs = ProposalInputs(genomes, population, feasible, exclude, k, generation, bounds, c.campaign.seed)
+        candidates, picked, mean = ctx.proposal.propose(model, inputs, self)
+        if candidates is not genomes:
+            stats.screening += f"+{ctx.proposal.name}"
+            feasible, exclude = self.admissible(candidates)
+            stats.screened = min(k, int((feasible & ~exclude).sum()))
+        picked = np.asarray(picked, dtype=np.int64)
+        if len(picked) > k or (len(picked) and not (feasible[picked] & ~exclude[picked]).all()):
+            raise NascoError(f"search.proposal = {ctx.proposal.name!r} picked {len(picked)} genomes (at most {k} "
+                             "allowed), or a known or infeasible one; allowed: indices of admissible candidates")
         stats.proposal_s = time.perf_counter() - started
         stats.predicted = {ctx.layout.hash(candidates[i]): float(from_target(mean[i])) for i in picked}
-        return candidates[picked], (picked if ctx.proposal != "inner" else None)
+        return candidates[picked], (picked if candidates is genomes else None)
 
-    def _inner_proposals(self, model, ok: RecordTable, known: RecordTable, genomes: np.ndarray,
-                         population: np.ndarray | None, generation: int, stats: GenerationStats, k: int,
-                         bounds: GeneBounds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(indices of the ≤ k picks in the candidates, candidates (N, G), predicted target (N,)): the inner
-        NSGA-II's visited genomes (started from the archive's front, the outer ``population`` and the asked
-        ``genomes``) and the asked genomes, picked by hypervolume improvement."""
-        c, ctx = self.config, self.ctx
-        start = [self._front_genomes(ok), genomes] if population is None else \
-            [self._front_genomes(ok), population, genomes]
-        pool = inner_pool(ctx.layout, bounds, np.vstack(start),
-                          lambda g: self._inner_score(model, g), generations=c.search.inner_generations,
-                          population=c.search.inner_population, seed=(c.campaign.seed * 1000 + generation) % 2**32,
-                          exhaustive=c.search.inner_exhaustive)
-        candidates = np.unique(np.vstack([genomes, pool]), axis=0)
-        feasible, exclude = self._admissible(candidates, known)
-        stats.screening += "+inner"
-        stats.screened = min(k, int((feasible & ~exclude).sum()))
-        mean, std = model.predict(ctx.features(candidates))
-        picked = np.sort(hypervolume_picks(mean, std, self._cheap_objectives(candidates), self._true_front(ok), k,
-                                           exploration=c.search.inner_exploration, feasible=feasible,
-                                           exclude=exclude))
-        return picked, candidates, mean
+    # ------------------------------------------------------------- what a proposal may ask (strategies.Proposal)
+    @property
+    def layout(self):
+        return self.ctx.layout
+
+    def features(self, genomes: np.ndarray) -> np.ndarray:
+        """(N, F) the surrogate's features of genomes."""
+        return self.ctx.features(genomes)
+
+    def feasible(self, genomes: np.ndarray) -> np.ndarray:
+        """(N,) bool: within the campaign's cost limits."""
+        return self.ctx.feasible(self.ctx.costs(genomes))
+
+    def admissible(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(feasible (N,), excluded (N,): known before this generation) of genomes."""
+        return self._admissible(genomes, self._known)
+
+    def true_front(self) -> np.ndarray:
+        """(P, 1 + C) the known acceptable records' non-dominated (surrogate target, cheap objectives)."""
+        return self._true_front(self._ok)
+
+    def front_genomes(self) -> np.ndarray:
+        """(P, G) genomes of the non-dominated known records."""
+        return self._front_genomes(self._ok)
 
     def _admissible(self, genomes: np.ndarray, known: RecordTable) -> tuple[np.ndarray, np.ndarray]:
         """(feasible (N,), excluded (N,): already known) of genomes."""
@@ -111,7 +111,7 @@ class Proposer:
         X = ctx.features(ok.genome_matrix())
         y = to_target(ok.column("error"))
         seed = (c.campaign.seed * 1000 + generation) % 2**32  # scikit-learn takes seeds below 2**32
-        families = c.search.families_for(len(ok), ctx.proposal)
+        families = ctx.proposal.families(c.search, len(ok))
         if ctx.source is not None:
             model, scores = fit_with_transfer(X, y, source=ctx.source, families=families, seed=seed)
             best = scores["transfer" if model.uses_transfer else "plain"][0]
@@ -123,7 +123,7 @@ class Proposer:
         stats.tau = best.tau_mean
         return model
 
-    def _cheap_objectives(self, genomes: np.ndarray) -> np.ndarray:
+    def cheap_objectives(self, genomes: np.ndarray) -> np.ndarray:
         """(N, C) the objectives known before evaluation (metrics are not), as minimised."""
         ctx = self.ctx
         cheap = [o for o in ctx.plan.objectives if o.source == "cost"]
@@ -131,17 +131,10 @@ class Proposer:
             return np.zeros((len(genomes), 0))
         return objective_matrix(cheap, dict(zip(ctx.plan.cost_columns, ctx.costs(genomes).T, strict=True)))
 
-    def _inner_score(self, model, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-search objectives (predicted error μ − inner_kappa·σ on the surrogate's scale, cheap
-        objectives) and infeasibility of genomes."""
-        mean, std = model.predict(self.ctx.features(genomes))
-        F = np.column_stack([mean - self.config.search.inner_kappa * std, self._cheap_objectives(genomes)])
-        return np.nan_to_num(F, nan=np.inf), ~self.ctx.feasible(self.ctx.costs(genomes))
-
     def _true_front(self, ok: RecordTable) -> np.ndarray:
         """(P, 1 + C) the acceptable known records' non-dominated (surrogate target, cheap objectives)."""
         ok = ok.select(np.flatnonzero(self.ctx.acceptable(record_values(ok))))
-        points = np.column_stack([to_target(ok.column("error")), self._cheap_objectives(ok.genome_matrix())])
+        points = np.column_stack([to_target(ok.column("error")), self.cheap_objectives(ok.genome_matrix())])
         points = points[np.all(np.isfinite(points), axis=1)]
         return points[non_dominated(points)] if len(points) else points
 

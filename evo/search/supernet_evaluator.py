@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.search.config import ConfigError
-from nasco.evo.search.evaluators import EvalJob, EvalResult
+from nasco.evo.search.evaluators import EvalJob, EvalResult, evaluator_kind
 from nasco.evo.search.train_evaluator import (
     TrainEvaluator,
     WorkerSpec,
@@ -121,6 +121,7 @@ class SupernetEvaluator(TrainEvaluator):
         return [EvalResult({"error": d.error}, wall_time_s=d.seconds, device=device) for d in done]
 
 
+@evaluator_kind(needs_task=True, needs_network=True)
 def supernet_evaluator(config: Any, layout: Any, task: Any) -> SupernetEvaluator:
     """Train or resume the campaign's supernet when needed, then evaluate genomes by inheritance."""
     from nasco.evo.train.supernet import recipe_id

@@ -102,6 +102,11 @@ class SpaceLayout(ABC):
         return {name: _plain(choices[i]) for name, choices, i in zip(self.gene_names, self.gene_choices,
                                                                      genome.tolist(), strict=True)}
 
+    def genome_table(self, genome: np.ndarray) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(column headers, rows of text) describing one genome (G,), as ``nasco space``, ``nasco front
+        show`` and the report print it: its gene values here; a network kind's layer table."""
+        return ("gene", "value"), [(name, str(value)) for name, value in self.gene_values(genome).items()]
+
 
 class NetworkLayout(SpaceLayout):
     """The layout of a network kind: gene tables ``tables.gene_values`` (G, C), ``gene_n`` (G,) and
@@ -139,7 +144,15 @@ class NetworkLayout(SpaceLayout):
 
     @abstractmethod
     def decode(self, genome: np.ndarray) -> Any:
-        """The layer table of one genome (G,)."""
+        """The layer table of one genome (G,): an object with ``rows()`` (dicts with ``name``, ``w_bits``,
+        ``c_out``, ``kept_c_out``, …) and ``display()`` → (headers, rows of text)."""
+
+    def genome_table(self, genome: np.ndarray) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        return self.decode(genome).display()
+
+    def summary(self) -> str:
+        """One line on the space for ``nasco space``: what its networks take and predict, and its slots."""
+        return f"kind {self.space.kind}  {len(self.layer_names)} weight layers"
 
     @property
     @abstractmethod

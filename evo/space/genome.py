@@ -19,7 +19,7 @@ from nasco.evo.errors import GenomeError
 from nasco.evo.space.mobilenet import SearchSpace
 from nasco.kernels.cost import batch_costs
 from nasco.kernels.reference import decode_reference
-from nasco.kernels.tables import COST_NAMES, L_SLOT, LAYER_COLUMNS
+from nasco.kernels.tables import COST_NAMES, KIND_NAMES, L_SLOT, LAYER_COLUMNS
 
 if TYPE_CHECKING:  # annotations only: layout imports this module
     from nasco.evo.space.layout import GenomeLayout
@@ -155,6 +155,15 @@ class LayerTable:
         """One dict per layer: name, role and every column."""
         return [dict(name=n, role=r, **dict(zip(self.columns, map(int, row), strict=True)))
                 for n, r, row in zip(self.names, self.roles, self.array, strict=True)]
+
+    def display(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(headers, rows of text) of the layer table as nasco prints it: channels, kept channels, kernel and
+        stride, feature map, bits and prune ratio per layer."""
+        headers = ("layer", "kind", "channels", "kept", "k/s", "in→out", "w/a bits", "pruned")
+        return headers, [(str(r["name"]), KIND_NAMES[int(r["kind"])], f"{r['c_in']}→{r['c_out']}",
+                          f"{r['kept_c_in']}→{r['kept_c_out']}", f"{r['kernel']}/{r['stride']}",
+                          f"{r['h_in']}x{r['w_in']}→{r['h_out']}x{r['w_out']}", f"{r['w_bits']}/{r['a_bits']}",
+                          f"{1 - r['kept_c_out'] / r['c_out']:.2f}") for r in self.rows()]
 
 
 def decode(layout: GenomeLayout, genome: np.ndarray) -> LayerTable:

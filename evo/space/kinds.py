@@ -15,8 +15,7 @@ from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
 from nasco.evo.space.layout import compile_space
 from nasco.evo.space.mobilenet import SearchSpace, mobilenet_from_dict
-from nasco.evo.space.sequence import SequenceSpace, default_sequence_space, sequence_from_dict
-from nasco.evo.space.sequence_layout import SequenceLayout, compile_sequence
+from nasco.evo.space.sequence_layout import SequenceKind
 
 
 class MobileNetKind(SpaceKind):
@@ -42,28 +41,6 @@ class MobileNetKind(SpaceKind):
             raise SpaceError(f"space kind 'mobilenet': task {task.name!r} holds texts; allowed: [space] kind = "
                              "\"sequence\" for text tasks")
         return self.default(tuple(task.input_shape), task.num_classes)
-
-
-class SequenceKind(SpaceKind):
-    """Token embedding, stages of 1-D conv or transformer blocks, per-layer bits and per-group prune ratios."""
-
-    name = "sequence"
-    network = True
-    model = "nasco.evo.train.models:SEQUENCE"
-    inputs = "texts"
-
-    def from_dict(self, data: dict) -> SequenceSpace:
-        return sequence_from_dict(data)
-
-    def compile(self, space: SequenceSpace) -> SequenceLayout:
-        return compile_sequence(space)
-
-    def default_for(self, task: Any) -> SequenceSpace:
-        """The default space for a text task: its tokens per text, token ids and classes."""
-        if not getattr(task, "is_text", False):
-            raise SpaceError(f"space kind 'sequence': task {task.name!r} holds images; allowed: a text task (dataset "
-                             "langid or text)")
-        return default_sequence_space(task.input_shape[0], task.vocab_size, task.num_classes)
 
 
 def _as_space_kind(obj: Any, name: str) -> SpaceKind:

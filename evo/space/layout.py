@@ -76,6 +76,10 @@ class GenomeLayout(NetworkLayout):
         """Every weight layer a network of the space can have, in order (report maps)."""
         return self.slot_names
 
+    def summary(self) -> str:
+        return (f"input {list(self.space.input_shape)}  classes {self.space.num_classes}  "
+                f"{len(self.slot_names)} layer slots")
+
 
 class _Builder(GeneBuilder):
     def __init__(self, space: SearchSpace) -> None:

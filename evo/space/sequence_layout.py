@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nasco.evo.errors import GenomeError, SpaceError
-from nasco.evo.space.base import NetworkLayout
+from nasco.evo.space.base import NetworkLayout, SpaceKind
 from nasco.evo.space.gene_builder import GeneBuilder
 from nasco.evo.space.genome import LayerTable, largest_genome
-from nasco.evo.space.sequence import SequenceSpace
+from nasco.evo.space.sequence import SequenceSpace, default_sequence_space, sequence_from_dict
 from nasco.kernels.sequence_cost import (
     B_ARCH_A,
     B_ARCH_B,
@@ -37,6 +37,7 @@ from nasco.kernels.sequence_cost import (
     BLOCK_CONV,
     LAYER_DEPTHWISE,
     LAYER_EMBEDDING,
+    LAYER_KIND_NAMES,
     LAYER_LINEAR,
     N_BLOCK_COLUMNS,
     N_TOP,
@@ -67,6 +68,18 @@ class SequenceTable(LayerTable):
 
     columns: ClassVar[tuple[str, ...]] = SEQUENCE_LAYER_COLUMNS
 
+    def display(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """(headers, rows of text): features, kept features, depthwise kernels and kept attention heads,
+        positions, bits and prune ratio per layer."""
+        rows = []
+        for r in self.rows():
+            kind = LAYER_KIND_NAMES[int(r["kind"])]
+            shape = {"depthwise": f"k{r['kernel']}", "matmul": f"{r['heads']} head(s)"}.get(kind, "")
+            bits = {"norm": "–", "embedding": f"{r['w_bits']}/–"}.get(kind, f"{r['w_bits']}/{r['a_bits']}")
+            rows.append((str(r["name"]), kind, f"{r['c_in']}→{r['c_out']}", f"{r['kept_c_in']}→{r['kept_c_out']}",
+                         shape, str(r["positions"]), bits, f"{1 - r['kept_c_out'] / max(r['c_out'], 1):.2f}"))
+        return ("layer", "kind", "features", "kept", "kernel/heads", "positions", "w/a bits", "pruned"), rows
+
 
 @dataclass(frozen=True)
 class SequenceLayout(NetworkLayout):
@@ -87,6 +100,11 @@ class SequenceLayout(NetworkLayout):
         table = self.decode(largest_genome(self))
         return tuple(name for name, kind in zip(table.names, table.column("kind"), strict=True)
                      if kind in (LAYER_EMBEDDING, LAYER_LINEAR, LAYER_DEPTHWISE))
+
+    def summary(self) -> str:
+        s = self.space
+        return (f"kind sequence  max_length {s.max_length}  vocab_size {s.vocab_size}  classes {s.num_classes}  "
+                f"{len(self.block_names)} block slots")
 
     def decode(self, genome: np.ndarray) -> SequenceTable:
         """The layer table of one genome (validated first)."""
@@ -169,3 +187,25 @@ def compile_sequence(space: SequenceSpace) -> SequenceLayout:
                          f"{', '.join(f'{k} = {v:.3g}' for k, v in over.items())}, beyond the int64 range of exact "
                          "costs (9.22e18); allowed: a shorter max_length or a narrower space")
     return layout
+
+
+class SequenceKind(SpaceKind):
+    """Token embedding, stages of 1-D conv or transformer blocks, per-layer bits and per-group prune ratios."""
+
+    name = "sequence"
+    network = True
+    model = "nasco.evo.train.sequence_model:SEQUENCE_NETWORK"
+    inputs = "texts"
+
+    def from_dict(self, data: dict) -> SequenceSpace:
+        return sequence_from_dict(data)
+
+    def compile(self, space: SequenceSpace) -> SequenceLayout:
+        return compile_sequence(space)
+
+    def default_for(self, task: Any) -> SequenceSpace:
+        """The default space for a text task: its tokens per text, token ids and classes."""
+        if not getattr(task, "is_text", False):
+            raise SpaceError(f"space kind 'sequence': task {task.name!r} holds images; allowed: a text task (dataset "
+                             "langid or text)")
+        return default_sequence_space(task.input_shape[0], task.vocab_size, task.num_classes)

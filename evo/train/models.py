@@ -6,8 +6,8 @@ gradual pruning; ``slim=True``: physically pruned, for export and inference), ``
 layout, genome)`` copies a trained masked model into its slim network, ``example`` gives the
 (shape, dtype) of one input for the counting pass, and ``mismatch(layout, task)`` says why a task
 cannot train the space (None when it can). ``mobilenet`` is built from the genome's layer table
-(:func:`~nasco.evo.train.builder.build_model`), ``sequence`` from its sequence layer table
-(:func:`~nasco.evo.train.sequence_model.build_sequence_model`); a space kind names its NetworkKind by
+(:func:`~nasco.evo.train.builder.build_model`); ``sequence``'s lives with its model
+(:data:`nasco.evo.train.sequence_model.SEQUENCE_NETWORK`). A space kind names its NetworkKind by
 import path in ``SpaceKind.model``, so that the space layer declares everything about a kind in one
 place without importing torch.
 """
@@ -30,7 +30,6 @@ from nasco.evo.space.kinds import kind_of, space_kind
 from nasco.evo.train.builder import build_model
 from nasco.evo.train.model_stats import count_macs_params
 from nasco.evo.train.pruning import slim
-from nasco.evo.train.sequence_model import build_sequence_model, slim_sequence
 
 ModelBuilder = Callable[[SpaceLayout, np.ndarray, bool], nn.Module]
 
@@ -56,30 +55,12 @@ def _image_mismatch(space, task) -> str | None:
     return None
 
 
-def _sequence_mismatch(space, task) -> str | None:
-    if not getattr(task, "is_text", False):
-        return f"task {task.name!r} holds images; the space is a sequence space (a text task: langid or text)"
-    if (tuple(task.input_shape), task.vocab_size, task.num_classes) != ((space.max_length,), space.vocab_size,
-                                                                         space.num_classes):
-        return (f"task {task.name!r} has {task.input_shape[0]} tokens per text, {task.vocab_size} token ids and "
-                f"{task.num_classes} classes; the space expects max_length {space.max_length}, vocab_size "
-                f"{space.vocab_size} and {space.num_classes} classes")
-    return None
-
-
 MOBILENET = NetworkKind(
     build=lambda layout, genome, slim: build_model(decode(layout, genome), slim=slim),
     slim=lambda model, layout, genome: slim(model, decode(layout, genome)),
     example=lambda space: (tuple(space.input_shape), torch.float32),
     mismatch=_image_mismatch,
     export_formats=("packed", "qdq", "float"), default_formats=("packed",))
-SEQUENCE = NetworkKind(
-    build=lambda layout, genome, slim: build_sequence_model(layout.decode(genome), slim=slim),
-    slim=lambda model, layout, genome: slim_sequence(model, layout.decode(genome)),
-    example=lambda space: ((space.max_length,), torch.long),
-    mismatch=_sequence_mismatch,
-    export_formats=("float",))
-
 
 def network_kind(layout: SpaceLayout) -> NetworkKind:
     """The :class:`NetworkKind` that ``layout``'s space kind names in its ``model`` (an import path).

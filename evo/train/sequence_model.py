@@ -23,6 +23,7 @@ from torch import nn
 from nasco.evo.space.sequence_layout import SequenceTable
 from nasco.evo.train.builder import ChannelGroup, ChannelMask, QuantLinear
 from nasco.evo.train.model_stats import per_layer_macs
+from nasco.evo.train.models import NetworkKind
 from nasco.evo.train.pruning import kept_indices
 from nasco.evo.train.quant import ActQuantizer, WeightQuantizer
 from nasco.evo.train.text_data import PAD, UNKNOWN
@@ -301,3 +302,23 @@ def _copy(src: nn.Module, dst: nn.Module, *, rows: torch.Tensor | None = None,
     for name, module in src.named_children():
         if isinstance(module, ActQuantizer):
             getattr(dst, name).load_state_dict(module.state_dict())
+
+
+# ----------------------------------------------------------------------------- the kind's NetworkKind
+def _sequence_mismatch(space, task) -> str | None:
+    if not getattr(task, "is_text", False):
+        return f"task {task.name!r} holds images; the space is a sequence space (a text task: langid or text)"
+    if (tuple(task.input_shape), task.vocab_size, task.num_classes) != ((space.max_length,), space.vocab_size,
+                                                                         space.num_classes):
+        return (f"task {task.name!r} has {task.input_shape[0]} tokens per text, {task.vocab_size} token ids and "
+                f"{task.num_classes} classes; the space expects max_length {space.max_length}, vocab_size "
+                f"{space.vocab_size} and {space.num_classes} classes")
+    return None
+
+
+SEQUENCE_NETWORK = NetworkKind(
+    build=lambda layout, genome, slim: build_sequence_model(layout.decode(genome), slim=slim),
+    slim=lambda model, layout, genome: slim_sequence(model, layout.decode(genome)),
+    example=lambda space: ((space.max_length,), torch.long),
+    mismatch=_sequence_mismatch,
+    export_formats=("float",))
