@@ -14,11 +14,12 @@ hypervolume in (error, log10 BitOps) with one fixed reference point per task
 - ``random``: uniform random genomes, 64 trainings;
 - ``nasco+preprocess`` / ``nasco+schedule``: nasco with the sensitivity pre-processing of the
   compression choices (3a) / the strict-to-relaxed compression schedule (3b);
-- ``nasco+inner``: nasco with ``search.proposal = "inner"`` instead of the default (``auto``, which
-  screens on this space of ~10^40 genomes): the inner NSGA-II on the surrogate (GP) proposes.
+- ``nasco+screen``: nasco with ``search.proposal = "screen"`` instead of the default (``auto``, the
+  inner NSGA-II on the surrogate here): the surrogate filters the asked offspring.
 
-``--methods`` runs a subset (``nasco,nasco+inner``: is the default proposal the right one on a network
-space?); without ``nsga2`` the trainings-to-reach column is left out.
+``--methods`` runs a subset (``nasco,nasco+screen``: is the default proposal the right one on a network
+space? ``bench_search_proposals.txt`` answered it before the default changed, when ``nasco`` screened
+and ``nasco+inner`` named the inner search); without ``nsga2`` the trainings-to-reach column is left out.
 
 Tasks: ``digits`` (2 epochs per candidate) and Fashion-MNIST resized to 8×8 from Debian's
 ``dataset-fashion-mnist`` package (2,000 training images, 1,200 validation images, 2 epochs;
@@ -49,7 +50,7 @@ METHODS = {
     "random": {"search": {"algorithm": "random", "screen_factor": 1, "surrogate": False}},
     "nasco+preprocess": {"search": {"preprocess": True}},
     "nasco+schedule": {"search": {"compression_schedule": "strict-to-relaxed"}},
-    "nasco+inner": {"search": {"proposal": "inner"}},
+    "nasco+screen": {"search": {"proposal": "screen"}},
 }
 TASKS = {
     "digits": {"dataset": "digits"},
@@ -185,10 +186,11 @@ def main() -> int:
                     results.append((f"{task}_hv_nasco_minus_random", float(np.mean(nasco_hv) - np.mean(hv)),
                                     ">=", 0.0))
             print(line)
-        if {"nasco", "nasco+inner"} <= set(methods):  # the default proposal (screen here) against the inner search
-            default, inner = ([_hv_at(runs[(task, m)][s], BUDGET) for s in range(args.seeds)]
-                              for m in ("nasco", "nasco+inner"))
-            results.append((f"{task}_hv_default_minus_inner", float(np.mean(default) - np.mean(inner)), ">=", 0.0))
+        if {"nasco", "nasco+screen"} <= set(methods):  # the default proposal (inner here) against screening
+            default, screened = ([_hv_at(runs[(task, m)][s], BUDGET) for s in range(args.seeds)]
+                                 for m in ("nasco", "nasco+screen"))
+            results.append((f"{task}_hv_default_minus_screen", float(np.mean(default) - np.mean(screened)), ">=",
+                            0.0))
         print("  (a '+' marks a seed whose nsga2 run never reached that hypervolume within "
               f"{2 * BUDGET} trainings: the count is a lower bound)")
     print()

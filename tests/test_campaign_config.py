@@ -78,17 +78,14 @@ def test_the_inner_search_optimises_its_own_family_unless_auto():
     assert auto.families_for(450, "inner") == CampaignConfig().search.families_for(450)
 
 
-def test_the_auto_proposal_is_inner_on_spaces_it_can_score_whole_and_screen_elsewhere():
+def test_the_auto_proposal_is_inner_unless_the_surrogate_feature_makes_each_prediction_cost():
     auto = CampaignConfig().search
     assert auto.proposal == "auto"
-    assert auto.proposal_for(16_384) == auto.proposal_for(100_000) == "inner"
-    assert auto.proposal_for(100_001) == auto.proposal_for(3**60) == "screen"
-    assert auto.proposal_for(144, surrogate_feature=True) == "screen"  # the feature costs an inheritance per genome
-    never = config_from_dict({"search": {"inner_exhaustive": 0}}).search
-    assert never.proposal_for(144) == "screen"
+    assert auto.proposal_for() == "inner"  # tables and network spaces (bench_search_table, _proposals)
+    assert auto.proposal_for(surrogate_feature=True) == "screen"  # the feature costs an inheritance per genome
     for chosen in ("screen", "inner"):
         explicit = config_from_dict({"search": {"proposal": chosen}}).search
-        assert explicit.proposal_for(144) == explicit.proposal_for(3**60) == chosen
+        assert explicit.proposal_for() == explicit.proposal_for(surrogate_feature=True) == chosen
 
 
 def test_bad_toml_and_missing_file(tmp_path):

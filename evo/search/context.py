@@ -81,12 +81,10 @@ class CampaignContext:
                               metric_limits, fields, None, monitor, folder, latency)
         ctx._check_limits_reachable()
         ctx.base_bounds = ctx._base_bounds()
-        ctx.proposal = PROPOSALS.get(c.search.proposal_for(ctx.base_bounds.size, c.supernet.surrogate_feature))
+        ctx.proposal = PROPOSALS.get(c.search.proposal_for(c.supernet.surrogate_feature))
         if c.search.proposal == "auto":
-            size = ctx.base_bounds.size
-            monitor.log(f"proposal: {ctx.proposal.name} (search.proposal = auto; "
-                        f"{f'{size:,}' if size < 10**9 else f'{float(size):.2e}'} genomes within the bounds, "
-                        f"inner_exhaustive = {c.search.inner_exhaustive:,})")
+            monitor.log(f"proposal: {ctx.proposal.name} (search.proposal = auto"
+                        f"{'; supernet.surrogate_feature' if c.supernet.surrogate_feature else ''})")
         if c.supernet.surrogate_feature:
             ctx.inherited = evaluator.surrogate_feature(c, plan, folder, monitor)
             if ctx.inherited is None:
