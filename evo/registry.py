@@ -57,6 +57,20 @@ def load_entry(entry: str, where: str) -> Any:
     return obj
 
 
+def instance_of(base: type, field: str, error: type[NascoError] = NascoError) -> Callable[[Any, str], Any]:
+    """A registry ``check`` for entries that are ``base`` instances: a loaded subclass of ``base`` is
+    instantiated, anything else but an instance is refused naming ``field`` and the base class."""
+
+    def check(obj: Any, name: str) -> Any:
+        entry = obj() if isinstance(obj, type) and issubclass(obj, base) else obj
+        if not isinstance(entry, base):
+            raise error(f"{field} = {name!r} names {type(entry).__name__}; allowed: a {base.__name__} (instance or "
+                        f"class, {base.__module__}.{base.__qualname__})")
+        return entry
+
+    return check
+
+
 class Registry(Generic[T]):
     """Named entries of one kind of plugin (see the module docstring for the lookup order).
 

@@ -59,12 +59,13 @@ class Proposer:
         model = self._fit_surrogate(ok, generation, stats)
         stats.selection_s = time.perf_counter() - started
         started = time.perf_counter()
-        self._known, self._ok = known, ok
+        self._known, self._ok, self._last_admissible = known, ok, (None, None)
         inputs = ProposalInputs(genomes, population, feasible, exclude, k, generation, bounds, c.campaign.seed)
         candidates, picked, mean = ctx.proposal.propose(model, inputs, self)
         if candidates is not genomes:
             stats.screening += f"+{ctx.proposal.name}"
-            feasible, exclude = self.admissible(candidates)
+            feasible, exclude = self._last_admissible[1] if self._last_admissible[0] is candidates else \
+                self.admissible(candidates)  # the proposal's own call, when it asked about these candidates
             stats.screened = min(k, int((feasible & ~exclude).sum()))
         picked = np.asarray(picked, dtype=np.int64)
         if len(picked) > k or (len(picked) and not (feasible[picked] & ~exclude[picked]).all()):
@@ -88,8 +89,11 @@ class Proposer:
         return self.ctx.feasible(self.ctx.costs(genomes))
 
     def admissible(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(feasible (N,), excluded (N,): known before this generation) of genomes."""
-        return self._admissible(genomes, self._known)
+        """(feasible (N,), excluded (N,): known before this generation) of genomes (the last answer is kept:
+        hashing every candidate of a whole-space pool costs seconds)."""
+        answer = self._admissible(genomes, self._known)
+        self._last_admissible = (genomes, answer)
+        return answer
 
     def true_front(self) -> np.ndarray:
         """(P, 1 + C) the known acceptable records' non-dominated (surrogate target, cheap objectives)."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nasco.evo.errors import NascoError
-from nasco.evo.registry import Registry
+from nasco.evo.registry import Registry, instance_of
 from nasco.evo.search.inner import inner_pool
 from nasco.evo.search.nsga import GeneBounds
 from nasco.surrogate import FAMILIES, Predictor, hypervolume_picks, register_family, screen
@@ -157,15 +157,7 @@ class InnerProposal(Proposal):
         return candidates, np.sort(picked), mean
 
 
-def _as_proposal(obj: Any, name: str) -> Proposal:
-    """A plugin's entry as a proposal: a :class:`Proposal` instance, or its class (instantiated)."""
-    proposal = obj() if isinstance(obj, type) and issubclass(obj, Proposal) else obj
-    if not isinstance(proposal, Proposal):
-        raise NascoError(f"search.proposal = {name!r} names {type(proposal).__name__}; allowed: a Proposal "
-                         "(instance or class, nasco.evo.search.strategies.Proposal)")
-    return proposal
-
-
+_as_proposal = instance_of(Proposal, "search.proposal")
 PROPOSALS: Registry[Proposal] = Registry("search.proposal", "nasco.proposals",
                                          {p.name: p for p in (ScreenProposal(), InnerProposal())}, check=_as_proposal)
 

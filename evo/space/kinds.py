@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasco.evo.errors import SpaceError
-from nasco.evo.registry import Registry
+from nasco.evo.registry import Registry, instance_of
 from nasco.evo.space.base import SpaceKind, SpaceLayout
 from nasco.evo.space.default import default_space
 from nasco.evo.space.genes import GenesKind, GenesSpace
@@ -43,18 +43,10 @@ class MobileNetKind(SpaceKind):
         return self.default(tuple(task.input_shape), task.num_classes)
 
 
-def _as_space_kind(obj: Any, name: str) -> SpaceKind:
-    """A plugin's entry as a kind: a :class:`SpaceKind` instance, or its class (instantiated)."""
-    kind = obj() if isinstance(obj, type) and issubclass(obj, SpaceKind) else obj
-    if not isinstance(kind, SpaceKind):
-        raise SpaceError(f"space.kind = {name!r} names {type(kind).__name__}; allowed: a SpaceKind (instance or "
-                         "class, nasco.evo.space.base.SpaceKind)")
-    return kind
-
-
 SPACE_KINDS: Registry[SpaceKind] = Registry("space.kind", "nasco.space_kinds",
                                             {k.name: k for k in (MobileNetKind(), SequenceKind(), GenesKind())},
-                                            check=_as_space_kind, error=SpaceError)
+                                            check=instance_of(SpaceKind, "space.kind", SpaceError),
+                                            error=SpaceError)
 
 
 def register_space_kind(kind: SpaceKind) -> SpaceKind:
