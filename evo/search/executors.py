@@ -26,12 +26,14 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,16 @@ def _init_worker(starts) -> None:
     global _STARTS
     _STARTS = starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _script_hint() -> str:
+    """Why workers die at once when a Python script starts the campaign without a main guard: spawned
+    workers import the script, which starts a campaign of its own."""
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not script or Path(script).name in ("nasco", "__main__.py"):
+        return ""
+    return (f" (workers are spawned and import {Path(script).name}: a script that starts a campaign needs it "
+            "under `if __name__ == \"__main__\":`)")
 
 
 def _pool(workers: int, starts) -> ProcessPoolExecutor:
@@ -194,7 +206,7 @@ class LocalExecutor(Executor):
             except BrokenProcessPool as err:  # a worker died (killed, out of memory): the jobs in flight fail
                 if pool is self._pool:
                     self._discard_pool()
-                result = EvalResult.failed(f"worker process died: {err}")
+                result = EvalResult.failed(f"worker process died: {err}{_script_hint()}")
             yield job, result
 
     def _poll_s(self) -> float | None:
