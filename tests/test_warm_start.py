@@ -133,6 +133,38 @@ def test_this_tasks_records_are_known_and_never_evaluated_again(tmp_path):
     assert len(own) == evaluated + 3 * 4  # the budget counts evaluations only
     assert "20 records of this task at fidelity 1 are known before generation 0" in log
     assert "20 records of other tasks in this space; the surrogate's transfer source needs at least 50" not in log
+    known = before.select(np.flatnonzero(before.rows["fidelity"] == 1))
+    assert _hashes(warm.front) == _brute_front(known, own) and _hashes(warm.front) & _hashes(known), \
+        "the front is taken over the reused records too, as after a resume (and as nasco front shows it)"
+
+
+def test_the_final_front_reuses_warm_started_retrainings(tmp_path):
+    final = {"final_epochs": 2, "final_max": 20}
+    first = run_campaign(config(tmp_path, "first", training=final), evaluator=toy_evaluator)
+    settings = _warm(tmp_path, "second", [first.folder / "archive.h5"], initial="archive")
+    settings["campaign"]["seed"] = 4
+    settings["training"] = {**settings["training"], **final}
+    warm = run_campaign(settings, evaluator=toy_evaluator)
+    with HDF5Archive(warm.folder / "archive.h5") as archive:
+        table = archive.table()
+    retrained = table.select(np.flatnonzero(table.rows["fidelity"] == 2))
+    copied = _hashes(retrained.filter(campaign="first"))
+    assert _hashes(warm.front) == _brute_front(table.select(np.flatnonzero(table.rows["fidelity"] == 1)))
+    assert copied & _hashes(warm.front), "a front member the source retrained is reused, not retrained again"
+    assert not copied & _hashes(retrained.filter(campaign="second"))
+    assert set(warm.front.rows["fidelity"].tolist()) == {2}
+
+
+def _hashes(table) -> set[bytes]:
+    return set(table.rows["genome_hash"].tolist())
+
+
+def _brute_front(*tables) -> set[bytes]:
+    """Genome hashes of the non-dominated successful records of ``tables`` on (error, cost)."""
+    hashes = [h for t in tables for h in t.rows["genome_hash"].tolist()]
+    F = np.concatenate([np.column_stack([t.column("error"), t.column("cost")]) for t in tables])
+    return {hashes[i] for i in range(len(F)) if not any(np.all(F[j] <= F[i]) and np.any(F[j] < F[i])
+                                                        for j in range(len(F)))}
 
 
 def test_too_few_records_of_other_tasks_are_said(tmp_path, table_file):  # noqa: F811

@@ -327,9 +327,10 @@ class Campaign:
 
     # ---------------------------------------------------------------- fronts
     def _search_table(self, archive: HDF5Archive) -> tuple[RecordTable, np.ndarray]:
-        """This campaign's feasible search records and their objectives F."""
+        """The feasible search records of this campaign's task (its own and warm-started ones) and their
+        objectives F."""
         ctx = self.ctx
-        rows = ctx.own_records(archive, self.config.training.epochs).filter(status="ok")
+        rows = ctx.task_records(archive, self.config.training.epochs).filter(status="ok")
         costs = np.array([rows.column(name) for name in ctx.plan.cost_columns], dtype=np.float64) \
             .reshape(len(ctx.plan.cost_columns), len(rows)).T
         keep = ctx.acceptable(record_values(rows)) & ctx.feasible(costs)
@@ -390,8 +391,10 @@ class Campaign:
 
     def _final_records(self, archive: HDF5Archive) -> RecordTable:
         front = self._search_front(archive)
-        final = self.ctx.own_records(archive, self.config.training.final_epochs) \
-            if self.config.training.final_epochs else None
+        final = None
+        if self.config.training.final_epochs:  # the front members' retrained records (or reused warm-started ones)
+            final = self.ctx.task_records(archive, self.config.training.final_epochs)
+            final = final.select(np.flatnonzero(np.isin(final.rows["genome_hash"], front.rows["genome_hash"])))
         self.ctx.write_front(archive, front, final)
         return final if final is not None and len(final) else front
 

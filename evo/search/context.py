@@ -278,9 +278,17 @@ class CampaignContext:
         return rows.select(known[order])
 
     def own_records(self, archive: HDF5Archive, fidelity: int) -> RecordTable:
-        """This campaign's records at ``fidelity``, ordered by genome hash."""
+        """This campaign's records at ``fidelity`` (its evaluations: what the budget counts), ordered by
+        genome hash."""
         rows = archive.table().filter(task=self.task_id, space=self.layout.space.space_id, fidelity=fidelity,
                                       campaign=self.config.campaign.name)
+        return rows.select(np.argsort(rows.rows["genome_hash"], kind="stable"))
+
+    def task_records(self, archive: HDF5Archive, fidelity: int) -> RecordTable:
+        """Every record of this task and space at ``fidelity`` in the archive — this campaign's and those a
+        warm start copied (reused, never evaluated again, as after a resume) —, ordered by genome hash:
+        what the campaign's fronts are taken from, as ``nasco front`` does."""
+        rows = archive.table().filter(task=self.task_id, space=self.layout.space.space_id, fidelity=fidelity)
         return rows.select(np.argsort(rows.rows["genome_hash"], kind="stable"))
 
     def to_record(self, archive: HDF5Archive, job: EvalJob, result: EvalResult, generation: int) -> Record:
