@@ -19,9 +19,9 @@ Methods: ``cold`` (the default campaign), ``warm`` (``[campaign] warm_start`` = 
 defaults otherwise: the surrogate's transfer feature, and ``search.initial = "auto"`` seeds half of
 generation 0 with the source's front), ``warm-lhs`` (table pairs only: the transfer feature alone,
 ``search.initial = "lhs"``). Targets use nasco's defaults (``search.proposal = "auto"``: the inner search
-on the tables, screening on the network space); sources are pinned to screening and a Latin-hypercube
-start. Source campaigns use seed 100, targets seeds 0…; run folders are kept under
-``benchmarks/data/transfer_runs/`` (git-ignored), so an interrupted run continues where it stopped.
+on every space here); sources are pinned to screening and a Latin-hypercube start. Source campaigns use
+seed 100, targets seeds 0…; run folders are kept under ``benchmarks/data/transfer_runs/`` (git-ignored), so
+an interrupted run continues where it stopped.
 """
 
 from __future__ import annotations

@@ -186,3 +186,21 @@ def test_export_refuses_failed_records_unreproduced_errors_and_unknown_formats(t
     out = " ".join(capsys.readouterr().out.split())
     assert "NOT reproduced (exported on request)" in out and "model.packed" in out and "model.qdq.onnx" in out
     assert "size objective" in out and "ms batch 32" in out
+
+
+def test_the_campaign_front_table_shows_final_errors_only_when_some_member_was_retrained():
+    from rich.console import Console
+
+    from nasco.evo.search.front_table import show_front
+
+    row = {"genome_hash": "ab12", "search_error": 0.25, "final_val_error": "", "test_error": "", "cost": 3.0}
+    for retrained, shown in ((False, False), (True, True)):
+        console = Console(record=True, width=200)
+        rows = [row, {**row, "genome_hash": "cd34", "final_val_error": 0.2, "test_error": 0.21}] if retrained \
+            else [row]
+        show_front(console, rows, ["cost"], "front")
+        text = console.export_text()
+        assert "search err" in text and "cost" in text
+        assert ("final val err" in text) is shown and ("test err" in text) is shown
+        if retrained:
+            assert "0.2100" in text and "—" in text  # the member without a retraining says so

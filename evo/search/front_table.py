@@ -54,16 +54,19 @@ NETWORK_TABLE = (("MACs", "macs", lambda v: f"{int(v):,}"), ("BitOps", "bitops",
 
 
 def show_front(console: Console, rows: list[dict], columns: list[str], title: str) -> None:
-    """The front as a rich table: errors, then MACs, BitOps and size (network spaces) or the objectives' columns."""
+    """The front as a rich table: errors (the final ones only when some member was retrained), then MACs,
+    BitOps and size (network spaces) or the objectives' columns."""
     shown = NETWORK_TABLE if all(c in NETWORK_COST_COLUMNS for c in columns) else \
         tuple((by_column(c).name.removeprefix("metric:"), c, lambda v: f"{v:.6g}") for c in columns)
-    table = Table("hash", "search err", "final val err", "test err", *[h for h, _, _ in shown], title=title,
+    errors = [("final val err", "final_val_error"), ("test err", "test_error")]
+    errors = [(h, c) for h, c in errors if any(r[c] != "" for r in rows)]
+    table = Table("hash", "search err", *[h for h, _ in errors], *[h for h, _, _ in shown], title=title,
                   title_justify="left")
 
     def fmt(v: float | str) -> str:
         return f"{v:.4f}" if v != "" else "—"
 
     for r in rows:
-        table.add_row(r["genome_hash"], f"{r['search_error']:.4f}", fmt(r["final_val_error"]), fmt(r["test_error"]),
+        table.add_row(r["genome_hash"], f"{r['search_error']:.4f}", *[fmt(r[c]) for _, c in errors],
                       *[f(r[c]) for _, c, f in shown])
     console.print(table)
