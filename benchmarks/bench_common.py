@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import platform
 import shutil
+import subprocess
 from pathlib import Path
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -42,3 +44,24 @@ def fashion_root(work: Path) -> str | None:
             with gzip.open(gz) as src, open(raw / gz.name.removesuffix(".gz"), "wb") as dst:
                 shutil.copyfileobj(src, dst)
     return str(root)
+
+
+def git_commit() -> str:
+    """The short commit of the benchmarks' checkout, with ``+changes`` when tracked files were modified."""
+    here = Path(__file__).parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=here, check=True).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_runs(path: Path) -> dict[tuple[str, str, int], dict]:
+    """The runs kept in a JSON-lines file, by (benchmark, method, seed); the last line of a key wins."""
+    if not path.is_file():
+        return {}
+    runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["benchmark"], r["method"], r["seed"]): r for r in runs}

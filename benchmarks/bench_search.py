@@ -24,25 +24,33 @@ and ``nasco+inner`` named the inner search); without ``nsga2`` the trainings-to-
 Tasks: ``digits`` (2 epochs per candidate) and Fashion-MNIST resized to 8×8 from Debian's
 ``dataset-fashion-mnist`` package (2,000 training images, 1,200 validation images, 2 epochs;
 skipped when absent).
-Run folders are kept under ``benchmarks/data/search_runs/`` (git-ignored), so an interrupted
-benchmark continues where it stopped.
+Every finished campaign is kept in ``benchmarks/results/bench_search_runs.jsonl`` (task, method, seed,
+hypervolume after every generation, seconds, the commit that ran it): a later invocation reuses it instead
+of running it again, so that the 10-seed table can be completed over several sessions; ``--rerun METHODS``
+runs those again (after a change of nasco's code), ``--kept-only`` shows the seeds kept so far and runs
+nothing. Run folders live under ``benchmarks/data/search_runs/`` (git-ignored) while a campaign runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
+import shutil
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
-from bench_common import cpu_name, fashion_root, print_results
+from bench_common import cpu_name, fashion_root, git_commit, load_runs, print_results
 
 WORK = Path(__file__).parent / "data" / "search_runs"
+RUNS = Path(__file__).parent / "results" / "bench_search_runs.jsonl"
+COMMIT = git_commit()
 BUDGET = int(os.environ.get("NASCO_BENCH_BUDGET", 64))
 METHODS = {
     "nasco": {},
@@ -73,7 +81,8 @@ def _config(task: str, method: str, seed: int, folder: Path, root: str, referenc
     return config_from_dict(data)
 
 
-def _run(args: tuple) -> tuple:
+def _run(args: tuple) -> dict:
+    """One campaign from a fresh run folder; its record for the runs file."""
     import torch
     from rich.console import Console
 
@@ -83,10 +92,14 @@ def _run(args: tuple) -> tuple:
     task, method, seed, root, reference = args
     torch.set_num_threads(1)
     folder = WORK / task / f"{method}-s{seed}"
+    shutil.rmtree(folder, ignore_errors=True)  # a campaign killed half-way is run again from its start
+    started = time.perf_counter()
     config = prepare_run_folder(folder, _config(task, method, seed, folder, root, reference), resume=False,
                                 force=False)
     Campaign(config, folder, console=Console(quiet=True)).run()
-    return task, method, seed, _trajectory(folder, reference)
+    return {"benchmark": task, "method": method, "seed": seed, "trajectory": _trajectory(folder, reference),
+            "seconds": round(time.perf_counter() - started, 1), "commit": COMMIT,
+            "date": f"{datetime.datetime.now():%Y-%m-%d %H:%M}"}
 
 
 def _trajectory(folder: Path, reference: list[float]) -> list[tuple[int, float]]:
@@ -132,69 +145,93 @@ def _trainings_to_reach(trajectory: list[tuple[int, float]], target: float) -> t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per method and task (5)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per method and task (10)")
     parser.add_argument("--workers", type=int, default=2, help="campaigns in parallel (2)")
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated tasks")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
+    parser.add_argument("--rerun", default="", help="methods run again even when kept runs exist (comma-separated)")
+    parser.add_argument("--kept-only", action="store_true", help="show the seeds kept so far; run nothing")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    unknown = [m for m in methods if m not in METHODS]
+    rerun = set(filter(None, args.rerun.split(",")))
+    unknown = [m for m in [*methods, *rerun] if m not in METHODS]
     if unknown:
-        parser.error(f"--methods: {unknown} unknown; allowed: {', '.join(METHODS)}")
+        parser.error(f"--methods/--rerun: {unknown} unknown; allowed: {', '.join(METHODS)}")
     WORK.mkdir(parents=True, exist_ok=True)
     roots = {"digits": "", "fashion-mnist@8x8": fashion_root(WORK)}
     tasks = [t for t in args.tasks.split(",") if roots.get(t) is not None]
     missing = [t for t in args.tasks.split(",") if t not in tasks]
     reference = _reference((1, 8, 8))
-    jobs = [(t, m, s, roots[t], reference) for t in tasks for m in methods for s in range(args.seeds)]
-    jobs.sort(key=lambda j: (j[0] != "digits", j[1] != "nsga2"))  # digits first; the longest runs first
-    runs: dict[tuple[str, str], dict[int, list]] = {}
-    with ProcessPoolExecutor(args.workers) as pool:
+    kept = load_runs(RUNS)
+    jobs = [(t, m, s, roots[t], reference) for t in tasks for s in range(args.seeds) for m in methods
+            if m in rerun or (t, m, s) not in kept]
+    if args.kept_only:
+        jobs = []
+    # digits first, then seed by seed (a session that stops early leaves whole seeds), the longest runs first
+    jobs.sort(key=lambda j: (j[0] != "digits", j[2], j[1] != "nsga2"))
+    print(f"{len(jobs)} campaigns to run; the others kept in {RUNS.name}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool, open(RUNS, "a") as log:
         futures = [pool.submit(_run, job) for job in jobs]
         for done, future in enumerate(as_completed(futures), 1):
-            task, method, seed, trajectory = future.result()
-            runs.setdefault((task, method), {})[seed] = trajectory
-            print(f"[{done}/{len(jobs)}] {task} {method} seed {seed}: HV {trajectory[-1][1]:.4f} after "
-                  f"{trajectory[-1][0]} trainings", file=sys.stderr, flush=True)
+            run = future.result()
+            kept[run["benchmark"], run["method"], run["seed"]] = run
+            log.write(json.dumps(run) + "\n")
+            log.flush()
+            n, hv = run["trajectory"][-1]
+            print(f"[{done}/{len(jobs)}] {run['benchmark']} {run['method']} seed {run['seed']}: HV {hv:.4f} after "
+                  f"{n} trainings, {run['seconds']:.0f} s ({time.perf_counter() - started:.0f} s so far)",
+                  file=sys.stderr, flush=True)
 
     print(f"# bench_search  {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; {args.workers} campaigns in parallel, 1 torch "
-          f"thread each; {args.seeds} seeds; methods {', '.join(methods)}")
+          f"thread each; up to {args.seeds} seeds; methods {', '.join(methods)}; code {COMMIT}")
     print(f"# hypervolume of (validation error, log10 BitOps), reference {[round(r, 3) for r in reference]}; "
           f"budget {BUDGET} trainings (nsga2 runs to {2 * BUDGET})")
     if missing:
         print(f"# skipped (data not found): {', '.join(missing)} — apt-get install dataset-fashion-mnist")
     results = []
     for task in tasks:
-        print(f"\n{task}: hypervolume after {BUDGET} trainings, and trainings plain NSGA-II needs to reach it")
-        print(f"{'method':>17} {'HV mean±std':>16}   per seed{'':<34} nsga2 trainings to reach (ratio)")
-        for method in methods:
-            per_seed = runs[(task, method)]
-            hv = [_hv_at(per_seed[s], BUDGET) for s in sorted(per_seed)]
-            line = f"{method:>17} {np.mean(hv):>8.4f}±{np.std(hv):.4f}   " + " ".join(f"{v:.4f}" for v in hv)
-            if method != "nsga2" and "nsga2" in methods:
-                reach = [_trainings_to_reach(runs[(task, "nsga2")][s], v) for s, v in zip(sorted(per_seed), hv,
-                                                                                          strict=True)]
-                ratios = [n / BUDGET for n, _ in reach]
-                line += "   " + " ".join(f"{n}{'' if ok else '+'}" for n, ok in reach)
-                line += f" (median {np.median(ratios):.2f}×)"
-                if method == "nasco":
-                    results.append((f"{task}_nsga2_trainings_to_reach_nasco_hv_ratio", float(np.median(ratios)),
-                                    ">=", 2.0))
-                if method == "random" and "nasco" in methods:
-                    nasco_hv = [_hv_at(runs[(task, "nasco")][s], BUDGET) for s in sorted(per_seed)]
-                    results.append((f"{task}_hv_nasco_minus_random", float(np.mean(nasco_hv) - np.mean(hv)),
-                                    ">=", 0.0))
-            print(line)
-        if {"nasco", "nasco+screen"} <= set(methods):  # the default proposal (inner here) against screening
-            default, screened = ([_hv_at(runs[(task, m)][s], BUDGET) for s in range(args.seeds)]
-                                 for m in ("nasco", "nasco+screen"))
-            results.append((f"{task}_hv_default_minus_screen", float(np.mean(default) - np.mean(screened)), ">=",
-                            0.0))
-        print("  (a '+' marks a seed whose nsga2 run never reached that hypervolume within "
-              f"{2 * BUDGET} trainings: the count is a lower bound)")
+        report_task(task, methods, {(m, s): kept[task, m, s]["trajectory"] for m in methods
+                                    for s in range(args.seeds) if (task, m, s) in kept}, results)
     print()
     return 0 if print_results(results) else 1
+
+
+def report_task(task: str, methods: list[str], runs: dict[tuple[str, int], list], results: list) -> None:
+    """One task's table (hypervolume per seed, NSGA-II trainings to reach it) and its RESULT lines."""
+    def hv_of(method: str) -> dict[int, float]:
+        return {s: _hv_at(t, BUDGET) for (m, s), t in sorted(runs.items()) if m == method}
+
+    print(f"\n{task}: hypervolume after {BUDGET} trainings, and trainings plain NSGA-II needs to reach it")
+    print(f"{'method':>17} {'seeds':>5} {'HV mean±std':>16}   per seed{'':<34} nsga2 trainings to reach (ratio)")
+    nsga2 = {s: t for (m, s), t in runs.items() if m == "nsga2"}
+    for method in methods:
+        hv = hv_of(method)
+        if not hv:
+            print(f"{method:>17}     0   (no run kept)")
+            continue
+        values = list(hv.values())
+        line = (f"{method:>17} {len(hv):>5} {np.mean(values):>8.4f}±{np.std(values):.4f}   "
+                + " ".join(f"{v:.4f}" for v in values))
+        paired = [s for s in hv if s in nsga2]
+        if method != "nsga2" and paired:
+            reach = [_trainings_to_reach(nsga2[s], hv[s]) for s in paired]
+            ratios = [n / BUDGET for n, _ in reach]
+            line += "   " + " ".join(f"{n}{'' if ok else '+'}" for n, ok in reach)
+            line += f" (median {np.median(ratios):.2f}×)"
+            if method == "nasco":
+                results.append((f"{task}_nsga2_trainings_to_reach_nasco_hv_ratio", float(np.median(ratios)),
+                                ">=", 2.0))
+        print(line)
+    default = hv_of("nasco")
+    for other in ("nsga2", "random", "nasco+screen"):
+        pairs = [(default[s], v) for s, v in hv_of(other).items() if s in default]
+        if pairs:
+            results.append((f"{task}_hv_nasco_minus_{other.replace('nasco+', '')}",
+                            float(np.mean([d - v for d, v in pairs])), ">=", 0.0))
+    print("  (a '+' marks a seed whose nsga2 run never reached that hypervolume within "
+          f"{2 * BUDGET} trainings: the count is a lower bound)")
 
 
 if __name__ == "__main__":

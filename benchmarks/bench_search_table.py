@@ -55,7 +55,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per worker proc
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_common, also under PYTHONSAFEPATH=1
-from bench_common import cpu_name, print_results
+from bench_common import cpu_name, git_commit, load_runs, print_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 DATA = Path(os.environ.get("NASCO_NAS_BENCH_MACRO", SHARED / "nas-bench-macro")) / "nas-bench-macro_cifar10.json"
@@ -230,28 +230,7 @@ def run_job(job: tuple[str, int, str, str, str]) -> dict:
             "date": f"{datetime.datetime.now():%Y-%m-%d %H:%M}"}
 
 
-def git_commit() -> str:
-    import subprocess
-
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
-        return head + ("+changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 COMMIT = git_commit()
-
-
-def load_runs() -> dict[tuple[str, str, int], dict]:
-    """The kept runs by (benchmark, method, seed); the last line of a key wins."""
-    if not RUNS.is_file():
-        return {}
-    runs = [json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()]
-    return {(r["benchmark"], r["method"], r["seed"]): r for r in runs}
 
 
 def main() -> None:
@@ -277,7 +256,7 @@ def main() -> None:
         sys.exit(f"--methods: {unknown} unknown; allowed: {', '.join([*METHODS, *OPTUNA])}")
     print(f"# bench_search_table — {datetime.datetime.now():%Y-%m-%d %H:%M}, {cpu_name()}, {args.workers} worker "
           f"processes × 1 thread; {', '.join(benchmarks)}; {args.seeds} seeds; code {COMMIT}")
-    kept = load_runs()
+    kept = load_runs(RUNS)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         jobs = []
