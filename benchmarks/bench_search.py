@@ -25,7 +25,8 @@ Tasks: ``digits`` (2 epochs per candidate) and Fashion-MNIST resized to 8×8 fro
 ``dataset-fashion-mnist`` package (2,000 training images, 1,200 validation images, 2 epochs;
 skipped when absent).
 Every finished campaign is kept in ``benchmarks/results/bench_search_runs.jsonl`` (task, method, seed,
-hypervolume after every generation, seconds, the commit that ran it): a later invocation reuses it instead
+hypervolume after every generation, seconds in all, per training and per generation choosing the
+offspring, the commit that ran it): a later invocation reuses it instead
 of running it again, so that the 10-seed table can be completed over several sessions; ``--rerun METHODS``
 runs those again (after a change of nasco's code), ``--kept-only`` shows the seeds kept so far and runs
 nothing. Run folders live under ``benchmarks/data/search_runs/`` (git-ignored) while a campaign runs.
@@ -98,7 +99,7 @@ def _run(args: tuple) -> dict:
                                 force=False)
     Campaign(config, folder, console=Console(quiet=True)).run()
     return {"benchmark": task, "method": method, "seed": seed, "trajectory": _trajectory(folder, reference),
-            "seconds": round(time.perf_counter() - started, 1), "commit": COMMIT,
+            "seconds": round(time.perf_counter() - started, 1), **_timing(folder), "commit": COMMIT,
             "date": f"{datetime.datetime.now():%Y-%m-%d %H:%M}"}
 
 
@@ -119,6 +120,21 @@ def _trajectory(folder: Path, reference: list[float]) -> list[tuple[int, float]]
         upto = generation <= g
         inside = F[upto & ok & np.all(ref > F, axis=1)]
         out.append((int(upto.sum()), float(HV(ref_point=ref)(inside)) if len(inside) else 0.0))
+    return out
+
+
+def _timing(folder: Path) -> dict[str, float]:
+    """Mean seconds to train one candidate, and per generation to choose the trained offspring (surrogate fit
+    + proposal, from the run's ``surrogate.jsonl``; absent without a surrogate)."""
+    from nasco.archive import HDF5Archive
+
+    with HDF5Archive(folder / "archive.h5") as archive:
+        table = archive.table().filter(fidelity=2)
+    out = {"train_s": round(float(np.mean(table.rows["wall_time_s"])), 2)}
+    log = folder / "surrogate.jsonl"
+    if log.is_file():
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        out["choose_s"] = round(float(np.mean([line["selection_s"] + line["proposal_s"] for line in lines])), 2)
     return out
 
 
@@ -192,10 +208,21 @@ def main() -> int:
         print(f"# skipped (data not found): {', '.join(missing)} — apt-get install dataset-fashion-mnist")
     results = []
     for task in tasks:
-        report_task(task, methods, {(m, s): kept[task, m, s]["trajectory"] for m in methods
-                                    for s in range(args.seeds) if (task, m, s) in kept}, results)
+        records = [kept[task, m, s] for m in methods for s in range(args.seeds) if (task, m, s) in kept]
+        report_task(task, methods, {(r["method"], r["seed"]): r["trajectory"] for r in records}, results)
+        report_timing(records)
     print()
     return 0 if print_results(results) else 1
+
+
+def report_timing(records: list[dict]) -> None:
+    """Seconds per generation spent choosing the offspring, next to one training (runs that recorded them)."""
+    for method in dict.fromkeys(r["method"] for r in records):
+        choose = [r["choose_s"] for r in records if r["method"] == method and "choose_s" in r]
+        train = [r["train_s"] for r in records if r["method"] == method and "train_s" in r]
+        if choose and train:
+            print(f"  {method}: {np.mean(choose):.1f} s per generation choosing its 8 trained offspring (surrogate "
+                  f"fit + proposal) next to {np.mean(train):.1f} s per training ({len(choose)} runs)")
 
 
 def report_task(task: str, methods: list[str], runs: dict[tuple[str, int], list], results: list) -> None:
