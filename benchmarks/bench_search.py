@@ -202,6 +202,12 @@ def main() -> int:
     print(f"# bench_search  {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"# machine: {cpu_name()}, {os.cpu_count()} cores; {args.workers} campaigns in parallel, 1 torch "
           f"thread each; up to {args.seeds} seeds; methods {', '.join(methods)}; code {COMMIT}")
+    shown = [kept[t, m, s] for t in tasks for m in methods for s in range(args.seeds) if (t, m, s) in kept]
+    if shown:
+        commits = ", ".join(sorted({r["commit"] for r in shown}))
+        print(f"# {len(shown)} campaigns shown, {len(jobs)} of them run now (the rest kept from earlier "
+              f"invocations, perhaps on another machine); their code {commits}, "
+              f"run {min(r['date'] for r in shown)} to {max(r['date'] for r in shown)}")
     print(f"# hypervolume of (validation error, log10 BitOps), reference {[round(r, 3) for r in reference]}; "
           f"budget {BUDGET} trainings (nsga2 runs to {2 * BUDGET})")
     if missing:
