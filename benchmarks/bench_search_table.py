@@ -48,7 +48,7 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per worker process (two would oversubscribe)
@@ -269,10 +269,12 @@ def main() -> None:
         reused = sum((b, m, s) in kept and m not in rerun
                      for b in benchmarks for m in methods for s in range(args.seeds))
         print(f"{len(jobs)} runs to do; {reused} kept from {RUNS.name}")
+        jobs.sort(key=lambda job: job[1])  # seed by seed: a session that stops early leaves whole seeds
         with ProcessPoolExecutor(args.workers) as pool, open(RUNS, "a") as log:
-            for run in pool.map(run_job, jobs):
+            for future in as_completed([pool.submit(run_job, job) for job in jobs]):
+                run = future.result()
                 kept[run["benchmark"], run["method"], run["seed"]] = run
-                log.write(json.dumps(run) + "\n")
+                log.write(json.dumps(run) + "\n")  # kept as each run ends, in any order
                 log.flush()
     print(f"({time.perf_counter() - started:.0f} s in all)")
     report(kept, methods, benchmarks, args.seeds)
