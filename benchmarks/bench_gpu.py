@@ -15,7 +15,10 @@ The search recipe as a campaign trains it (QAT, gradual pruning, bf16 autocast o
 4. ``no_cudnn``: new genomes with cuDNN disabled, to tell how much of a new genome's cost is cuDNN's
    per-shape planning;
 5. ``before``: the ``stream`` stage with the nasco installed at ``--before`` (the code before a change,
-   e.g. ``pip install --target DIR`` of an earlier commit), in a subprocess, side by side in one run.
+   e.g. ``pip install --target DIR`` of an earlier commit), in a subprocess, side by side in one run;
+6. ``padded16``, ``padded32``: the ``stream`` stage on other new genomes with ``channel_multiple`` 16
+   or 32 (every channel count rounded up, the added channels masked; ``nasco.evo.train.padding``):
+   fewer new convolution shapes per genome, the same validation errors.
 
 Each stage stops when its share of ``--budget`` seconds is spent. A diagnosis of today's trainer:
 targets come with the faster path.
@@ -42,6 +45,7 @@ from cifar10_jpeg import decoded_npz
 
 from nasco.evo import compile_space, default_space, sample_genomes
 from nasco.evo.space.genome import decode
+from nasco.evo.train.builder import padded
 from nasco.evo.train.datasets import load_task
 from nasco.evo.train.trainer import TrainConfig, train_candidate
 
@@ -83,10 +87,15 @@ class BusyMonitor:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
-def conv_shapes(layout, genome) -> set[tuple]:
-    """The convolution shapes the full-width (masked) training network of ``genome`` runs."""
-    return {(r["kind"], r["c_in"], r["c_out"], r["kernel"], r["stride"], r["groups"], r["h_in"])
-            for r in decode(layout, genome).rows()}
+def conv_shapes(layout, genome, multiple: int = 0) -> set[tuple]:
+    """The convolution shapes the full-width (masked) training network of ``genome`` runs, channel counts
+    rounded up to ``multiple`` (the stem's image channels stay)."""
+    def up(c: int) -> int:
+        return padded(c, multiple)
+
+    rows = decode(layout, genome).rows()
+    return {(r["kind"], r["c_in"] if i == 0 else up(r["c_in"]), up(r["c_out"]), r["kernel"], r["stride"],
+             up(r["groups"]) if r["groups"] > 1 else 1, r["h_in"]) for i, r in enumerate(rows)}
 
 
 def sync(device: torch.device) -> None:
@@ -105,15 +114,15 @@ def train_timed(layout, genome, task, config: TrainConfig, seed: int, device: to
 
 
 def stream(name: str, layout, genomes, task, batch: int, seen: int, device: torch.device, budget: float,
-           known: set, out: dict) -> None:
-    config = TrainConfig(epochs=1, batch_size=batch, device=str(device))
+           known: set, out: dict, multiple: int = 0) -> None:
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), channel_multiple=multiple)
     rows = []
     deadline = time.monotonic() + budget
     with BusyMonitor(device) as monitor:
         for i, genome in enumerate(genomes):
             if time.monotonic() > deadline:
                 break
-            shapes = conv_shapes(layout, genome)
+            shapes = conv_shapes(layout, genome, multiple)
             row = {"genome": i, "run": "new", "new_shapes": len(shapes - known), "shapes": len(shapes),
                    **train_timed(layout, genome, task, config, i, device)}
             known |= shapes
@@ -214,7 +223,7 @@ def main() -> None:
     if args.images < len(task.train):
         task = dataclasses.replace(task, train=task.train.subset(torch.arange(args.images)))
     layout = compile_space(default_space(task.input_shape, task.num_classes))
-    genomes = sample_genomes(layout, np.random.default_rng(0), 4 * args.genomes + 4)
+    genomes = sample_genomes(layout, np.random.default_rng(0), 6 * args.genomes + 4)
     sync(device)
     started = time.perf_counter()
     torch.nn.functional.conv2d(torch.zeros(1, 3, 8, 8, device=device), torch.zeros(4, 3, 3, 3, device=device))
@@ -239,6 +248,10 @@ def main() -> None:
             profile(layout, genomes[2 * n:2 * n + 1], task, 64, device, out)
         elif stage == "before" and args.before:
             before(args.before, args, share, out)
+        elif stage in ("padded16", "padded32"):
+            first = 4 * n if stage == "padded16" else 5 * n
+            stream(stage, layout, genomes[first:first + n], task, 64, args.seen, device, share, known, out,
+                   multiple=int(stage[-2:]))
         elif stage == "no_cudnn":
             with torch.backends.cudnn.flags(enabled=False):
                 stream("no_cudnn", layout, genomes[3 * n:4 * n], task, 64, 0, device, share, known, out)

@@ -207,6 +207,10 @@ class TrainingSection:
     lr: float = _f(0.005, "peak learning rate (AdamW, cosine decay)")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
     teacher: str = _f("", "folder of a trained model (nasco train -o) to distil from; empty: no distillation")
+    channel_multiple: int = _f(0, "search-fidelity trainings round every channel count up to this multiple and "
+                                  "mask the added channels (same logits; layer shapes repeat across genomes, so "
+                                  "a GPU plans fewer new convolution shapes); the final retraining keeps the "
+                                  "exact counts; 0: off (mobilenet kind only)")
 
 
 @dataclass(frozen=True)
@@ -423,6 +427,8 @@ def _check(c: CampaignConfig) -> None:
     for name, (low, high) in TRAINING_RANGES.items():
         _require(f"training.{name}", low <= getattr(t, name) <= high, getattr(t, name), f"integers {low}..{high:,}")
     _require("training.lr", t.lr > 0, t.lr, "numbers > 0")
+    _require("training.channel_multiple", t.channel_multiple == 0 or 2 <= t.channel_multiple <= 256,
+             t.channel_multiple, "0 (off) or integers 2..256")
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
     ev = c.evaluator

@@ -59,7 +59,10 @@ def run_job(spec: WorkerSpec, job: EvalJob, context: tuple | None = None, start:
     import torch
 
     layout, task, teacher = context or load_worker_context(spec)
-    config = TrainConfig(**{**spec.train, "epochs": job.fidelity})
+    train = {**spec.train, "epochs": job.fidelity}
+    if job.test:
+        train.pop("channel_multiple", None)  # a tested (final) training keeps the genome's exact counts
+    config = TrainConfig(**train)
     previous = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
     try:
@@ -86,6 +89,8 @@ def train_worker_spec(config: Any, layout: Any) -> tuple[WorkerSpec, dict]:
     # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
     description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
                    "train": recipe, "threads": threads, "teacher": c.training.teacher}
+    if c.training.channel_multiple:  # the same logits, but float sums in another order: named (old ids unchanged)
+        train["channel_multiple"] = description["channel_multiple"] = c.training.channel_multiple
     return WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads), description
 
 

@@ -7,6 +7,11 @@ keeps; masks start at all ones (identity) and the trainer's pruning schedule set
 
 ``slim=True`` builds the pruned network with the kept channels physically removed (what
 costs are counted on); ``slim=False`` builds the full-width network with masks, as trained.
+
+``channel_multiple=m`` (with ``slim=False``) rounds every layer's channel count up to a multiple
+of ``m`` and masks the added channels for good: networks of different genomes then share layer
+shapes (on a GPU, cuDNN plans a new shape once), and the padded network computes the same logits
+as the unpadded one when its added weights are zero (:mod:`nasco.evo.train.padding`).
 """
 
 from __future__ import annotations
@@ -33,25 +38,35 @@ from nasco.kernels.tables import (
 )
 
 
+def padded(channels: int, multiple: int) -> int:
+    """``channels`` rounded up to a multiple of ``multiple`` (≤ 1: unchanged)."""
+    return channels if multiple <= 1 else -(-channels // multiple) * multiple
+
+
 class ChannelMask(nn.Module):
-    """Multiplies channel ``c`` by ``mask[c]`` (all ones: identity).
+    """Multiplies channel ``c`` by ``mask[c]`` (ones on the real channels: identity).
 
     Attributes:
         kept: channels the genome keeps in this group (pruning targets it).
-        mask: float buffer (C,).
+        width: the group's real channels; the ones after them are padding, masked for good.
+        mask: float buffer (C,), C ≥ width.
     """
 
-    def __init__(self, channels: int, kept: int) -> None:
+    def __init__(self, channels: int, kept: int, width: int | None = None) -> None:
         super().__init__()
         self.kept = int(kept)
-        self.register_buffer("mask", torch.ones(channels))
+        self.width = channels if width is None else int(width)
+        mask = torch.zeros(channels)
+        mask[:self.width] = 1
+        self.register_buffer("mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = (1, -1) + (1,) * (x.dim() - 2)
         return x * self.mask.view(shape)
 
     def extra_repr(self) -> str:
-        return f"channels={self.mask.numel()}, kept={self.kept}"
+        padding = self.mask.numel() - self.width
+        return f"channels={self.mask.numel()}, kept={self.kept}" + (f", padding={padding}" if padding else "")
 
 
 def _masked_columns(layer: QuantConv2d | QuantLinear) -> torch.Tensor:
@@ -94,11 +109,16 @@ class QuantLinear(nn.Linear):
 
 
 class ConvUnit(nn.Module):
-    """QuantConv2d → BatchNorm → optional ReLU6 → optional channel mask."""
+    """QuantConv2d → BatchNorm → optional ReLU6 → optional channel mask.
 
-    def __init__(self, row, *, slim: bool, act: bool, mask: ChannelMask | None) -> None:
+    ``multiple`` pads the output channels and, with ``pad_in``, the input channels (see the module docstring).
+    """
+
+    def __init__(self, row, *, slim: bool, act: bool, mask: ChannelMask | None, multiple: int = 0,
+                 pad_in: bool = True) -> None:
         super().__init__()
         c_in, c_out = (int(row[L_KEPT_C_IN]), int(row[L_KEPT_C_OUT])) if slim else (int(row[L_C_IN]), int(row[L_C_OUT]))
+        c_in, c_out = padded(c_in, multiple if pad_in else 0), padded(c_out, multiple)
         groups = c_in if row[L_KIND] == KIND_DEPTHWISE else 1
         self.conv = QuantConv2d(c_in, c_out, int(row[L_KERNEL]), stride=int(row[L_STRIDE]), groups=groups,
                                 w_bits=int(row[L_W_BITS]), a_bits=int(row[L_A_BITS]))
@@ -110,9 +130,16 @@ class ConvUnit(nn.Module):
         return self.mask(self.act(self.bn(self.conv(x))))
 
 
-def _mask(row, slim: bool) -> ChannelMask:
+def _mask(row, slim: bool, multiple: int = 0) -> ChannelMask:
     kept = int(row[L_KEPT_C_OUT])
-    return ChannelMask(kept if slim else int(row[L_C_OUT]), kept)
+    width = kept if slim else int(row[L_C_OUT])
+    return ChannelMask(padded(width, multiple), kept, width)
+
+
+def _padding_mask(row, multiple: int) -> ChannelMask | None:
+    """The mask of a unit's padded output channels when it has no prunable group (None: no padding)."""
+    width = int(row[L_C_OUT])
+    return ChannelMask(padded(width, multiple), width, width) if padded(width, multiple) > width else None
 
 
 @dataclass
@@ -131,17 +158,19 @@ class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1×1 expand, k×k depthwise, 1×1 linear project (+ input if residual).
 
     The hidden channels are one prunable group; its mask follows the expand and the
-    depthwise units (the depthwise BN bias would otherwise revive pruned channels).
+    depthwise units (the depthwise BN bias would otherwise revive pruned channels). Padded, the
+    project unit's added outputs are masked too.
     """
 
-    def __init__(self, rows, *, slim: bool) -> None:
+    def __init__(self, rows, *, slim: bool, multiple: int = 0) -> None:
         super().__init__()
         expand, depthwise, project = rows
         self.residual = bool(expand[L_RESIDUAL])
-        self.hidden_mask = _mask(expand, slim)
-        self.expand = ConvUnit(expand, slim=slim, act=True, mask=self.hidden_mask)
-        self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask)
-        self.project = ConvUnit(project, slim=slim, act=False, mask=None)
+        self.hidden_mask = _mask(expand, slim, multiple)
+        self.expand = ConvUnit(expand, slim=slim, act=True, mask=self.hidden_mask, multiple=multiple)
+        self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask, multiple=multiple)
+        self.project = ConvUnit(project, slim=slim, act=False, mask=_padding_mask(project, multiple),
+                                multiple=multiple)
         self.project.conv.input_mask = self.hidden_mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,19 +181,27 @@ class InvertedResidual(nn.Module):
 class CandidateNet(nn.Module):
     """Stem → inverted-residual blocks → head 1×1 conv → global average pool → classifier."""
 
-    def __init__(self, table: LayerTable, *, slim: bool = True) -> None:
+    def __init__(self, table: LayerTable, *, slim: bool = True, channel_multiple: int = 0) -> None:
         super().__init__()
         rows = list(table.array)
         roles = table.roles
         if roles[0] != "stem" or roles[-2:] != ("head", "classifier"):
             raise ValueError(f"layer table roles {roles} do not describe a stem/blocks/head network")
-        self.stem = ConvUnit(rows[0], slim=slim, act=True, mask=_mask(rows[0], slim))
-        self.blocks = nn.Sequential(*(InvertedResidual(rows[i:i + 3], slim=slim) for i in range(1, len(rows) - 2, 3)))
-        self.head = ConvUnit(rows[-2], slim=slim, act=True, mask=_mask(rows[-2], slim))
+        if slim and channel_multiple > 1:
+            raise ValueError("channel_multiple pads the masked network (slim=False) only")
+        m = channel_multiple
+        self.stem = ConvUnit(rows[0], slim=slim, act=True, mask=_mask(rows[0], slim, m), multiple=m, pad_in=False)
+        self.blocks = nn.Sequential(*(InvertedResidual(rows[i:i + 3], slim=slim, multiple=m)
+                                      for i in range(1, len(rows) - 2, 3)))
+        self.head = ConvUnit(rows[-2], slim=slim, act=True, mask=_mask(rows[-2], slim, m), multiple=m)
         cls = rows[-1]
-        c_in = int(cls[L_KEPT_C_IN]) if slim else int(cls[L_C_IN])
+        c_in = int(cls[L_KEPT_C_IN]) if slim else padded(int(cls[L_C_IN]), m)
         self.classifier = QuantLinear(c_in, int(cls[L_C_OUT]), w_bits=int(cls[L_W_BITS]), a_bits=int(cls[L_A_BITS]))
-        self.blocks[0].expand.conv.input_mask = self.stem.mask
+        outputs = [self.stem.mask, *(block.project.mask for block in self.blocks)]
+        for block, previous in zip(self.blocks, outputs[:-1], strict=True):  # padded inputs: zero columns
+            block.expand.conv.input_mask = previous if isinstance(previous, ChannelMask) else None
+        if isinstance(outputs[-1], ChannelMask):
+            self.head.conv.input_mask = outputs[-1]
         self.classifier.input_mask = self.head.mask
 
     def conv_units(self) -> list[ConvUnit]:
@@ -188,6 +225,6 @@ class CandidateNet(nn.Module):
         return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
-def build_model(table: LayerTable, *, slim: bool = True) -> CandidateNet:
-    """Build the network of a decoded genome (see the module docstring for ``slim``)."""
-    return CandidateNet(table, slim=slim)
+def build_model(table: LayerTable, *, slim: bool = True, channel_multiple: int = 0) -> CandidateNet:
+    """Build the network of a decoded genome (see the module docstring for ``slim`` and ``channel_multiple``)."""
+    return CandidateNet(table, slim=slim, channel_multiple=channel_multiple)

@@ -5,7 +5,9 @@ number of masked channels follows the cubic schedule ``n(t) = round(n_final · (
 ``p`` = progress through the window in [0, 1]; channels are ranked by the L1 norm of all the
 group's weights (producer rows, depthwise rows, consumer columns), already-masked channels
 stay masked, and masks are frozen after the window. :func:`slim` then removes the masked
-channels, giving a smaller network that computes the same function.
+channels, giving a smaller network that computes the same function. A padded group
+(``ChannelMask.width`` < its channels, :mod:`nasco.evo.train.padding`) prunes among its real
+channels only; its padding stays masked and is removed by :func:`slim` like pruned channels.
 """
 
 from __future__ import annotations
@@ -43,16 +45,15 @@ def update_masks(model: CandidateNet, progress: float) -> None:
     """Set every group's mask to the schedule's count at ``progress`` (monotone; no host sync)."""
     fraction = cubic_fraction(progress)
     for group in model.channel_groups():
-        mask = group.mask.mask
-        n_final = mask.numel() - group.mask.kept
-        n_now = round(fraction * n_final)
+        mask, width = group.mask.mask, group.mask.width
+        n_now = round(fraction * (width - group.mask.kept))
         if n_now == 0:
             continue
         score = group_importance(group)
-        score = torch.where(mask == 0, torch.full_like(score, -1.0), score)  # keep pruned channels pruned
+        score = torch.where(mask == 0, torch.full_like(score, -1.0), score)  # pruned and padding stay masked
         order = torch.argsort(score, stable=True)
         new_mask = torch.ones_like(mask)
-        new_mask[order[:n_now]] = 0
+        new_mask[order[:n_now + mask.numel() - width]] = 0
         mask.copy_(new_mask)
 
 
@@ -74,7 +75,7 @@ def _copy_unit(src: ConvUnit, dst: ConvUnit, in_idx: torch.Tensor | None, out_id
 
 def kept_indices(model: nn.Module) -> dict[int, torch.Tensor]:
     """``id(mask)`` → the kept positions (int64) of every prunable group of ``model`` (any network kind
-    with ``channel_groups()``).
+    with ``channel_groups()``), and of every padding mask outside the groups (its real channels).
 
     Raises:
         ValueError: a group's mask does not keep exactly the genome's count (pruning has not finished).
@@ -86,6 +87,9 @@ def kept_indices(model: nn.Module) -> dict[int, torch.Tensor]:
             raise ValueError(f"a channel group keeps {index.numel()} channels, the genome asks {group.mask.kept}: "
                              "pruning has not finished")
         kept[id(group.mask)] = index
+    for module in model.modules():
+        if isinstance(module, ChannelMask) and id(module) not in kept:
+            kept[id(module)] = torch.arange(module.width, device=module.mask.device)
     return kept
 
 

@@ -61,6 +61,10 @@ class TrainConfig:
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         eval_batch_size: batch size of evaluation; None: :data:`EVAL_BATCH_SIZE` of the device.
         compress: False trains the same network with quantizers and masks bypassed.
+        channel_multiple: train the masked network with every channel count rounded up to this
+            multiple (0: exact counts); the same logits, layer shapes shared across genomes (on a GPU,
+            fewer new cuDNN plans; :mod:`nasco.evo.train.padding`). Space kinds without padding
+            (sequence) and ``start`` networks train unpadded; the returned network is always slim.
     """
 
     epochs: int = 15
@@ -79,6 +83,7 @@ class TrainConfig:
     device: str = "auto"
     eval_batch_size: int | None = None
     compress: bool = True
+    channel_multiple: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -95,6 +100,7 @@ class TrainConfig:
             ("kd_weight", 0 <= self.kd_weight <= 1, "numbers in [0, 1]"),
             ("shift", self.shift >= 0, "integers ≥ 0"),
             ("eval_batch_size", self.eval_batch_size is None or self.eval_batch_size >= 1, "None or integers ≥ 1"),
+            ("channel_multiple", self.channel_multiple == 0 or self.channel_multiple >= 2, "0 or integers ≥ 2"),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -334,6 +340,8 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     torch.manual_seed(seed)
                     model = build_network(layout, genome, slim=False)
+                if config.compress and config.channel_multiple and kind.pad is not None:
+                    model = kind.pad(model, layout, genome, config.channel_multiple)
             for m in model.modules():
                 if isinstance(m, ActQuantizer):
                     m.momentum = config.act_momentum
