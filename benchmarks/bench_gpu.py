@@ -16,9 +16,11 @@ The search recipe as a campaign trains it (QAT, gradual pruning, bf16 autocast o
    per-shape planning;
 5. ``before``: the ``stream`` stage with the nasco installed at ``--before`` (the code before a change,
    e.g. ``pip install --target DIR`` of an earlier commit), in a subprocess, side by side in one run;
-6. ``padded16``, ``padded32``: the ``stream`` stage on other new genomes with ``channel_multiple`` 16
-   or 32 (every channel count rounded up, the added channels masked; ``nasco.evo.train.padding``):
-   fewer new convolution shapes per genome, the same validation errors.
+6. ``shapes`` (no training, any device): over a campaign-like stream of ``4 × --genomes`` new genomes,
+   the distinct convolution shapes and the new ones per genome, exact and padded;
+7. ``padded16``, ``padded32k7``: the ``stream`` stage on other new genomes with ``channel_multiple`` 16,
+   or 32 and ``depthwise_kernel`` 7 (channel counts rounded up, depthwise kernels run at 7×7, the
+   additions masked; ``nasco.evo.train.padding``): fewer new convolution shapes per genome.
 
 Each stage stops when its share of ``--budget`` seconds is spent. A diagnosis of today's trainer:
 targets come with the faster path.
@@ -50,6 +52,7 @@ from nasco.evo.train.datasets import load_task
 from nasco.evo.train.trainer import TrainConfig, train_candidate
 
 DATA = Path(__file__).parent / "data" / "cifar10_u8_7000.npz"  # 5,000 training + 2,000 validation images
+PADDED = {"padded16": (16, 0), "padded32k7": (32, 7)}  # stage: (channel_multiple, depthwise_kernel)
 
 
 class BusyMonitor:
@@ -87,14 +90,15 @@ class BusyMonitor:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
-def conv_shapes(layout, genome, multiple: int = 0) -> set[tuple]:
+def conv_shapes(layout, genome, multiple: int = 0, depthwise_kernel: int = 0) -> set[tuple]:
     """The convolution shapes the full-width (masked) training network of ``genome`` runs, channel counts
-    rounded up to ``multiple`` (the stem's image channels stay)."""
+    rounded up to ``multiple`` (the stem's image channels stay) and depthwise kernels to ``depthwise_kernel``."""
     def up(c: int) -> int:
         return padded(c, multiple)
 
     rows = decode(layout, genome).rows()
-    return {(r["kind"], r["c_in"] if i == 0 else up(r["c_in"]), up(r["c_out"]), r["kernel"], r["stride"],
+    return {(r["kind"], r["c_in"] if i == 0 else up(r["c_in"]), up(r["c_out"]),
+             max(r["kernel"], depthwise_kernel) if r["groups"] > 1 else r["kernel"], r["stride"],
              up(r["groups"]) if r["groups"] > 1 else 1, r["h_in"]) for i, r in enumerate(rows)}
 
 
@@ -114,15 +118,16 @@ def train_timed(layout, genome, task, config: TrainConfig, seed: int, device: to
 
 
 def stream(name: str, layout, genomes, task, batch: int, seen: int, device: torch.device, budget: float,
-           known: set, out: dict, multiple: int = 0) -> None:
-    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), channel_multiple=multiple)
+           known: set, out: dict, multiple: int = 0, depthwise_kernel: int = 0) -> None:
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), channel_multiple=multiple,
+                         depthwise_kernel=depthwise_kernel)
     rows = []
     deadline = time.monotonic() + budget
     with BusyMonitor(device) as monitor:
         for i, genome in enumerate(genomes):
             if time.monotonic() > deadline:
                 break
-            shapes = conv_shapes(layout, genome, multiple)
+            shapes = conv_shapes(layout, genome, multiple, depthwise_kernel)
             row = {"genome": i, "run": "new", "new_shapes": len(shapes - known), "shapes": len(shapes),
                    **train_timed(layout, genome, task, config, i, device)}
             known |= shapes
@@ -142,6 +147,23 @@ def stream(name: str, layout, genomes, task, batch: int, seen: int, device: torc
                  "seen_images_per_s": len(again) * len(task.train) / max(sum(r["wall_s"] for r in again), 1e-9)}
     print(f"{name}: {len(new)} new genomes {out[name]['new_images_per_s']:.0f} images/s, {len(again)} seen "
           f"{out[name]['seen_images_per_s']:.0f} images/s, GPU busy {monitor.busy:.0f} %", flush=True)
+
+
+def shape_counts(layout, genomes, out: dict) -> None:
+    """Distinct convolution shapes over the stream and new shapes per genome, exact and with each padding."""
+    out["shapes"] = {}
+    for name, (multiple, kernel) in {"exact": (0, 0), **PADDED}.items():
+        known: set = set()
+        new = []
+        for genome in genomes:
+            shapes = conv_shapes(layout, genome, multiple, kernel)
+            new.append(len(shapes - known))
+            known |= shapes
+        late = new[len(new) // 2:]
+        out["shapes"][name] = {"distinct": len(known), "new_per_genome": new}
+        print(f"shapes {name:>10}: {len(known)} distinct in {len(genomes)} new genomes; new per genome: first 4 "
+              f"{new[:4]}, second half mean {np.mean(late):.2f} ({sum(n > 0 for n in late)} of {len(late)} "
+              f"genomes with any)", flush=True)
 
 
 def small_task(task, images: int, val: int):
@@ -211,7 +233,7 @@ def main() -> None:
     parser.add_argument("--seen", type=int, default=2, help="genomes trained again")
     parser.add_argument("--images", type=int, default=5000, help="training images (validation: 2,000)")
     parser.add_argument("--budget", type=float, default=240, help="seconds for all stages")
-    parser.add_argument("--stages", default="stream,stream512,profile,no_cudnn")
+    parser.add_argument("--stages", default="shapes,stream,padded16,padded32k7,stream512,profile,no_cudnn")
     parser.add_argument("--json", help="write the measurements here")
     parser.add_argument("--before", metavar="SITE", help="a folder holding an earlier nasco (the 'before' stage)")
     args = parser.parse_args()
@@ -240,7 +262,9 @@ def main() -> None:
     known: set = set()
     n = args.genomes
     for stage in stages:
-        if stage == "stream":
+        if stage == "shapes":
+            shape_counts(layout, genomes[:4 * n], out)
+        elif stage == "stream":
             stream("stream", layout, genomes[:n], task, 64, args.seen, device, share, known, out)
         elif stage == "stream512":
             stream("stream512", layout, genomes[n:2 * n], task, 512, args.seen, device, share, known, out)
@@ -248,10 +272,10 @@ def main() -> None:
             profile(layout, genomes[2 * n:2 * n + 1], task, 64, device, out)
         elif stage == "before" and args.before:
             before(args.before, args, share, out)
-        elif stage in ("padded16", "padded32"):
-            first = 4 * n if stage == "padded16" else 5 * n
+        elif stage in PADDED:
+            first = (4 + list(PADDED).index(stage)) * n
             stream(stage, layout, genomes[first:first + n], task, 64, args.seen, device, share, known, out,
-                   multiple=int(stage[-2:]))
+                   *PADDED[stage])
         elif stage == "no_cudnn":
             with torch.backends.cudnn.flags(enabled=False):
                 stream("no_cudnn", layout, genomes[3 * n:4 * n], task, 64, 0, device, share, known, out)

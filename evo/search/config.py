@@ -211,6 +211,10 @@ class TrainingSection:
                                   "mask the added channels (same logits; layer shapes repeat across genomes, so "
                                   "a GPU plans fewer new convolution shapes); the final retraining keeps the "
                                   "exact counts; 0: off (mobilenet kind only)")
+    depthwise_kernel: int = _f(0, "search-fidelity trainings run every smaller depthwise kernel at this odd size, "
+                                  "the genome's taps in its centre and the others masked (same logits; most of a "
+                                  "space's layer shapes are depthwise); the final retraining keeps the genome's "
+                                  "kernels; 0: off (mobilenet kind only)")
 
 
 @dataclass(frozen=True)
@@ -429,6 +433,9 @@ def _check(c: CampaignConfig) -> None:
     _require("training.lr", t.lr > 0, t.lr, "numbers > 0")
     _require("training.channel_multiple", t.channel_multiple == 0 or 2 <= t.channel_multiple <= 256,
              t.channel_multiple, "0 (off) or integers 2..256")
+    _require("training.depthwise_kernel", t.depthwise_kernel == 0 or (1 <= t.depthwise_kernel <= 15
+                                                                       and t.depthwise_kernel % 2 == 1),
+             t.depthwise_kernel, "0 (off) or odd integers 1..15")
     _require("training.final_epochs", t.final_epochs != t.epochs, t.final_epochs,
              "0 (no retraining) or a number of epochs different from training.epochs")
     ev = c.evaluator

@@ -60,8 +60,9 @@ def run_job(spec: WorkerSpec, job: EvalJob, context: tuple | None = None, start:
 
     layout, task, teacher = context or load_worker_context(spec)
     train = {**spec.train, "epochs": job.fidelity}
-    if job.test:
-        train.pop("channel_multiple", None)  # a tested (final) training keeps the genome's exact counts
+    if job.test:  # a tested (final) training keeps the genome's exact shapes
+        train.pop("channel_multiple", None)
+        train.pop("depthwise_kernel", None)
     config = TrainConfig(**train)
     previous = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
@@ -89,8 +90,9 @@ def train_worker_spec(config: Any, layout: Any) -> tuple[WorkerSpec, dict]:
     # `nasco export` retrains a record exactly from this description, its fidelity and its seed.
     description = {**{k: v for k, v in spec_task.items() if k not in ("root", "download")},
                    "train": recipe, "threads": threads, "teacher": c.training.teacher}
-    if c.training.channel_multiple:  # the same logits, but float sums in another order: named (old ids unchanged)
-        train["channel_multiple"] = description["channel_multiple"] = c.training.channel_multiple
+    for name in ("channel_multiple", "depthwise_kernel"):  # the same logits, float sums in another order: named
+        if getattr(c.training, name):  # only when set (the task ids of earlier archives unchanged)
+            train[name] = description[name] = getattr(c.training, name)
     return WorkerSpec(spec_task, layout.space.to_dict(), train, c.training.teacher, threads), description
 
 

@@ -9,9 +9,11 @@ keeps; masks start at all ones (identity) and the trainer's pruning schedule set
 costs are counted on); ``slim=False`` builds the full-width network with masks, as trained.
 
 ``channel_multiple=m`` (with ``slim=False``) rounds every layer's channel count up to a multiple
-of ``m`` and masks the added channels for good: networks of different genomes then share layer
-shapes (on a GPU, cuDNN plans a new shape once), and the padded network computes the same logits
-as the unpadded one when its added weights are zero (:mod:`nasco.evo.train.padding`).
+of ``m`` and masks the added channels for good, and ``depthwise_kernel=K`` runs every smaller
+depthwise kernel as a K×K one with the genome's taps in its centre and the others masked:
+networks of different genomes then share layer shapes (on a GPU, cuDNN plans a new shape once),
+and the padded network computes the same logits as the unpadded one when its added weights are
+zero (:mod:`nasco.evo.train.padding`).
 """
 
 from __future__ import annotations
@@ -69,30 +71,42 @@ class ChannelMask(nn.Module):
         return f"channels={self.mask.numel()}, kept={self.kept}" + (f", padding={padding}" if padding else "")
 
 
-def _masked_columns(layer: QuantConv2d | QuantLinear) -> torch.Tensor:
-    """The weight with the input columns of pruned channels zeroed (``layer.input_mask``).
+def _masked_weight(layer: QuantConv2d | QuantLinear) -> torch.Tensor:
+    """The weight with the input columns of pruned channels zeroed (``layer.input_mask``), and the
+    taps outside a padded kernel's centre (``layer.tap_mask``).
 
-    Zeroing them, not just their inputs, keeps per-channel quantization scales equal to those
-    of the slim network, where those columns do not exist.
+    Zeroing the columns, not just their inputs, keeps per-channel quantization scales equal to
+    those of the slim network, where those columns do not exist.
     """
-    if layer.input_mask is None:
-        return layer.weight
-    shape = (1, -1) + (1,) * (layer.weight.dim() - 2)
-    return layer.weight * layer.input_mask.mask.view(shape)
+    weight = layer.weight
+    if layer.input_mask is not None:
+        weight = weight * layer.input_mask.mask.view((1, -1) + (1,) * (weight.dim() - 2))
+    tap_mask = getattr(layer, "tap_mask", None)  # QuantLinear has none
+    return weight if tap_mask is None else weight * tap_mask
 
 
 class QuantConv2d(nn.Conv2d):
-    """Conv2d (no bias, padding k//2) whose input and weight pass through quantizers."""
+    """Conv2d (no bias, padding k//2) whose input and weight pass through quantizers.
+
+    ``taps`` < ``kernel``: a ``taps``×``taps`` kernel run as a ``kernel``×``kernel`` one, the other taps
+    masked (``tap_mask`` (1, 1, kernel, kernel)); the same output size, as both are odd.
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, *, stride: int, groups: int,
-                 w_bits: int, a_bits: int) -> None:
+                 w_bits: int, a_bits: int, taps: int | None = None) -> None:
         super().__init__(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False)
         self.weight_quant = WeightQuantizer(w_bits)
         self.act_quant = ActQuantizer(a_bits)
         self.input_mask: ChannelMask | None = None
+        mask = None
+        if taps is not None and taps < kernel:
+            mask = torch.zeros(1, 1, kernel, kernel)
+            edge = (kernel - taps) // 2
+            mask[..., edge:edge + taps, edge:edge + taps] = 1
+        self.register_buffer("tap_mask", mask)  # None: not in the state dict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self.act_quant(x), self.weight_quant(_masked_columns(self)), None)
+        return self._conv_forward(self.act_quant(x), self.weight_quant(_masked_weight(self)), None)
 
 
 class QuantLinear(nn.Linear):
@@ -105,23 +119,26 @@ class QuantLinear(nn.Linear):
         self.input_mask: ChannelMask | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(self.act_quant(x), self.weight_quant(_masked_columns(self)), self.bias)
+        return nn.functional.linear(self.act_quant(x), self.weight_quant(_masked_weight(self)), self.bias)
 
 
 class ConvUnit(nn.Module):
     """QuantConv2d → BatchNorm → optional ReLU6 → optional channel mask.
 
-    ``multiple`` pads the output channels and, with ``pad_in``, the input channels (see the module docstring).
+    ``multiple`` pads the output channels and, with ``pad_in``, the input channels; a depthwise unit's
+    kernel runs as a ``depthwise_kernel``-sized one when that is larger (see the module docstring).
     """
 
     def __init__(self, row, *, slim: bool, act: bool, mask: ChannelMask | None, multiple: int = 0,
-                 pad_in: bool = True) -> None:
+                 pad_in: bool = True, depthwise_kernel: int = 0) -> None:
         super().__init__()
         c_in, c_out = (int(row[L_KEPT_C_IN]), int(row[L_KEPT_C_OUT])) if slim else (int(row[L_C_IN]), int(row[L_C_OUT]))
         c_in, c_out = padded(c_in, multiple if pad_in else 0), padded(c_out, multiple)
-        groups = c_in if row[L_KIND] == KIND_DEPTHWISE else 1
-        self.conv = QuantConv2d(c_in, c_out, int(row[L_KERNEL]), stride=int(row[L_STRIDE]), groups=groups,
-                                w_bits=int(row[L_W_BITS]), a_bits=int(row[L_A_BITS]))
+        depthwise = row[L_KIND] == KIND_DEPTHWISE
+        taps = int(row[L_KERNEL])
+        kernel = max(taps, depthwise_kernel) if depthwise else taps
+        self.conv = QuantConv2d(c_in, c_out, kernel, stride=int(row[L_STRIDE]), groups=c_in if depthwise else 1,
+                                w_bits=int(row[L_W_BITS]), a_bits=int(row[L_A_BITS]), taps=taps)
         self.bn = nn.BatchNorm2d(c_out)
         self.act = nn.ReLU6(inplace=True) if act else nn.Identity()
         self.mask = mask if mask is not None else nn.Identity()
@@ -162,13 +179,14 @@ class InvertedResidual(nn.Module):
     project unit's added outputs are masked too.
     """
 
-    def __init__(self, rows, *, slim: bool, multiple: int = 0) -> None:
+    def __init__(self, rows, *, slim: bool, multiple: int = 0, depthwise_kernel: int = 0) -> None:
         super().__init__()
         expand, depthwise, project = rows
         self.residual = bool(expand[L_RESIDUAL])
         self.hidden_mask = _mask(expand, slim, multiple)
         self.expand = ConvUnit(expand, slim=slim, act=True, mask=self.hidden_mask, multiple=multiple)
-        self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask, multiple=multiple)
+        self.depthwise = ConvUnit(depthwise, slim=slim, act=True, mask=self.hidden_mask, multiple=multiple,
+                                  depthwise_kernel=depthwise_kernel)
         self.project = ConvUnit(project, slim=slim, act=False, mask=_padding_mask(project, multiple),
                                 multiple=multiple)
         self.project.conv.input_mask = self.hidden_mask
@@ -181,17 +199,21 @@ class InvertedResidual(nn.Module):
 class CandidateNet(nn.Module):
     """Stem → inverted-residual blocks → head 1×1 conv → global average pool → classifier."""
 
-    def __init__(self, table: LayerTable, *, slim: bool = True, channel_multiple: int = 0) -> None:
+    def __init__(self, table: LayerTable, *, slim: bool = True, channel_multiple: int = 0,
+                 depthwise_kernel: int = 0) -> None:
         super().__init__()
         rows = list(table.array)
         roles = table.roles
         if roles[0] != "stem" or roles[-2:] != ("head", "classifier"):
             raise ValueError(f"layer table roles {roles} do not describe a stem/blocks/head network")
-        if slim and channel_multiple > 1:
-            raise ValueError("channel_multiple pads the masked network (slim=False) only")
+        if slim and (channel_multiple > 1 or depthwise_kernel):
+            raise ValueError("channel_multiple and depthwise_kernel pad the masked network (slim=False) only")
+        if depthwise_kernel and depthwise_kernel % 2 == 0:
+            raise ValueError(f"depthwise_kernel {depthwise_kernel}: allowed: odd sizes (0: off)")
         m = channel_multiple
         self.stem = ConvUnit(rows[0], slim=slim, act=True, mask=_mask(rows[0], slim, m), multiple=m, pad_in=False)
-        self.blocks = nn.Sequential(*(InvertedResidual(rows[i:i + 3], slim=slim, multiple=m)
+        self.blocks = nn.Sequential(*(InvertedResidual(rows[i:i + 3], slim=slim, multiple=m,
+                                                       depthwise_kernel=depthwise_kernel)
                                       for i in range(1, len(rows) - 2, 3)))
         self.head = ConvUnit(rows[-2], slim=slim, act=True, mask=_mask(rows[-2], slim, m), multiple=m)
         cls = rows[-1]
@@ -225,6 +247,8 @@ class CandidateNet(nn.Module):
         return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
-def build_model(table: LayerTable, *, slim: bool = True, channel_multiple: int = 0) -> CandidateNet:
-    """Build the network of a decoded genome (see the module docstring for ``slim`` and ``channel_multiple``)."""
-    return CandidateNet(table, slim=slim, channel_multiple=channel_multiple)
+def build_model(table: LayerTable, *, slim: bool = True, channel_multiple: int = 0,
+                depthwise_kernel: int = 0) -> CandidateNet:
+    """Build the network of a decoded genome (see the module docstring for ``slim``, ``channel_multiple`` and
+    ``depthwise_kernel``)."""
+    return CandidateNet(table, slim=slim, channel_multiple=channel_multiple, depthwise_kernel=depthwise_kernel)

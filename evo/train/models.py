@@ -5,8 +5,8 @@ returns the torch module (``slim=False``: full width with masks on the prunable 
 gradual pruning; ``slim=True``: physically pruned, for export and inference), ``slim(model,
 layout, genome)`` copies a trained masked model into its slim network, ``example`` gives the
 (shape, dtype) of one input for the counting pass, ``mismatch(layout, task)`` says why a task
-cannot train the space (None when it can), and the optional ``pad(model, layout, genome, multiple)``
-rounds a masked model's channel counts up to a multiple (``TrainConfig.channel_multiple``).
+cannot train the space (None when it can), and the optional ``pad(model, layout, genome,
+channel_multiple, depthwise_kernel)`` pads a masked model's layer shapes (``TrainConfig``).
 ``mobilenet`` is built from the genome's layer table (:func:`~nasco.evo.train.builder.build_model`);
 ``sequence``'s lives with its model (:data:`nasco.evo.train.sequence_model.SEQUENCE_NETWORK`). A
 space kind names its NetworkKind by import path in ``SpaceKind.model``, so that the space layer
@@ -30,7 +30,7 @@ from nasco.evo.space.genome import decode
 from nasco.evo.space.kinds import kind_of, space_kind
 from nasco.evo.train.builder import build_model
 from nasco.evo.train.model_stats import count_macs_params
-from nasco.evo.train.padding import pad_channels
+from nasco.evo.train.padding import pad_network
 from nasco.evo.train.pruning import slim
 
 ModelBuilder = Callable[[SpaceLayout, np.ndarray, bool], nn.Module]
@@ -46,7 +46,7 @@ class NetworkKind:
     mismatch: Callable[[Any, Any], str | None]
     export_formats: tuple[str, ...] = ("float",)  # nasco export --format: packed, qdq, float (ONNX)
     default_formats: tuple[str, ...] = ()  # written when --format is not given (besides model.pt)
-    pad: Callable[[nn.Module, SpaceLayout, np.ndarray, int], nn.Module] | None = None
+    pad: Callable[[nn.Module, SpaceLayout, np.ndarray, int, int], nn.Module] | None = None
 
 
 def _image_mismatch(space, task) -> str | None:
@@ -64,7 +64,8 @@ MOBILENET = NetworkKind(
     example=lambda space: (tuple(space.input_shape), torch.float32),
     mismatch=_image_mismatch,
     export_formats=("packed", "qdq", "float"), default_formats=("packed",),
-    pad=lambda model, layout, genome, multiple: pad_channels(model, decode(layout, genome), multiple))
+    pad=lambda model, layout, genome, multiple, kernel: pad_network(model, decode(layout, genome),
+                                                                    channel_multiple=multiple, depthwise_kernel=kernel))
 
 def network_kind(layout: SpaceLayout) -> NetworkKind:
     """The :class:`NetworkKind` that ``layout``'s space kind names in its ``model`` (an import path).

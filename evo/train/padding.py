@@ -1,15 +1,18 @@
-"""Channel padding: the masked network of a genome with every channel count rounded up to a multiple.
+"""Shape padding: the masked network of a genome with every channel count rounded up to a multiple
+and every depthwise kernel run at one size.
 
 On a GPU, a new genome's first steps pay for planning each new layer shape (cuDNN); a campaign
-trains a stream of new genomes, so it keeps paying (``benchmarks/bench_gpu.py``). Rounding every
-channel count up to a multiple of ``m`` makes genomes share layer shapes. :func:`pad_channels`
-copies an unpadded masked network into its padded twin with every added weight zero and every
-added channel masked: its logits are the unpadded network's (to float rounding), and training
-keeps it so: an added channel's outputs are masked, so its weights get zero gradients, and an
-added input column multiplies zeros, so its weight gets none either (AdamW leaves a zero weight
-with zero gradients at zero). Activation ranges are unchanged because fake quantization's range
-always includes 0. :func:`~nasco.evo.train.pruning.slim` removes the padding with the pruned
-channels, so the slim network is exactly the genome's.
+trains a stream of new genomes, so it keeps paying (``benchmarks/bench_gpu.py``). Most of a
+space's shapes are depthwise (channels × kernel × stride × map size): rounding every channel count
+up to a multiple and running every depthwise kernel as the largest makes genomes share shapes.
+:func:`pad_network` copies an unpadded masked network into its padded twin with every added weight
+zero and every added channel and tap masked: its logits are the unpadded network's (to float
+rounding), and training keeps it so: an added channel's outputs are masked, so its weights get
+zero gradients; an added input column multiplies zeros and an added tap is masked in the weight,
+so they get none either (AdamW leaves a zero weight with zero gradients at zero). Per-channel
+weight scales see the same largest magnitude, and activation ranges are unchanged because fake
+quantization's range always includes 0. :func:`~nasco.evo.train.pruning.slim` removes the
+padding with the pruned channels and crops the kernels, so the slim network is exactly the genome's.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from nasco.evo.train.builder import CandidateNet, ChannelMask, ConvUnit, build_m
 
 
 def _copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """``dst`` zero except its leading block, which becomes ``src`` (dst's dims ≥ src's)."""
+    """``dst`` zero except the block that becomes ``src`` (dst's dims ≥ src's): leading along the first
+    two dims (channels), centred along the others (kernel taps)."""
     dst.zero_()
-    dst[tuple(slice(0, n) for n in src.shape)].copy_(src)
+    block = [slice(0, n) if d < 2 else slice((m - n) // 2, (m - n) // 2 + n)
+             for d, (m, n) in enumerate(zip(dst.shape, src.shape, strict=True))]
+    dst[tuple(block)].copy_(src)
 
 
 def _copy_unit(src: ConvUnit, dst: ConvUnit) -> None:
@@ -39,18 +45,23 @@ def _copy_unit(src: ConvUnit, dst: ConvUnit) -> None:
         dst.mask.mask[:src.mask.mask.numel()].copy_(src.mask.mask)
 
 
-def pad_channels(model: CandidateNet, table: LayerTable, multiple: int) -> CandidateNet:
-    """A new masked network of ``table`` with channel counts rounded up to ``multiple``, computing
-    ``model``'s logits (``model``: the unpadded masked network, ``slim=False``, of the same table).
+def pad_network(model: CandidateNet, table: LayerTable, *, channel_multiple: int = 0,
+                depthwise_kernel: int = 0) -> CandidateNet:
+    """A new masked network of ``table`` with channel counts rounded up to ``channel_multiple`` and depthwise
+    kernels run at ``depthwise_kernel`` (odd; a larger kernel stays), computing ``model``'s logits
+    (``model``: the unpadded masked network, ``slim=False``, of the same table).
 
     Raises:
-        ValueError: ``multiple`` < 2, or ``model`` is padded already.
+        ValueError: nothing to pad (``channel_multiple`` < 2 and no ``depthwise_kernel``), an even
+            ``depthwise_kernel``, or ``model`` is padded already.
     """
-    if multiple < 2:
-        raise ValueError(f"channel multiple {multiple} pads nothing; allowed: integers ≥ 2")
-    if any(isinstance(m, ChannelMask) and m.width != m.mask.numel() for m in model.modules()):
+    if channel_multiple < 2 and not depthwise_kernel:
+        raise ValueError(f"channel multiple {channel_multiple} and depthwise kernel {depthwise_kernel} pad nothing")
+    if any(isinstance(m, ChannelMask) and m.width != m.mask.numel() for m in model.modules()) or any(
+            getattr(m, "tap_mask", None) is not None for m in model.modules()):
         raise ValueError("the network is padded already")
-    big = build_model(table, slim=False, channel_multiple=multiple).to(next(model.parameters()).device)
+    big = build_model(table, slim=False, channel_multiple=channel_multiple, depthwise_kernel=depthwise_kernel)
+    big = big.to(next(model.parameters()).device)
     with torch.no_grad():
         for src, dst in zip(model.conv_units(), big.conv_units(), strict=True):
             _copy_unit(src, dst)

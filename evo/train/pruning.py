@@ -7,7 +7,8 @@ group's weights (producer rows, depthwise rows, consumer columns), already-maske
 stay masked, and masks are frozen after the window. :func:`slim` then removes the masked
 channels, giving a smaller network that computes the same function. A padded group
 (``ChannelMask.width`` < its channels, :mod:`nasco.evo.train.padding`) prunes among its real
-channels only; its padding stays masked and is removed by :func:`slim` like pruned channels.
+channels only; its padding stays masked and is removed by :func:`slim` like pruned channels (a
+padded kernel is cropped to its centre).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def _copy_unit(src: ConvUnit, dst: ConvUnit, in_idx: torch.Tensor | None, out_id
     weight = _take(src.conv.weight, out_idx, 0)
     if not depthwise:
         weight = _take(weight, in_idx, 1)
-    dst.conv.weight.copy_(weight)
+    edge = (weight.shape[-1] - dst.conv.weight.shape[-1]) // 2  # a padded kernel's centre (padding.py)
+    dst.conv.weight.copy_(weight[..., edge:weight.shape[-2] - edge, edge:weight.shape[-1] - edge])
     for name in ("weight", "bias", "running_mean", "running_var"):
         getattr(dst.bn, name).copy_(_take(getattr(src.bn, name), out_idx, 0))
     dst.bn.num_batches_tracked.copy_(src.bn.num_batches_tracked)

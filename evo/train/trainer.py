@@ -65,6 +65,8 @@ class TrainConfig:
             multiple (0: exact counts); the same logits, layer shapes shared across genomes (on a GPU,
             fewer new cuDNN plans; :mod:`nasco.evo.train.padding`). Space kinds without padding
             (sequence) and ``start`` networks train unpadded; the returned network is always slim.
+        depthwise_kernel: likewise, run every smaller depthwise kernel at this (odd) size, the genome's
+            taps in the centre and the others masked (0: the genome's sizes).
     """
 
     epochs: int = 15
@@ -84,6 +86,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     compress: bool = True
     channel_multiple: int = 0
+    depthwise_kernel: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -101,6 +104,9 @@ class TrainConfig:
             ("shift", self.shift >= 0, "integers ≥ 0"),
             ("eval_batch_size", self.eval_batch_size is None or self.eval_batch_size >= 1, "None or integers ≥ 1"),
             ("channel_multiple", self.channel_multiple == 0 or self.channel_multiple >= 2, "0 or integers ≥ 2"),
+            ("depthwise_kernel", self.depthwise_kernel == 0 or (self.depthwise_kernel > 0
+                                                                and self.depthwise_kernel % 2 == 1),
+             "0 or odd integers ≥ 1"),
         ]
         for name, ok, allowed in checks:
             if not ok:
@@ -340,8 +346,8 @@ def train_candidate(layout: SpaceLayout, genome: np.ndarray, task: Task, config:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     torch.manual_seed(seed)
                     model = build_network(layout, genome, slim=False)
-                if config.compress and config.channel_multiple and kind.pad is not None:
-                    model = kind.pad(model, layout, genome, config.channel_multiple)
+                if config.compress and (config.channel_multiple or config.depthwise_kernel) and kind.pad is not None:
+                    model = kind.pad(model, layout, genome, config.channel_multiple, config.depthwise_kernel)
             for m in model.modules():
                 if isinstance(m, ActQuantizer):
                     m.momentum = config.act_momentum
