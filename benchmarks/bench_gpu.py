@@ -20,7 +20,9 @@ The search recipe as a campaign trains it (QAT, gradual pruning, bf16 autocast o
    the distinct convolution shapes and the new ones per genome, exact and padded;
 7. ``padded16``, ``padded32k7``: the ``stream`` stage on other new genomes with ``channel_multiple`` 16,
    or 32 and ``depthwise_kernel`` 7 (channel counts rounded up, depthwise kernels run at 7×7, the
-   additions masked; ``nasco.evo.train.padding``): fewer new convolution shapes per genome.
+   additions masked; ``nasco.evo.train.padding``): fewer new convolution shapes per genome;
+8. ``faithful``: ``--genomes`` genomes trained exact with seeds 0 and 1 and padded (32, 7×7) with seed 0:
+   the padded errors must differ from the exact ones no more than two seeds' do.
 
 Each stage stops when its share of ``--budget`` seconds is spent. A diagnosis of today's trainer:
 targets come with the faster path.
@@ -166,6 +168,29 @@ def shape_counts(layout, genomes, out: dict) -> None:
               f"genomes with any)", flush=True)
 
 
+def faithful(layout, genomes, task, device: torch.device, budget: float, out: dict) -> None:
+    """Validation errors of exact (seeds 0, 1) and padded (seed 0) trainings of the same genomes."""
+    rows = []
+    deadline = time.monotonic() + budget
+    for i, genome in enumerate(genomes):
+        if time.monotonic() > deadline:
+            break
+        errors = [train_timed(layout, genome, task, TrainConfig(epochs=1, device=str(device), **padding), seed,
+                              device)["val_error"]
+                  for seed, padding in ((0, {}), (1, {}), (0, {"channel_multiple": 32, "depthwise_kernel": 7}))]
+        rows.append(errors)
+        print(f"faithful {i}: exact {errors[0]:.3f} (seed 1: {errors[1]:.3f}), padded {errors[2]:.3f}", flush=True)
+    if rows:
+        e = np.array(rows)
+        out["faithful"] = {"rows": rows, "seed_spread": float(np.abs(e[:, 0] - e[:, 1]).mean()),
+                           "padding_effect": float(np.abs(e[:, 0] - e[:, 2]).mean()),
+                           "mean_exact": float(e[:, 0].mean()), "mean_padded": float(e[:, 2].mean())}
+        f = out["faithful"]
+        print(f"faithful: {len(rows)} genomes, mean error exact {f['mean_exact']:.4f} padded {f['mean_padded']:.4f}; "
+              f"mean |exact - padded| {f['padding_effect']:.4f} vs mean |seed 0 - seed 1| {f['seed_spread']:.4f}",
+              flush=True)
+
+
 def small_task(task, images: int, val: int):
     """The task with its first ``images`` training and ``val`` validation examples (a few profiled steps)."""
     return dataclasses.replace(task, train=task.train.subset(torch.arange(min(images, len(task.train)))),
@@ -264,6 +289,8 @@ def main() -> None:
     for stage in stages:
         if stage == "shapes":
             shape_counts(layout, genomes[:4 * n], out)
+        elif stage == "faithful":
+            faithful(layout, genomes[:n], task, device, share, out)
         elif stage == "stream":
             stream("stream", layout, genomes[:n], task, 64, args.seen, device, share, known, out)
         elif stage == "stream512":
