@@ -1,14 +1,14 @@
-"""Search efficiency at equal training budget: nasco (surrogate screening) vs plain NSGA-II vs random.
+"""Search efficiency at equal training budget: nasco (its default surrogate proposal) vs plain NSGA-II vs random.
 
-Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_search.py [--seeds 5] [--workers 2]``.
+Run: ``PYTHONSAFEPATH=1 .venv/bin/python benchmarks/bench_search.py [--seeds 10] [--workers 2]``.
 
 Every run is a real campaign (:class:`nasco.evo.search.campaign.Campaign`, local executor, one torch
 thread per worker process) on the default space, objectives (validation error, BitOps),
 hypervolume in (error, log10 BitOps) with one fixed reference point per task
 (error 1, log10 of the space's largest BitOps). Methods:
 
-- ``nasco``: population 16, then 6 generations of 8 trained offspring screened from 80 by the
-  surrogate (64 trainings);
+- ``nasco``: population 16, then 6 generations of 8 trained offspring the surrogate proposes
+  (the default ``search.proposal``, on this space the inner NSGA-II on the surrogate; 64 trainings);
 - ``nsga2``: the same NSGA-II without surrogate (8 offspring asked and trained per generation),
   run for twice the budget (128 trainings) to see when it reaches nasco's final hypervolume;
 - ``random``: uniform random genomes, 64 trainings;
