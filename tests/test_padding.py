@@ -10,7 +10,7 @@ import torch
 from nasco.evo import build_model, compile_space, decode, default_space, sample_genomes
 from nasco.evo.search.config import ConfigError, config_from_dict
 from nasco.evo.space.genome import fixed_genome, genome_costs
-from nasco.evo.train.builder import ChannelMask
+from nasco.evo.train.builder import ChannelMask, real_block
 from nasco.evo.train.datasets import load_task
 from nasco.evo.train.model_stats import count_macs_params
 from nasco.evo.train.padding import pad_network
@@ -61,9 +61,7 @@ def _train(net, shape, seed: int, steps: int = 6) -> None:
 
 def _real_part(padded: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The block of a padded weight (or its gradient) that holds ``like``'s (leading channels, centred taps)."""
-    edge = (padded.shape[-1] - like.shape[-1]) // 2 if padded.dim() > 2 else 0
-    block = [slice(0, n) if d < 2 else slice(edge, edge + n) for d, n in enumerate(like.shape)]
-    return padded[tuple(block)]
+    return padded[real_block(padded.shape, like.shape)]
 
 
 PADDINGS = [(16, 0), (32, 7), (0, 7)]  # (channel_multiple, depthwise_kernel)

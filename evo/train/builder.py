@@ -45,6 +45,13 @@ def padded(channels: int, multiple: int) -> int:
     return channels if multiple <= 1 else -(-channels // multiple) * multiple
 
 
+def real_block(padded_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """Where a tensor of ``shape`` sits in its padded twin of ``padded_shape``: the leading channels along
+    the first two dims, the centre along the others (kernel taps)."""
+    return tuple(slice(0, n) if d < 2 else slice((m - n) // 2, (m - n) // 2 + n)
+                 for d, (m, n) in enumerate(zip(padded_shape, shape, strict=True)))
+
+
 class ChannelMask(nn.Module):
     """Multiplies channel ``c`` by ``mask[c]`` (ones on the real channels: identity).
 
@@ -101,8 +108,7 @@ class QuantConv2d(nn.Conv2d):
         mask = None
         if taps is not None and taps < kernel:
             mask = torch.zeros(1, 1, kernel, kernel)
-            edge = (kernel - taps) // 2
-            mask[..., edge:edge + taps, edge:edge + taps] = 1
+            mask[real_block(mask.shape, (1, 1, taps, taps))] = 1
         self.register_buffer("tap_mask", mask)  # None: not in the state dict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -156,7 +162,8 @@ def _mask(row, slim: bool, multiple: int = 0) -> ChannelMask:
 def _padding_mask(row, multiple: int) -> ChannelMask | None:
     """The mask of a unit's padded output channels when it has no prunable group (None: no padding)."""
     width = int(row[L_C_OUT])
-    return ChannelMask(padded(width, multiple), width, width) if padded(width, multiple) > width else None
+    channels = padded(width, multiple)
+    return ChannelMask(channels, width, width) if channels > width else None
 
 
 @dataclass

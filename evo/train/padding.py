@@ -20,16 +20,13 @@ from __future__ import annotations
 import torch
 
 from nasco.evo.space.genome import LayerTable
-from nasco.evo.train.builder import CandidateNet, ChannelMask, ConvUnit, build_model
+from nasco.evo.train.builder import CandidateNet, ChannelMask, ConvUnit, build_model, real_block
 
 
 def _copy_into(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """``dst`` zero except the block that becomes ``src`` (dst's dims ≥ src's): leading along the first
-    two dims (channels), centred along the others (kernel taps)."""
+    """``dst`` zero except its :func:`~nasco.evo.train.builder.real_block`, which becomes ``src``."""
     dst.zero_()
-    block = [slice(0, n) if d < 2 else slice((m - n) // 2, (m - n) // 2 + n)
-             for d, (m, n) in enumerate(zip(dst.shape, src.shape, strict=True))]
-    dst[tuple(block)].copy_(src)
+    dst[real_block(dst.shape, src.shape)].copy_(src)
 
 
 def _copy_unit(src: ConvUnit, dst: ConvUnit) -> None:
@@ -57,8 +54,8 @@ def pad_network(model: CandidateNet, table: LayerTable, *, channel_multiple: int
     """
     if channel_multiple < 2 and not depthwise_kernel:
         raise ValueError(f"channel multiple {channel_multiple} and depthwise kernel {depthwise_kernel} pad nothing")
-    if any(isinstance(m, ChannelMask) and m.width != m.mask.numel() for m in model.modules()) or any(
-            getattr(m, "tap_mask", None) is not None for m in model.modules()):
+    if any((isinstance(m, ChannelMask) and m.width != m.mask.numel()) or getattr(m, "tap_mask", None) is not None
+           for m in model.modules()):
         raise ValueError("the network is padded already")
     big = build_model(table, slim=False, channel_multiple=channel_multiple, depthwise_kernel=depthwise_kernel)
     big = big.to(next(model.parameters()).device)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nasco.evo.space.genome import LayerTable
-from nasco.evo.train.builder import CandidateNet, ChannelGroup, ChannelMask, ConvUnit, build_model
+from nasco.evo.train.builder import CandidateNet, ChannelGroup, ChannelMask, ConvUnit, build_model, real_block
 
 
 def cubic_fraction(progress: float) -> float:
@@ -67,8 +67,7 @@ def _copy_unit(src: ConvUnit, dst: ConvUnit, in_idx: torch.Tensor | None, out_id
     weight = _take(src.conv.weight, out_idx, 0)
     if not depthwise:
         weight = _take(weight, in_idx, 1)
-    edge = (weight.shape[-1] - dst.conv.weight.shape[-1]) // 2  # a padded kernel's centre (padding.py)
-    dst.conv.weight.copy_(weight[..., edge:weight.shape[-2] - edge, edge:weight.shape[-1] - edge])
+    dst.conv.weight.copy_(weight[real_block(weight.shape, dst.conv.weight.shape)])  # a padded kernel's centre
     for name in ("weight", "bias", "running_mean", "running_var"):
         getattr(dst.bn, name).copy_(_take(getattr(src.bn, name), out_idx, 0))
     dst.bn.num_batches_tracked.copy_(src.bn.num_batches_tracked)
