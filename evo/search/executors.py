@@ -126,8 +126,9 @@ def _pool(workers: int, starts) -> ProcessPoolExecutor:
 class LocalExecutor(Executor):
     """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
     this process (``workers`` 1 without a timeout, batched evaluators, evaluators that cannot be
-    pickled). A worker that dies fails the candidates in flight, named; a new pool takes the rest.
-    ``timeout_s`` (0: none) bounds each candidate (see the module docstring)."""
+    pickled). A worker that dies fails the candidate it ran, named: the candidates in flight beside
+    it run once more, each alone in a new pool, so only one that dies alone fails; a new pool takes
+    the rest. ``timeout_s`` (0: none) bounds each candidate (see the module docstring)."""
 
     def __init__(self, evaluator: Evaluator, *, workers: int = 1, timeout_s: float = 0.0) -> None:
         super().__init__(evaluator)
@@ -165,6 +166,7 @@ class LocalExecutor(Executor):
         pending = list(jobs)
         in_flight: dict[Future, tuple[EvalJob, ProcessPoolExecutor, int]] = {}
         started: dict[int, float] = {}  # job token → when a worker began it
+        suspects: set[int] = set()  # id() of jobs in flight when a worker died: each runs again, alone
         tokens = iter(range(2**62))
         rebuilds = 0  # pools started in a row without a finished job: a pool that cannot work ends the batch
         while pending or in_flight:
@@ -174,6 +176,9 @@ class LocalExecutor(Executor):
                 self._starts = multiprocessing.get_context("spawn").SimpleQueue() if self.timeout_s > 0 else None
                 self._pool = _pool(self.workers, self._starts)
             while self._pool is not None and pending and len(in_flight) < self.workers and not stop():
+                if in_flight and (id(pending[0]) in suspects or any(id(j) in suspects for j, _, _ in
+                                                                      in_flight.values())):
+                    break  # a suspect runs with no other job in flight
                 token = next(tokens)
                 try:
                     future = self._pool.submit(_evaluate_one, self.evaluator, pending[0], token)
@@ -203,11 +208,32 @@ class LocalExecutor(Executor):
             try:
                 result = future.result()
                 rebuilds = 0
-            except BrokenProcessPool as err:  # a worker died (killed, out of memory): the jobs in flight fail
+            except BrokenProcessPool as err:  # a worker died (killed, out of memory)
                 if pool is self._pool:
                     self._discard_pool()
+                finished, again = self._beside_the_death(pool, in_flight)
+                yield from finished
+                if again:  # which job killed the worker is unknown: each runs again, alone
+                    pending[:0] = [job, *again]
+                    suspects.update(id(j) for j in (job, *again))
+                    continue
                 result = EvalResult.failed(f"worker process died: {err}{_script_hint()}")
+            suspects.discard(id(job))
             yield job, result
+
+    @staticmethod
+    def _beside_the_death(pool: ProcessPoolExecutor, in_flight: dict
+                          ) -> tuple[list[tuple[EvalJob, EvalResult]], list[EvalJob]]:
+        """Takes the other jobs of a broken ``pool`` out of ``in_flight``: those that finished before
+        the death (with their results) and those to run again."""
+        finished, again = [], []
+        for future in [f for f, (_, p, _) in in_flight.items() if p is pool]:
+            other = in_flight.pop(future)[0]
+            if future.done() and future.exception() is None:
+                finished.append((other, future.result()))
+            else:
+                again.append(other)
+        return finished, again
 
     def _poll_s(self) -> float | None:
         return min(1.0, self.timeout_s / 4) if self.timeout_s > 0 else None
