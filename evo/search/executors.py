@@ -126,9 +126,9 @@ def _pool(workers: int, starts) -> ProcessPoolExecutor:
 class LocalExecutor(Executor):
     """This machine: ``workers`` processes at once (spawned on first use, kept for the campaign), or
     this process (``workers`` 1 without a timeout, batched evaluators, evaluators that cannot be
-    pickled). A worker that dies fails the candidate it ran, named: the candidates in flight beside
-    it run once more, each alone in a new pool, so only one that dies alone fails; a new pool takes
-    the rest. ``timeout_s`` (0: none) bounds each candidate (see the module docstring)."""
+    pickled). A worker that dies breaks its pool: the candidates in flight in it run again, each
+    alone in a new pool, so only one that dies alone fails (named); a new pool takes the rest.
+    ``timeout_s`` (0: none) bounds each candidate (see the module docstring)."""
 
     def __init__(self, evaluator: Evaluator, *, workers: int = 1, timeout_s: float = 0.0) -> None:
         super().__init__(evaluator)
@@ -198,10 +198,11 @@ class LocalExecutor(Executor):
                 if late is not None:  # kill the pool; the late job fails, the others start again
                     job, pool, _ = in_flight.pop(late)
                     self._kill_pool()
-                    for other in [f for f, (_, p, _) in in_flight.items() if p is pool]:
-                        pending.insert(0, in_flight.pop(other)[0])
+                    finished, again = self._others_of(pool, in_flight)
+                    pending[:0] = again
                     rebuilds = 0
                     yield job, timed_out(self.timeout_s)
+                    yield from finished
                 continue
             future = next(iter(done))
             job, pool, _ = in_flight.pop(future)
@@ -211,7 +212,7 @@ class LocalExecutor(Executor):
             except BrokenProcessPool as err:  # a worker died (killed, out of memory)
                 if pool is self._pool:
                     self._discard_pool()
-                finished, again = self._beside_the_death(pool, in_flight)
+                finished, again = self._others_of(pool, in_flight)
                 yield from finished
                 if again:  # which job killed the worker is unknown: each runs again, alone
                     pending[:0] = [job, *again]
@@ -222,10 +223,10 @@ class LocalExecutor(Executor):
             yield job, result
 
     @staticmethod
-    def _beside_the_death(pool: ProcessPoolExecutor, in_flight: dict
-                          ) -> tuple[list[tuple[EvalJob, EvalResult]], list[EvalJob]]:
-        """Takes the other jobs of a broken ``pool`` out of ``in_flight``: those that finished before
-        the death (with their results) and those to run again."""
+    def _others_of(pool: ProcessPoolExecutor, in_flight: dict
+                   ) -> tuple[list[tuple[EvalJob, EvalResult]], list[EvalJob]]:
+        """Takes the other jobs of a pool that is gone (broken or killed) out of ``in_flight``: those
+        that finished before it went (with their results) and those to run again."""
         finished, again = [], []
         for future in [f for f, (_, p, _) in in_flight.items() if p is pool]:
             other = in_flight.pop(future)[0]
